@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,3 +36,48 @@ def atomic_output(final_path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+class StagedOutputs:
+    """A set of products written under temporary names and published together.
+
+    Every product of a run is reserved here first; nothing appears under its final name
+    until :meth:`commit`, and :meth:`abort` removes every temporary file, so a failed
+    run leaves no partial products behind.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[Path, Path] = {}
+
+    def reserve(self, final_path: str | os.PathLike) -> Path:
+        """Return the temporary path to write ``final_path`` to."""
+        final = Path(final_path)
+        tmp = final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
+        self._pending[final] = tmp
+        return tmp
+
+    @property
+    def finals(self) -> list[Path]:
+        return list(self._pending)
+
+    def commit(self) -> list[Path]:
+        """Rename every written temporary file to its final name."""
+        done = []
+        for final, tmp in self._pending.items():
+            if tmp.exists():
+                if tmp.is_dir() and final.is_dir():
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+                done.append(final)
+        self._pending.clear()
+        return done
+
+    def abort(self) -> None:
+        """Remove every temporary file."""
+        for tmp in self._pending.values():
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+        self._pending.clear()

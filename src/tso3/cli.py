@@ -1,0 +1,166 @@
+"""The ``tso3`` command: parse arguments, call the library, report.
+
+Exit status: 0 success, 2 bad input or usage (one line on stderr, no traceback unless
+``--debug``), 1 an unexpected error (a bug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import MODES, STEPS
+from .errors import Tso3Error
+
+log = logging.getLogger("tso3")
+
+SIMULATE_MODES = ("nrc_tsimage", "mir_image", "nrs_brightobj", "nrc_tsgrism", "mir_lrs-slitless")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``tso3`` command (DESIGN §1b)."""
+    common = argparse.ArgumentParser(add_help=False)
+    verbosity = common.add_mutually_exclusive_group()
+    verbosity.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors")
+    verbosity.add_argument("--verbose", "-v", action="store_true", help="debug messages")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    parser = _Parser(prog="tso3", description="Fast standalone JWST calwebb_tso3.")
+    parser.add_argument("--version", action="version", version=f"tso3 {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", parents=[common], help="run stage 3 on an observation")
+    run.add_argument("inputs", nargs="+", metavar="INPUT", help="ASN JSON, calints files or a folder")
+    run.add_argument("-o", "--output-dir", default=".", help="output folder (default: .)")
+    run.add_argument("--config", help="TOML file with one table per step")
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="STEP.PARAM=VALUE", help="override one parameter (repeatable)")
+    run.add_argument("--skip", action="append", default=[], choices=list(STEPS), metavar="STEP",
+                     help=f"skip a step: {', '.join(STEPS)}")
+    run.add_argument("--mode", choices=MODES, default="default",
+                     help="default: best science; jwst: reproduce jwst 3.0.0")
+    run.add_argument("--overwrite", action="store_true", help="replace existing products")
+    run.add_argument("--no-plots", action="store_true", help="skip the diagnostic PNGs")
+
+    wl = sub.add_parser("whitelight", parents=[common], help="white light from an x1dints file")
+    wl.add_argument("x1dints", metavar="X1DINTS")
+    wl.add_argument("-o", "--output-dir", default=".")
+    wl.add_argument("--set", dest="overrides", action="append", default=[],
+                    metavar="white_light.PARAM=VALUE")
+    wl.add_argument("--mode", choices=MODES, default="default")
+    wl.add_argument("--overwrite", action="store_true")
+
+    sim = sub.add_parser("simulate", parents=[common], help="write a simulated observation")
+    sim.add_argument("mode", choices=SIMULATE_MODES, metavar="MODE",
+                     help=f"one of {', '.join(SIMULATE_MODES)}")
+    sim.add_argument("-o", "--output-dir", required=True)
+    sim.add_argument("--nints", type=int)
+    sim.add_argument("--segments", type=int)
+    sim.add_argument("--seed", type=int, default=0)
+
+    info = sub.add_parser("info", parents=[common], help="describe a calints, x1dints or ASN")
+    info.add_argument("path", metavar="PATH")
+
+    demo = sub.add_parser("demo", parents=[common], help="simulate and reduce a NIRSpec BOTS demo")
+    demo.add_argument("-o", "--output-dir", default="tso3-demo")
+    return parser
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("tso3")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from .pipeline import run
+    from .summary import format_summary
+
+    result = run(args.inputs, args.output_dir, config=args.config, overrides=args.overrides,
+                 skip=args.skip, mode=args.mode, overwrite=args.overwrite,
+                 plots=not args.no_plots, quiet=args.quiet)
+    if not args.quiet:
+        print(format_summary(result))
+
+
+def _cmd_whitelight(args: argparse.Namespace) -> None:
+    from .stages.whitelight import whitelight_from_x1dints
+
+    paths = whitelight_from_x1dints(args.x1dints, args.output_dir, overrides=args.overrides,
+                                    mode=args.mode, overwrite=args.overwrite)
+    if not args.quiet:
+        for p in paths:
+            print(f"wrote {p}")
+
+
+def _cmd_simulate(args: argparse.Namespace) -> None:
+    from .simulate import simulate
+
+    result = simulate(args.mode, args.output_dir, nints=args.nints, segments=args.segments,
+                      seed=args.seed)
+    if not args.quiet:
+        print(f"wrote {len(result.files)} segment(s), {result.asn_path.name} and "
+              f"{result.truth_path.name} to {Path(args.output_dir)}")
+
+
+def _cmd_info(args: argparse.Namespace) -> None:
+    from .info import describe
+
+    print(describe(args.path))
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    run_demo(args.output_dir, quiet=args.quiet)
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "whitelight": _cmd_whitelight,
+    "simulate": _cmd_simulate,
+    "info": _cmd_info,
+    "demo": _cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tso3`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args)
+    try:
+        COMMANDS[args.command](args)
+    except Tso3Error as exc:
+        if args.debug:
+            raise
+        print(f"tso3: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tso3: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so in one line unless debugging
+        if args.debug:
+            raise
+        print(f"tso3: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

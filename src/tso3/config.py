@@ -1,0 +1,306 @@
+"""Step parameters: the one home of every tunable, with jwst's names and defaults.
+
+Precedence: command line (``--set step.param=value``) beats the TOML config file
+(``--config``: one table per step) beats the defaults below.  Every value is checked
+here, so steps can trust what they receive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, ParameterError
+
+MODES = ("default", "jwst")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    return float(value)
+
+
+def _optional_number(value: Any) -> float | None:
+    return None if value is None or str(value).lower() in ("none", "") else _number(value)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or float(value) != int(float(value)):
+        raise ValueError("expected an integer")
+    return int(float(value))
+
+
+def _optional_integer(value: Any) -> int | None:
+    return None if value is None or str(value).lower() in ("none", "") else _integer(value)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _optional_boolean(value: Any) -> bool | None:
+    return None if value is None or str(value).lower() == "none" else _boolean(value)
+
+
+def _number_list(value: Any) -> list[float]:
+    if isinstance(value, str):
+        value = [v for v in value.replace("[", "").replace("]", "").replace(",", " ").split()]
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    numbers = [_number(v) for v in value]
+    if not numbers:
+        raise ValueError("expected at least one number")
+    return numbers
+
+
+def _optional_path(value: Any) -> str | None:
+    if value is None or str(value).strip().upper() in ("", "NONE", "N/A"):
+        return None
+    return os.fspath(value)
+
+
+def _choice(*choices: str):
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _optional_choice(*choices: str):
+    inner = _choice(*choices)
+
+    def parse(value: Any) -> str | None:
+        return None if value is None or str(value).lower() == "none" else inner(value)
+
+    return parse
+
+
+def _snr(value: Any) -> float:
+    # jwst accepts "5.0 4.0" and uses only the first number in TSO mode
+    if isinstance(value, str):
+        value = value.split()[0]
+    return _number(value)
+
+
+def _gain(value: Any) -> float | str | None:
+    if value is None or str(value).strip().lower() in ("", "none"):
+        return None
+    try:
+        return _number(value)
+    except (TypeError, ValueError):
+        return os.fspath(value)
+
+
+def _wavelength_range(value: Any) -> float | dict[int, float] | None:
+    """A wavelength bound: one number for all orders, or {order: number}."""
+    if value is None or str(value).lower() == "none":
+        return None
+    if isinstance(value, Mapping):
+        return {_integer(k): _number(v) for k, v in value.items()}
+    if isinstance(value, str) and ":" in value:
+        pairs = (item.split(":") for item in value.replace(",", " ").split())
+        return {_integer(k): _number(v) for k, v in pairs}
+    return _number(value)
+
+
+def param(default: Any, parse, doc: str) -> Any:
+    """A step parameter: default, parser/validator, and one line of documentation."""
+    return field(default=default, metadata={"parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True)
+class OutlierDetectionParams:
+    rolling_window_width: int = param(25, _integer, "integrations in the rolling-median window")
+    snr: float = param(5.0, _snr, "flag |SCI - median| > snr * ERR")
+    good_bits: str = param("~DO_NOT_USE", str, "DQ bits that still count as good (jwst syntax)")
+    maskpt: float = param(0.7, _number, "accepted for jwst compatibility; has no effect in TSO mode")
+
+    def check(self) -> None:
+        if self.rolling_window_width < 1:
+            raise ValueError("rolling_window_width must be >= 1")
+        if self.snr <= 0:
+            raise ValueError("snr must be > 0")
+
+
+@dataclass(frozen=True)
+class TsoPhotometryParams:
+    radius: list[float] = param((3.0,), _number_list, "aperture radius (px); a list adds columns")
+    radius_inner: float = param(4.0, _number, "inner radius of the background annulus (px)")
+    radius_outer: float = param(5.0, _number, "outer radius of the background annulus (px)")
+    centroid_source: bool = param(True, _boolean, "measure the source centroid")
+    search_box_width: int = param(41, _integer, "box for the first centroid pass (odd, px)")
+    fit_box_width: int = param(11, _integer, "box for the second pass and PSF fit (odd, px)")
+    moving_centroid: bool = param(False, _boolean, "aperture follows each integration's centroid")
+    gain: float | str | None = param(None, _gain, "e-/DN number or GAIN reference file for DN/s")
+    background_method: str = param("mean", _choice("mean", "sigma_clip"), "annulus statistic")
+
+    def check(self) -> None:
+        if any(r <= 0 for r in self.radius):
+            raise ValueError("radius must be > 0")
+        if not 0 <= self.radius_inner < self.radius_outer:
+            raise ValueError("need 0 <= radius_inner < radius_outer")
+        if self.search_box_width < 3 or self.fit_box_width < 3:
+            raise ValueError("box widths must be >= 3")
+
+
+@dataclass(frozen=True)
+class Extract1dParams:
+    extraction_type: str = param("box", _choice("box", "optimal"), "box or optimal extraction")
+    extract_width: float | None = param(None, _optional_number, "aperture width (px); None: per-mode default")
+    override_extract1d: str | None = param(None, _optional_path, "extract1d JSON reference file")
+    subtract_background: bool | None = param(None, _optional_boolean, "subtract a background fit")
+    bkg_fit: str | None = param(None, _optional_choice("poly", "mean", "median"), "background statistic")
+    bkg_order: int | None = param(None, _optional_integer, "polynomial order of the background fit")
+    smoothing_length: int | None = param(None, _optional_integer, "boxcar along dispersion before the background fit")
+    repair: bool = param(True, _boolean, "repair flagged pixels from the spatial profile")
+
+    def check(self) -> None:
+        if self.extract_width is not None and self.extract_width <= 0:
+            raise ValueError("extract_width must be > 0")
+        if self.bkg_order is not None and self.bkg_order < 0:
+            raise ValueError("bkg_order must be >= 0")
+
+
+@dataclass(frozen=True)
+class WhiteLightParams:
+    min_wavelength: float | dict[int, float] | None = param(None, _wavelength_range, "lower bound (um), or order:um pairs")
+    max_wavelength: float | dict[int, float] | None = param(None, _wavelength_range, "upper bound (um), or order:um pairs")
+    nbins: int | None = param(None, _optional_integer, "spectroscopic light curves: number of equal-width bins")
+    bin_width: float | None = param(None, _optional_number, "spectroscopic light curves: bin width (um)")
+    resolving_power: float | None = param(None, _optional_number, "spectroscopic light curves: constant R bins")
+    bin_edges: list[float] | None = param(None, lambda v: None if v is None else _number_list(v), "explicit bin edges (um)")
+
+    def check(self) -> None:
+        given = [x is not None for x in (self.nbins, self.bin_width, self.resolving_power, self.bin_edges)]
+        if sum(given) > 1:
+            raise ValueError("give at most one of nbins, bin_width, resolving_power, bin_edges")
+
+
+STEPS: dict[str, type] = {
+    "outlier_detection": OutlierDetectionParams,
+    "tso_photometry": TsoPhotometryParams,
+    "extract_1d": Extract1dParams,
+    "white_light": WhiteLightParams,
+}
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The effective parameters of a run, one frozen dataclass per step."""
+
+    outlier_detection: OutlierDetectionParams = field(default_factory=OutlierDetectionParams)
+    tso_photometry: TsoPhotometryParams = field(default_factory=TsoPhotometryParams)
+    extract_1d: Extract1dParams = field(default_factory=Extract1dParams)
+    white_light: WhiteLightParams = field(default_factory=WhiteLightParams)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict (for product metadata and logs)."""
+        return {name: dataclasses.asdict(getattr(self, name)) for name in STEPS}
+
+
+def _build(step: str, values: Mapping[str, Any], source: str | None) -> Any:
+    cls = STEPS[step]
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    parsed = {}
+    for name, raw in values.items():
+        if name not in known:
+            raise ParameterError(
+                f"{step}.{name}", f"unknown parameter (known: {', '.join(known)})", source
+            )
+        try:
+            parsed[name] = known[name].metadata["parse"](raw)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"{step}.{name}", f"{raw!r}: {exc}", source) from None
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    if isinstance(defaults.get("radius"), tuple):
+        defaults["radius"] = list(defaults["radius"])
+    obj = cls(**{**defaults, **parsed})
+    try:
+        obj.check()
+    except ValueError as exc:
+        raise ParameterError(step, str(exc), source) from None
+    return obj
+
+
+def read_config(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Read a TOML config file: one table per step, keys are parameter names."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(path, f"cannot read config file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML ({exc})") from None
+    for step, table in data.items():
+        if step not in STEPS:
+            raise InputError(path, f"unknown step [{step}] (known: {', '.join(STEPS)})")
+        if not isinstance(table, dict):
+            raise InputError(path, f"[{step}] must be a table of parameters")
+    return data
+
+
+def parse_set_options(options: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Parse ``--set step.param=value`` strings into ``{step: {param: value}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        step, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise ParameterError(option, "expected STEP.PARAM=VALUE")
+        if step not in STEPS:
+            raise ParameterError(key, f"unknown step {step!r} (known: {', '.join(STEPS)})")
+        out.setdefault(step, {})[name] = value.strip()
+    return out
+
+
+def resolve_parameters(
+    config: str | os.PathLike | Mapping[str, Mapping[str, Any]] | None = None,
+    overrides: Iterable[str] | Mapping[str, Mapping[str, Any]] = (),
+) -> Parameters:
+    """Combine defaults, a config file (or dict) and ``--set`` overrides.
+
+    Parameters
+    ----------
+    config : path-like or mapping or None
+        TOML file, or an already parsed ``{step: {param: value}}`` mapping.
+    overrides : iterable of str or mapping
+        ``"step.param=value"`` strings (command line) or a ``{step: {param: value}}``
+        mapping (Python API); they win over ``config``.
+
+    Returns
+    -------
+    Parameters
+    """
+    source = None
+    if config is None:
+        layers: dict[str, dict[str, Any]] = {}
+    elif isinstance(config, Mapping):
+        layers = {k: dict(v) for k, v in config.items()}
+        for step in layers:
+            if step not in STEPS:
+                raise ParameterError(step, f"unknown step (known: {', '.join(STEPS)})")
+    else:
+        source = os.fspath(config)
+        layers = read_config(config)
+    extra = overrides if isinstance(overrides, Mapping) else parse_set_options(overrides)
+    for step, values in extra.items():
+        if step not in STEPS:
+            raise ParameterError(step, f"unknown step (known: {', '.join(STEPS)})")
+        layers.setdefault(step, {}).update(values)
+    return Parameters(**{step: _build(step, layers.get(step, {}), source) for step in STEPS})

@@ -1,0 +1,70 @@
+"""``tso3 info``: what a calints/crfints, x1dints, ASN or folder holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from .errors import InputError
+
+
+def describe(path: str | os.PathLike) -> str:
+    """A short text description of ``path`` (segment, x1dints, ASN JSON or folder).
+
+    Raises
+    ------
+    InputError
+        If the path does not exist or is not something tso3 reads.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file or directory")
+    if path.is_dir() or path.suffix.lower() == ".json":
+        from .io.observation import load_observation
+
+        return load_observation(path).describe()
+    try:
+        with fits.open(path) as hdul:
+            names = [h.name for h in hdul]
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"cannot read FITS file ({exc})") from None
+    if "EXTRACT1D" in names:
+        return _describe_x1dints(path)
+    return _describe_segment(path)
+
+
+def _describe_segment(path: Path) -> str:
+    from .io.segments import read_segment
+
+    seg = read_segment(path)
+    meta = seg.meta
+    t = seg.int_times
+    kind = "crfints" if meta.cal_step.outlier_detection == "COMPLETE" else "calints"
+    return "\n".join([
+        f"{path.name}: {kind} segment ({type(seg.model).__name__})",
+        f"mode        {seg.exp_type}  {meta.instrument.name} {meta.instrument.detector} "
+        f"{meta.instrument.filter or ''} {meta.instrument.grating or meta.instrument.pupil or ''}",
+        f"segment     {meta.exposure.segment_number} of {meta.exposure.segment_total}: "
+        f"integrations {seg.intstart}-{seg.intend} of {meta.exposure.nints}",
+        f"shape       {seg.shape[0]} x {seg.shape[1]} x {seg.shape[2]} (nints, ny, nx)",
+        f"time        MJD {t['int_mid_MJD_UTC'][0]:.6f} - {t['int_mid_MJD_UTC'][-1]:.6f} UTC",
+        f"units       {meta.bunit_data}",
+    ])
+
+
+def _describe_x1dints(path: Path) -> str:
+    from .io.x1dints import read_x1dints
+
+    x1d = read_x1dints(path)
+    lines = [f"{path.name}: x1dints with {len(x1d.spectra)} spectrum table(s)"]
+    for s in x1d.spectra:
+        wl = np.asarray(s.wavelength, dtype=float)
+        lines.append(
+            f"  segment {s.segment} order {s.spectral_order} {s.detector or ''}: "
+            f"{s.nints} integrations x {s.nwave} wavelengths "
+            f"({np.nanmin(wl):.3f}-{np.nanmax(wl):.3f} um), flux in {s.flux_unit}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""crfints products: the input segment with the outlier pass in DQ and NaN.
+
+A crfints file is the calints file byte for byte, except for a new primary header
+(S_OUTLIR=COMPLETE, ASNPOOL/ASNTABLE, tso3 provenance) and the pixels the outlier
+step invalidated.  So it is made by writing the new primary header, copying the rest
+of the input file as raw bytes (same model class, same extensions, same ASDF tree),
+then patching the changed pixels in place through a memory map.  That costs one
+sequential copy plus sparse writes, not a decode and re-encode of every array.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from astropy.io import fits
+
+from .association import output_basename
+
+CRFINTS_SUFFIX = "crfints"
+
+
+def crfints_name(segment_path: str | os.PathLike, asn_id: str) -> str:
+    """``<segment basename>_<asn_id>_crfints.fits`` (stpipe's naming, §A)."""
+    return f"{output_basename(segment_path, asn_id)}_{asn_id}_{CRFINTS_SUFFIX}.fits"
+
+
+def copy_with_primary_header(
+    source: str | os.PathLike, destination: str | os.PathLike, updates: Mapping[str, object]
+) -> None:
+    """Copy a FITS file, replacing keywords of its primary header.
+
+    Parameters
+    ----------
+    source, destination : path-like
+        Input file and the file to create (overwritten).
+    updates : mapping
+        Keyword -> value, or keyword -> (value, comment), set in the primary header.
+    """
+    with fits.open(source, memmap=True, do_not_scale_image_data=True) as hdul:
+        header = hdul[0].header.copy()
+        rest_offset = hdul[1].fileinfo()["hdrLoc"] if len(hdul) > 1 else None
+    for key, value in updates.items():
+        header[key] = value
+    primary = fits.PrimaryHDU(header=header)
+    with open(destination, "wb") as out:
+        primary.writeto(out)
+        if rest_offset is not None:
+            with open(source, "rb") as src:
+                src.seek(rest_offset)
+                shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
+
+
+def crfints_path(output_dir: str | os.PathLike, segment_path: str | os.PathLike, asn_id: str) -> Path:
+    """Where the crfints of ``segment_path`` goes."""
+    return Path(output_dir) / crfints_name(segment_path, asn_id)

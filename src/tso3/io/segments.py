@@ -1,0 +1,295 @@
+"""Exposure segments: metadata through stdatamodels, big arrays memory-mapped.
+
+A real TSO exposure is cut into segments of a few GB each.  tso3 never loads a whole
+segment to learn its metadata: :func:`read_segment` parses the headers, INT_TIMES,
+WAVELENGTH and the ASDF tree (WCS) through the stdatamodels schema of the file's model
+class, with the large image extensions left on disk.  :meth:`Segment.arrays` then gives
+memory-mapped views of SCI, ERR, DQ and VAR_* for block-wise processing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: The float cubes of a calints file, in the order tso3 handles them.
+FLOAT_CUBES = ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
+#: Extensions whose big data stay on disk when the metadata model is built.
+_BIG_IMAGES = {"SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "ZEROFRAME", "AREA"}
+#: EXP_TYPEs that are TSO whatever TSOVISIT says (jwst ``is_tso``).
+TSO_EXP_TYPES = {"NRC_TSIMAGE", "NRC_TSGRISM", "NRS_BRIGHTOBJ"}
+#: EXP_TYPEs tso3 knows how to process.
+IMAGING_EXP_TYPES = {"NRC_TSIMAGE", "MIR_IMAGE"}
+SPECTRAL_EXP_TYPES = {"NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS", "NIS_SOSS"}
+INT_TIMES_COLUMNS = (
+    "integration_number",
+    "int_start_MJD_UTC",
+    "int_mid_MJD_UTC",
+    "int_end_MJD_UTC",
+    "int_start_BJD_TDB",
+    "int_mid_BJD_TDB",
+    "int_end_BJD_TDB",
+)
+_DQ_OFFSET = np.uint32(1 << 31)
+
+
+@dataclass
+class Segment:
+    """One calints segment file: its metadata, times, and lazy access to its arrays.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    model : stdatamodels DataModel
+        CubeModel or SlitModel holding everything but the big cubes (``model.meta``,
+        ``model.meta.wcs``, ``model.wavelength`` when present, ``model.int_times``).
+    shape : tuple of int
+        ``(nints_in_file, ny, nx)`` of SCI.
+    intstart, intend : int
+        1-based inclusive integration range of this file in the exposure.
+    int_times : numpy structured array
+        The INT_TIMES rows of this segment's integrations, in order.
+    """
+
+    path: Path
+    model: object
+    shape: tuple[int, int, int]
+    intstart: int
+    intend: int
+    int_times: np.ndarray
+    primary_header: fits.Header = field(repr=False)
+    sci_header: fits.Header = field(repr=False)
+    hdu_names: tuple[str, ...] = ()
+
+    @property
+    def meta(self):
+        """The stdatamodels ``meta`` tree of the segment."""
+        return self.model.meta
+
+    @property
+    def exp_type(self) -> str:
+        return str(self.model.meta.exposure.type).upper()
+
+    @property
+    def detector(self) -> str:
+        return str(self.model.meta.instrument.detector or "").upper()
+
+    @property
+    def nints(self) -> int:
+        """Integrations in this file."""
+        return self.shape[0]
+
+    @property
+    def segment_number(self) -> int:
+        """EXSEGNUM, or 1 when absent (the reference's convention)."""
+        return int(self.model.meta.exposure.segment_number or 1)
+
+    @property
+    def wavelength(self) -> np.ndarray | None:
+        """The 2-D WAVELENGTH array, or ``None`` when absent or all zero."""
+        wl = getattr(self.model, "wavelength", None)
+        if wl is None or not np.any(np.nan_to_num(wl)):
+            return None
+        return np.asarray(wl)
+
+    @contextlib.contextmanager
+    def arrays(self, mode: str = "readonly") -> Iterator[SegmentArrays]:
+        """Memory-mapped access to SCI, ERR, DQ and VAR_* (see :class:`SegmentArrays`)."""
+        hdul = fits.open(self.path, mode=mode, memmap=True, do_not_scale_image_data=True)
+        try:
+            yield SegmentArrays(hdul)
+        finally:
+            hdul.close()
+
+
+class SegmentArrays:
+    """Memory-mapped cubes of one open segment file.
+
+    Float cubes are returned as the big-endian memmaps astropy gives (no copy until
+    sliced).  DQ is stored as int32 with BZERO = 2**31; :meth:`read_dq` and
+    :meth:`write_dq` convert to and from uint32 without scaling the whole array.
+    """
+
+    def __init__(self, hdul: fits.HDUList) -> None:
+        self._hdul = hdul
+
+    def has(self, name: str) -> bool:
+        """Whether the extension exists with data."""
+        return name in self._hdul and self._hdul[name].header.get("NAXIS", 0) > 0
+
+    def cube(self, name: str) -> np.ndarray:
+        """The float cube ``name`` (SCI, ERR, VAR_*) as a memmap, shape ``(nints, ny, nx)``."""
+        return self._hdul[name].data
+
+    def _dq_raw(self) -> tuple[np.ndarray, bool]:
+        hdu = self._hdul["DQ"]
+        offset = hdu.header.get("BZERO", 0) == 2**31 and hdu.data.dtype.kind == "i"
+        return hdu.data, offset
+
+    def read_dq(self, index: tuple | slice = np.s_[...]) -> np.ndarray:
+        """DQ values (uint32) of ``index``."""
+        raw, offset = self._dq_raw()
+        block = np.asarray(raw[index])
+        if offset:
+            return block.astype(np.int32).view(np.uint32) ^ _DQ_OFFSET
+        return block.astype(np.uint32)
+
+    def write_dq(self, index: tuple | slice, values: np.ndarray) -> None:
+        """Store uint32 DQ ``values`` at ``index`` (file opened in update mode)."""
+        raw, offset = self._dq_raw()
+        values = np.asarray(values, dtype=np.uint32)
+        raw[index] = (values ^ _DQ_OFFSET).view(np.int32) if offset else values
+
+    def flush(self) -> None:
+        """Write pending changes to disk."""
+        self._hdul.flush()
+
+
+def _expected_size(hdul: fits.HDUList) -> int:
+    last = hdul[-1]
+    info = last.fileinfo()
+    size = info["datLoc"] + last._data_size if info else 0
+    return size
+
+
+def open_metadata_model(path: Path, hdul: fits.HDUList):
+    """A stdatamodels model of the file with the large image extensions left out.
+
+    The model class comes from the DATAMODL keyword (stdatamodels writes it), else
+    from EXP_TYPE.  The big cubes are replaced by header-only HDUs, so the ASDF tree
+    (with the WCS), INT_TIMES and WAVELENGTH are parsed without reading gigabytes.
+    """
+    from stdatamodels.jwst import datamodels
+
+    light = fits.HDUList([fits.PrimaryHDU(header=hdul[0].header)])
+    for hdu in hdul[1:]:
+        if hdu.name in _BIG_IMAGES and isinstance(hdu, fits.ImageHDU):
+            light.append(fits.ImageHDU(header=hdu.header.copy(), name=hdu.name, ver=hdu.ver))
+        else:
+            light.append(hdu.copy())
+    class_name = str(hdul[0].header.get("DATAMODL", ""))
+    if not hasattr(datamodels, class_name) or class_name not in ("CubeModel", "SlitModel"):
+        exp_type = str(hdul[0].header.get("EXP_TYPE", "")).upper()
+        slit_like = exp_type in {"NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS"}
+        class_name = "SlitModel" if slit_like else "CubeModel"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(datamodels, class_name)(light)
+
+
+def read_segment(path: str | os.PathLike) -> Segment:
+    """Read one calints segment's metadata and check it is a usable TSO segment.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``*_calints.fits`` (or ``*_crfints.fits``) file.
+
+    Returns
+    -------
+    Segment
+
+    Raises
+    ------
+    InputError
+        Unreadable or truncated FITS, no SCI cube, data not 3-D, cubes of different
+        shapes, missing or inconsistent INT_TIMES, missing EXP_TYPE.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(path, f"cannot read FITS file ({exc})") from None
+    with hdul:
+        if path.stat().st_size < _expected_size(hdul):
+            raise InputError(path, "FITS file is truncated (shorter than its headers declare)")
+        names = tuple(h.name for h in hdul)
+        if "SCI" not in names:
+            raise InputError(path, "no SCI extension: not a calints file")
+        exp_type = str(hdul[0].header.get("EXP_TYPE", "")).upper()
+        if not exp_type:
+            raise InputError(path, "no EXP_TYPE keyword in the primary header")
+        shape = tuple(int(n) for n in hdul["SCI"].shape)
+        if len(shape) != 3:
+            raise InputError(path, f"SCI is {len(shape)}-D, not a 3-D integration cube")
+        for name in ("ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"):
+            if name in names and hdul[name].header.get("NAXIS", 0) > 0:
+                if tuple(hdul[name].shape) != shape:
+                    raise InputError(
+                        path, f"{name} has shape {tuple(hdul[name].shape)}, SCI has {shape}"
+                    )
+        if "ERR" not in names or "DQ" not in names:
+            raise InputError(path, "ERR or DQ extension missing")
+        try:
+            model = open_metadata_model(path, hdul)
+        except Exception as exc:  # stdatamodels raises many types for malformed trees
+            raise InputError(path, f"not a valid JWST data model ({exc})") from None
+        primary = hdul[0].header.copy()
+        sci_header = hdul["SCI"].header.copy()
+
+    exposure = model.meta.exposure
+    intstart = int(exposure.integration_start or 1)
+    intend = int(exposure.integration_end or (intstart + shape[0] - 1))
+    if intend - intstart + 1 != shape[0]:
+        raise InputError(
+            path,
+            f"INTSTART={intstart}, INTEND={intend} span {intend - intstart + 1} integrations "
+            f"but SCI has {shape[0]}",
+        )
+    int_times = _segment_int_times(path, model, intstart, intend)
+    return Segment(
+        path=path.resolve(),
+        model=model,
+        shape=shape,  # type: ignore[arg-type]
+        intstart=intstart,
+        intend=intend,
+        int_times=int_times,
+        primary_header=primary,
+        sci_header=sci_header,
+        hdu_names=names,
+    )
+
+
+def _segment_int_times(path: Path, model, intstart: int, intend: int) -> np.ndarray:
+    """The INT_TIMES rows for [intstart, intend], whatever superset the table holds."""
+    table = getattr(model, "int_times", None)
+    if table is None or len(table) == 0:
+        raise InputError(path, "INT_TIMES table is missing or empty")
+    table = np.asarray(table)
+    missing = [c for c in INT_TIMES_COLUMNS if c not in (table.dtype.names or ())]
+    if missing:
+        raise InputError(path, f"INT_TIMES lacks column(s) {', '.join(missing)}")
+    numbers = np.asarray(table["integration_number"], dtype=np.int64)
+    wanted = np.arange(intstart, intend + 1)
+    order = np.argsort(numbers, kind="stable")
+    pos = np.searchsorted(numbers[order], wanted)
+    pos = np.clip(pos, 0, len(numbers) - 1)
+    found = numbers[order][pos] == wanted
+    if not found.all():
+        first_missing = int(wanted[~found][0])
+        raise InputError(
+            path,
+            f"INT_TIMES does not cover integrations {intstart}-{intend} "
+            f"(integration {first_missing} missing)",
+        )
+    rows = table[order][pos]
+    out = np.zeros(len(rows), dtype=[(c, "i4" if c == "integration_number" else "f8")
+                                     for c in INT_TIMES_COLUMNS])
+    for c in INT_TIMES_COLUMNS:
+        out[c] = rows[c]
+    return out

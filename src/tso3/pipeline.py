@@ -1,0 +1,244 @@
+"""The story of a tso3 run.
+
+load the observation -> outlier pass (crfints) -> photometry (imaging) or extraction,
+x1dints, white light and binned light curves (spectroscopy) -> plots -> summary.
+Every product is written under a temporary name and published only when the whole run
+succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .config import MODES, STEPS, Parameters, resolve_parameters
+from .errors import OutputExistsError, ParameterError
+from .io.atomic import StagedOutputs
+from .io.crfints import copy_with_primary_header, crfints_path
+from .io.observation import Observation, load_observation
+from .progress import Progress
+from .stages import extraction, outliers, photometry, whitelight
+from .summary import light_curve_scatter_ppm
+
+log = logging.getLogger("tso3")
+
+
+@dataclass
+class RunResult:
+    """Products of a run and its closing numbers."""
+
+    output_dir: Path
+    crfints: list[Path] = field(default_factory=list)
+    phot: Path | None = None
+    x1dints: Path | None = None
+    whtlt: Path | None = None
+    speclc: Path | None = None
+    plots: list[Path] = field(default_factory=list)
+    log_file: Path | None = None
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def products(self) -> list[Path]:
+        """Every product file written."""
+        files = [*self.crfints, self.phot, self.x1dints, self.whtlt, self.speclc]
+        return [p for p in files if p is not None]
+
+
+def run(
+    inputs: Sequence[str | os.PathLike] | str | os.PathLike,
+    output_dir: str | os.PathLike = ".",
+    *,
+    config: str | os.PathLike | Mapping | None = None,
+    overrides: Iterable[str] | Mapping = (),
+    skip: Iterable[str] = (),
+    mode: str = "default",
+    overwrite: bool = False,
+    plots: bool = True,
+    quiet: bool = False,
+) -> RunResult:
+    """Run calwebb_tso3 the tso3 way.
+
+    Parameters
+    ----------
+    inputs : path-like or sequence of path-like
+        An ASN JSON, calints segment files, or a folder of them.
+    output_dir : path-like
+        Where products go (created if missing).
+    config : path-like or mapping, optional
+        TOML file or ``{step: {param: value}}``.
+    overrides : iterable of str or mapping
+        ``"step.param=value"`` strings or a mapping; they win over ``config``.
+    skip : iterable of str
+        Step names to skip (``outlier_detection``, ``tso_photometry``, ``extract_1d``,
+        ``white_light``).
+    mode : {"default", "jwst"}
+        ``jwst`` reproduces jwst 3.0.0's numbers.
+    overwrite : bool
+        Replace existing products instead of refusing.
+    plots : bool
+        Write diagnostic PNGs to ``<product>_plots/``.
+    quiet : bool
+        No progress bars.
+
+    Returns
+    -------
+    RunResult
+    """
+    started = time.perf_counter()
+    if mode not in MODES:
+        raise ParameterError("mode", f"{mode!r} is not one of {', '.join(MODES)}")
+    skip = set(skip)
+    for name in skip:
+        if name not in STEPS:
+            raise ParameterError("skip", f"unknown step {name!r} (known: {', '.join(STEPS)})")
+    params = resolve_parameters(config, overrides)
+    obs = load_observation(inputs)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = _plan(obs, out, skip, plots)
+    _refuse_existing(result, overwrite)
+    staged = StagedOutputs()
+    show = not quiet
+    with _run_log(result.log_file, staged):
+        log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())
+        log.info("parameters: %s", json.dumps(params.as_dict()))
+        provenance = {"version": __version__, "mode": mode, "parameters": params.as_dict()}
+        try:
+            sources, outcome = _outlier_pass(obs, result, staged, params, mode, provenance, show)
+            if obs.is_imaging:
+                if "tso_photometry" not in skip:
+                    table = photometry.measure(obs, sources, params.tso_photometry, mode=mode,
+                                               repair=outcome.repair if outcome else None,
+                                               provenance=provenance, progress=show)
+                    photometry.write(table, staged.reserve(result.phot))
+                    result.summary["scatter_ppm"] = light_curve_scatter_ppm(
+                        table["net_aperture_sum"].value)
+            elif "extract_1d" not in skip:
+                spectra = extraction.extract(obs, sources, params.extract_1d, mode=mode,
+                                             repair=outcome.repair if outcome else None,
+                                             progress=show)
+                extraction.write(spectra, obs, staged.reserve(result.x1dints), provenance)
+                if "white_light" not in skip:
+                    curves = whitelight.measure(spectra, obs, params.white_light, mode=mode,
+                                                provenance=provenance)
+                    whitelight.write(curves, staged.reserve(result.whtlt),
+                                     staged.reserve(result.speclc) if curves.binned else None)
+                    if not curves.binned:
+                        result.speclc = None
+                    result.summary["scatter_ppm"] = curves.scatter_ppm
+            if plots:
+                from .plots import make_plots
+
+                plot_dir = staged.reserve(out / f"{obs.product_name}_plots")
+                plot_dir.mkdir(parents=True, exist_ok=True)
+                names = make_plots(plot_dir, obs, outcome, result, staged)
+                result.plots = [out / f"{obs.product_name}_plots" / n for n in names]
+            staged.commit()
+        except BaseException:
+            staged.abort()
+            raise
+    result.summary.update(
+        integrations=sum(s.nints for s in obs.segments),
+        flagged_fraction=outcome.flagged_fraction if outcome else 0.0,
+        elapsed_s=time.perf_counter() - started,
+    )
+    _drop_unwritten(result, skip, obs)
+    return result
+
+
+def _plan(obs: Observation, out: Path, skip: set[str], plots: bool) -> RunResult:
+    """Final names of every product this run will write."""
+    name = obs.product_name
+    result = RunResult(output_dir=out, log_file=out / f"{name}_tso3.log")
+    if "outlier_detection" not in skip:
+        result.crfints = [crfints_path(out, s.path, obs.asn_id) for s in obs.segments]
+    if obs.is_imaging:
+        result.phot = out / f"{name}_phot.ecsv"
+    else:
+        result.x1dints = out / f"{name}_x1dints.fits"
+        result.whtlt = out / f"{name}_whtlt.ecsv"
+        result.speclc = out / f"{name}_speclc.ecsv"
+    return result
+
+
+def _refuse_existing(result: RunResult, overwrite: bool) -> None:
+    if overwrite:
+        return
+    existing = [p for p in result.products if p.exists()]
+    if existing:
+        raise OutputExistsError(
+            f"{existing[0]}: product exists (and {len(existing) - 1} more); use --overwrite"
+            if len(existing) > 1
+            else f"{existing[0]}: product exists; use --overwrite"
+        )
+
+
+def _drop_unwritten(result: RunResult, skip: set[str], obs: Observation) -> None:
+    if obs.is_imaging and "tso_photometry" in skip:
+        result.phot = None
+    if not obs.is_imaging and "extract_1d" in skip:
+        result.x1dints = result.whtlt = result.speclc = None
+    if "white_light" in skip:
+        result.whtlt = result.speclc = None
+
+
+def _outlier_pass(obs, result, staged, params, mode, provenance, show):
+    """Write crfints and return (arrays to measure from, outcome) — calints when skipped."""
+    if not result.crfints:
+        log.info("outlier_detection skipped: measuring the calints files")
+        return {s.path: s.path for s in obs.segments}, None
+    targets = {}
+    for seg, final in zip(obs.segments, result.crfints, strict=True):
+        tmp = staged.reserve(final)
+        copy_with_primary_header(seg.path, tmp, _crfints_header(obs, params, provenance))
+        targets[seg.path] = tmp
+    total = sum(s.shape[0] * s.shape[1] for s in obs.segments)
+    with Progress("outliers", total, enabled=show) as bar:
+        outcome = outliers.detect_and_write(
+            obs, targets, params.outlier_detection, mode=mode, progress=bar
+        )
+    log.info("outlier_detection: %.4f %% of pixels flagged", 100 * outcome.flagged_fraction)
+    return targets, outcome
+
+
+def _crfints_header(obs: Observation, params: Parameters, provenance: dict) -> dict:
+    p = params.outlier_detection
+    return {
+        "S_OUTLIR": ("COMPLETE", "Outlier Detection"),
+        "ASNPOOL": (obs.association.asn_pool or "N/A", "Name of the ASN pool"),
+        "ASNTABLE": (obs.association.asn_table or "N/A", "Name of the ASN table"),
+        "TSO3VER": (provenance["version"], "tso3 version"),
+        "TSO3MODE": (provenance["mode"], "tso3 mode (default or jwst)"),
+        "TSO3RWW": (p.rolling_window_width, "outlier_detection.rolling_window_width"),
+        "TSO3SNR": (p.snr, "outlier_detection.snr"),
+        "TSO3GBIT": (p.good_bits, "outlier_detection.good_bits"),
+    }
+
+
+@contextlib.contextmanager
+def _run_log(path: Path | None, staged: StagedOutputs):
+    """Log everything of this run to ``<product>_tso3.log`` beside the products."""
+    if path is None:
+        yield
+        return
+    handler = logging.FileHandler(staged.reserve(path), mode="w")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("tso3")
+    previous = root.level
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+        handler.close()

@@ -1,0 +1,50 @@
+"""Closing numbers of a run: light-curve scatter and the summary text."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def light_curve_scatter_ppm(flux: np.ndarray) -> float:
+    """Robust point-to-point scatter of a light curve, in ppm of its median.
+
+    ``1.4826 * median(|diff(flux)|) / sqrt(2) / median(flux)``: the MAD of successive
+    differences, scaled to a Gaussian sigma of one point.  Transits and slow trends
+    barely change successive differences, so this measures the white noise.
+
+    Parameters
+    ----------
+    flux : array_like
+        One light curve (NaN ignored).
+
+    Returns
+    -------
+    float
+        Scatter in parts per million; NaN with fewer than 3 finite points.
+    """
+    f = np.asarray(flux, dtype=float)
+    f = f[np.isfinite(f)]
+    if f.size < 3:
+        return float("nan")
+    level = np.median(f)
+    if level == 0:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(np.diff(f))) / np.sqrt(2) / abs(level) * 1e6)
+
+
+def format_summary(result) -> str:
+    """Human-readable closing summary of a :class:`tso3.pipeline.RunResult`."""
+    s = result.summary
+    lines = ["tso3 finished:"]
+    for path in result.products:
+        lines.append(f"  wrote {path}")
+    if result.plots:
+        lines.append(f"  plots in {result.plots[0].parent}/ ({len(result.plots)} PNG)")
+    if result.log_file is not None:
+        lines.append(f"  log   {result.log_file}")
+    lines.append(f"  integrations         {s.get('integrations', 0)}")
+    lines.append(f"  pixels flagged       {100 * s.get('flagged_fraction', 0.0):.4f} %")
+    if "scatter_ppm" in s:
+        lines.append(f"  light-curve scatter  {s['scatter_ppm']:.0f} ppm (point-to-point)")
+    lines.append(f"  elapsed              {s.get('elapsed_s', 0.0):.1f} s")
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""Minimal calints segments for I/O tests (the simulator makes realistic ones)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from stdatamodels.jwst import datamodels
+
+INT_DTYPE = [
+    ("integration_number", "i4"),
+    ("int_start_MJD_UTC", "f8"),
+    ("int_mid_MJD_UTC", "f8"),
+    ("int_end_MJD_UTC", "f8"),
+    ("int_start_BJD_TDB", "f8"),
+    ("int_mid_BJD_TDB", "f8"),
+    ("int_end_BJD_TDB", "f8"),
+]
+
+
+def int_times(first: int, last: int, t0: float = 60000.0, dt: float = 10 / 86400) -> np.ndarray:
+    n = np.arange(first, last + 1)
+    table = np.zeros(len(n), dtype=INT_DTYPE)
+    table["integration_number"] = n
+    start = t0 + (n - 1) * dt
+    for prefix, offset in (("int_start", 0.0), ("int_mid", 0.5), ("int_end", 1.0)):
+        table[f"{prefix}_MJD_UTC"] = start + offset * dt
+        table[f"{prefix}_BJD_TDB"] = start + offset * dt + 0.003
+    return table
+
+
+def make_segment(
+    directory: Path,
+    *,
+    exp_type: str = "NRS_BRIGHTOBJ",
+    seg: int = 1,
+    nseg: int = 1,
+    intstart: int = 1,
+    intend: int = 10,
+    nints: int | None = None,
+    shape: tuple[int, int] = (8, 16),
+    detector: str = "NRS1",
+    table: np.ndarray | None = None,
+    tsovisit: bool = True,
+    value: float = 1.0,
+) -> Path:
+    """Write one small calints segment and return its path."""
+    n = intend - intstart + 1
+    cube = (n, *shape)
+    slit = exp_type in ("NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS")
+    model = datamodels.SlitModel() if slit else datamodels.CubeModel()
+    model.data = np.full(cube, value, np.float32)
+    model.err = np.full(cube, 0.1, np.float32)
+    model.dq = np.zeros(cube, np.uint32)
+    for name in ("var_poisson", "var_rnoise", "var_flat"):
+        setattr(model, name, np.full(cube, 0.01 / 3, np.float32))
+    meta = model.meta
+    meta.exposure.type = exp_type
+    meta.visit.tsovisit = tsovisit
+    meta.exposure.nints = nints if nints is not None else intend
+    meta.exposure.integration_start = intstart
+    meta.exposure.integration_end = intend
+    meta.exposure.segment_number = seg
+    meta.exposure.segment_total = nseg
+    instrument = {"NRS": "NIRSPEC", "NRC": "NIRCAM", "MIR": "MIRI"}[exp_type[:3]]
+    meta.instrument.name = instrument
+    meta.instrument.detector = detector
+    meta.observation.program_number = "01366"
+    meta.observation.observation_number = "004"
+    meta.bunit_data = "MJy/sr"
+    meta.bunit_err = "MJy/sr"
+    if slit:
+        model.wavelength = np.tile(np.linspace(1, 5, shape[1], dtype=np.float32), (shape[0], 1))
+        meta.wcsinfo.dispersion_direction = 1
+    model.int_times = int_times(intstart, intend) if table is None else table
+    name = f"jw01366004001_04101_00001-seg{seg:03d}_{detector.lower()}_calints.fits"
+    path = Path(directory) / name
+    model.save(path)
+    return path
+
+
+def write_asn(path: Path, members: list[str], *, asn_id: str = "o004", name: str = "jw01366-o004_t001_nirspec_clear-prism") -> Path:
+    asn = {
+        "asn_type": "tso3",
+        "asn_rule": "candidate_Asn_Lv3TSO",
+        "asn_id": asn_id,
+        "asn_pool": "jw01366_20230101t000000_pool.csv",
+        "program": "01366",
+        "target": "t001",
+        "products": [
+            {"name": name, "members": [{"expname": m, "exptype": "science"} for m in members]}
+        ],
+    }
+    path.write_text(json.dumps(asn))
+    return path
