@@ -80,7 +80,13 @@ def make_segment(
     return path
 
 
-def write_asn(path: Path, members: list[str], *, asn_id: str = "o004", name: str = "jw01366-o004_t001_nirspec_clear-prism") -> Path:
+def write_asn(
+    path: Path,
+    members: list[str],
+    *,
+    asn_id: str = "o004",
+    name: str = "jw01366-o004_t001_nirspec_clear-prism",
+) -> Path:
     asn = {
         "asn_type": "tso3",
         "asn_rule": "candidate_Asn_Lv3TSO",

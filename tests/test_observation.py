@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 from astropy.io import fits
-from segment_factory import int_times, make_segment, write_asn
 
+from segment_factory import int_times, make_segment, write_asn
 from tso3.errors import InputError
 from tso3.io.association import output_basename, product_name_from_meta
 from tso3.io.observation import load_observation
@@ -53,8 +53,17 @@ def test_nrs1_nrs2_form_two_series(tmp_path):
     files = []
     for det in ("NRS2", "NRS1"):
         for k in (1, 2):
-            files.append(make_segment(tmp_path, seg=k, nseg=2, intstart=1 + 5 * (k - 1),
-                                      intend=5 * k, nints=10, detector=det))
+            files.append(
+                make_segment(
+                    tmp_path,
+                    seg=k,
+                    nseg=2,
+                    intstart=1 + 5 * (k - 1),
+                    intend=5 * k,
+                    nints=10,
+                    detector=det,
+                )
+            )
     obs = load_observation(files)
     assert obs.detectors == ["NRS1", "NRS2"]
     assert [len(v) for v in obs.series.values()] == [2, 2]
@@ -72,8 +81,13 @@ def test_imaging_is_detected(tmp_path):
 def test_output_names():
     assert output_basename("jw1_calints.fits", "o002") == "jw1"
     assert output_basename("jw1_o002_calints.fits", "o002") == "jw1"
-    name = product_name_from_meta(program="02783", observation="002", instrument="miri",
-                                  filter="P750L", subarray="SLITLESSPRISM")
+    name = product_name_from_meta(
+        program="02783",
+        observation="002",
+        instrument="miri",
+        filter="P750L",
+        subarray="SLITLESSPRISM",
+    )
     assert name == "jw02783-o002_t001_miri_p750l-slitlessprism"
 
 
@@ -108,8 +122,15 @@ def test_not_tso(tmp_path):
 def test_mixed_exp_type(tmp_path):
     a = make_segment(tmp_path, seg=1, intstart=1, intend=5, nints=10)
     (tmp_path / "b").mkdir()
-    b = make_segment(tmp_path / "b", seg=2, intstart=6, intend=10, nints=10,
-                     exp_type="NRC_TSGRISM", detector="NRCALONG")
+    b = make_segment(
+        tmp_path / "b",
+        seg=2,
+        intstart=6,
+        intend=10,
+        nints=10,
+        exp_type="NRC_TSGRISM",
+        detector="NRCALONG",
+    )
     assert "EXP_TYPE" in _error([a, b])
 
 
@@ -181,8 +202,16 @@ def test_asn_invalid_json(tmp_path):
 
 def test_asn_without_science(tmp_path):
     p = tmp_path / "asn.json"
-    p.write_text(json.dumps({"asn_id": "o001", "products": [
-        {"name": "x", "members": [{"expname": "a.fits", "exptype": "background"}]}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "asn_id": "o001",
+                "products": [
+                    {"name": "x", "members": [{"expname": "a.fits", "exptype": "background"}]}
+                ],
+            }
+        )
+    )
     assert "no science members" in _error(p)
 
 

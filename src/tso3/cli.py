@@ -41,29 +41,49 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", parents=[common], help="run stage 3 on an observation")
-    run.add_argument("inputs", nargs="+", metavar="INPUT", help="ASN JSON, calints files or a folder")
+    run.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="ASN JSON, calints files or a folder"
+    )
     run.add_argument("-o", "--output-dir", default=".", help="output folder (default: .)")
     run.add_argument("--config", help="TOML file with one table per step")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="STEP.PARAM=VALUE", help="override one parameter (repeatable)")
-    run.add_argument("--skip", action="append", default=[], choices=list(STEPS), metavar="STEP",
-                     help=f"skip a step: {', '.join(STEPS)}")
-    run.add_argument("--mode", choices=MODES, default="default",
-                     help="default: best science; jwst: reproduce jwst 3.0.0")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="STEP.PARAM=VALUE",
+        help="override one parameter (repeatable)",
+    )
+    run.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=list(STEPS),
+        metavar="STEP",
+        help=f"skip a step: {', '.join(STEPS)}",
+    )
+    run.add_argument(
+        "--mode",
+        choices=MODES,
+        default="default",
+        help="default: best science; jwst: reproduce jwst 3.0.0",
+    )
     run.add_argument("--overwrite", action="store_true", help="replace existing products")
     run.add_argument("--no-plots", action="store_true", help="skip the diagnostic PNGs")
 
     wl = sub.add_parser("whitelight", parents=[common], help="white light from an x1dints file")
     wl.add_argument("x1dints", metavar="X1DINTS")
     wl.add_argument("-o", "--output-dir", default=".")
-    wl.add_argument("--set", dest="overrides", action="append", default=[],
-                    metavar="white_light.PARAM=VALUE")
+    wl.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="white_light.PARAM=VALUE"
+    )
     wl.add_argument("--mode", choices=MODES, default="default")
     wl.add_argument("--overwrite", action="store_true")
 
     sim = sub.add_parser("simulate", parents=[common], help="write a simulated observation")
-    sim.add_argument("mode", choices=SIMULATE_MODES, metavar="MODE",
-                     help=f"one of {', '.join(SIMULATE_MODES)}")
+    sim.add_argument(
+        "mode", choices=SIMULATE_MODES, metavar="MODE", help=f"one of {', '.join(SIMULATE_MODES)}"
+    )
     sim.add_argument("-o", "--output-dir", required=True)
     sim.add_argument("--nints", type=int)
     sim.add_argument("--segments", type=int)
@@ -91,9 +111,17 @@ def _cmd_run(args: argparse.Namespace) -> None:
     from .pipeline import run
     from .summary import format_summary
 
-    result = run(args.inputs, args.output_dir, config=args.config, overrides=args.overrides,
-                 skip=args.skip, mode=args.mode, overwrite=args.overwrite,
-                 plots=not args.no_plots, quiet=args.quiet)
+    result = run(
+        args.inputs,
+        args.output_dir,
+        config=args.config,
+        overrides=args.overrides,
+        skip=args.skip,
+        mode=args.mode,
+        overwrite=args.overwrite,
+        plots=not args.no_plots,
+        quiet=args.quiet,
+    )
     if not args.quiet:
         print(format_summary(result))
 
@@ -101,8 +129,13 @@ def _cmd_run(args: argparse.Namespace) -> None:
 def _cmd_whitelight(args: argparse.Namespace) -> None:
     from .stages.whitelight import whitelight_from_x1dints
 
-    paths = whitelight_from_x1dints(args.x1dints, args.output_dir, overrides=args.overrides,
-                                    mode=args.mode, overwrite=args.overwrite)
+    paths = whitelight_from_x1dints(
+        args.x1dints,
+        args.output_dir,
+        overrides=args.overrides,
+        mode=args.mode,
+        overwrite=args.overwrite,
+    )
     if not args.quiet:
         for p in paths:
             print(f"wrote {p}")
@@ -111,11 +144,14 @@ def _cmd_whitelight(args: argparse.Namespace) -> None:
 def _cmd_simulate(args: argparse.Namespace) -> None:
     from .simulate import simulate
 
-    result = simulate(args.mode, args.output_dir, nints=args.nints, segments=args.segments,
-                      seed=args.seed)
+    result = simulate(
+        args.mode, args.output_dir, nints=args.nints, segments=args.segments, seed=args.seed
+    )
     if not args.quiet:
-        print(f"wrote {len(result.files)} segment(s), {result.asn_path.name} and "
-              f"{result.truth_path.name} to {Path(args.output_dir)}")
+        print(
+            f"wrote {len(result.files)} segment(s), {result.asn_path.name} and "
+            f"{result.truth_path.name} to {Path(args.output_dir)}"
+        )
 
 
 def _cmd_info(args: argparse.Namespace) -> None:
@@ -156,8 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line unless debugging
         if args.debug:
             raise
-        print(f"tso3: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
-              file=sys.stderr)
+        print(
+            f"tso3: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

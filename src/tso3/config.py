@@ -129,7 +129,9 @@ class OutlierDetectionParams:
     rolling_window_width: int = param(25, _integer, "integrations in the rolling-median window")
     snr: float = param(5.0, _snr, "flag |SCI - median| > snr * ERR")
     good_bits: str = param("~DO_NOT_USE", str, "DQ bits that still count as good (jwst syntax)")
-    maskpt: float = param(0.7, _number, "accepted for jwst compatibility; has no effect in TSO mode")
+    maskpt: float = param(
+        0.7, _number, "accepted for jwst compatibility; has no effect in TSO mode"
+    )
 
     def check(self) -> None:
         if self.rolling_window_width < 1:
@@ -162,12 +164,18 @@ class TsoPhotometryParams:
 @dataclass(frozen=True)
 class Extract1dParams:
     extraction_type: str = param("box", _choice("box", "optimal"), "box or optimal extraction")
-    extract_width: float | None = param(None, _optional_number, "aperture width (px); None: per-mode default")
+    extract_width: float | None = param(
+        None, _optional_number, "aperture width (px); None: per-mode default"
+    )
     override_extract1d: str | None = param(None, _optional_path, "extract1d JSON reference file")
     subtract_background: bool | None = param(None, _optional_boolean, "subtract a background fit")
-    bkg_fit: str | None = param(None, _optional_choice("poly", "mean", "median"), "background statistic")
+    bkg_fit: str | None = param(
+        None, _optional_choice("poly", "mean", "median"), "background statistic"
+    )
     bkg_order: int | None = param(None, _optional_integer, "polynomial order of the background fit")
-    smoothing_length: int | None = param(None, _optional_integer, "boxcar along dispersion before the background fit")
+    smoothing_length: int | None = param(
+        None, _optional_integer, "boxcar along dispersion before the background fit"
+    )
     repair: bool = param(True, _boolean, "repair flagged pixels from the spatial profile")
 
     def check(self) -> None:
@@ -179,15 +187,30 @@ class Extract1dParams:
 
 @dataclass(frozen=True)
 class WhiteLightParams:
-    min_wavelength: float | dict[int, float] | None = param(None, _wavelength_range, "lower bound (um), or order:um pairs")
-    max_wavelength: float | dict[int, float] | None = param(None, _wavelength_range, "upper bound (um), or order:um pairs")
-    nbins: int | None = param(None, _optional_integer, "spectroscopic light curves: number of equal-width bins")
-    bin_width: float | None = param(None, _optional_number, "spectroscopic light curves: bin width (um)")
-    resolving_power: float | None = param(None, _optional_number, "spectroscopic light curves: constant R bins")
-    bin_edges: list[float] | None = param(None, lambda v: None if v is None else _number_list(v), "explicit bin edges (um)")
+    min_wavelength: float | dict[int, float] | None = param(
+        None, _wavelength_range, "lower bound (um), or order:um pairs"
+    )
+    max_wavelength: float | dict[int, float] | None = param(
+        None, _wavelength_range, "upper bound (um), or order:um pairs"
+    )
+    nbins: int | None = param(
+        None, _optional_integer, "spectroscopic light curves: number of equal-width bins"
+    )
+    bin_width: float | None = param(
+        None, _optional_number, "spectroscopic light curves: bin width (um)"
+    )
+    resolving_power: float | None = param(
+        None, _optional_number, "spectroscopic light curves: constant R bins"
+    )
+    bin_edges: list[float] | None = param(
+        None, lambda v: None if v is None else _number_list(v), "explicit bin edges (um)"
+    )
 
     def check(self) -> None:
-        given = [x is not None for x in (self.nbins, self.bin_width, self.resolving_power, self.bin_edges)]
+        given = [
+            x is not None
+            for x in (self.nbins, self.bin_width, self.resolving_power, self.bin_edges)
+        ]
         if sum(given) > 1:
             raise ValueError("give at most one of nbins, bin_width, resolving_power, bin_edges")
 

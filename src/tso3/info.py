@@ -42,17 +42,20 @@ def _describe_segment(path: Path) -> str:
     seg = read_segment(path)
     meta = seg.meta
     t = seg.int_times
+    element = meta.instrument.grating or meta.instrument.pupil or ""
     kind = "crfints" if meta.cal_step.outlier_detection == "COMPLETE" else "calints"
-    return "\n".join([
-        f"{path.name}: {kind} segment ({type(seg.model).__name__})",
-        f"mode        {seg.exp_type}  {meta.instrument.name} {meta.instrument.detector} "
-        f"{meta.instrument.filter or ''} {meta.instrument.grating or meta.instrument.pupil or ''}",
-        f"segment     {meta.exposure.segment_number} of {meta.exposure.segment_total}: "
-        f"integrations {seg.intstart}-{seg.intend} of {meta.exposure.nints}",
-        f"shape       {seg.shape[0]} x {seg.shape[1]} x {seg.shape[2]} (nints, ny, nx)",
-        f"time        MJD {t['int_mid_MJD_UTC'][0]:.6f} - {t['int_mid_MJD_UTC'][-1]:.6f} UTC",
-        f"units       {meta.bunit_data}",
-    ])
+    return "\n".join(
+        [
+            f"{path.name}: {kind} segment ({type(seg.model).__name__})",
+            f"mode        {seg.exp_type}  {meta.instrument.name} {meta.instrument.detector} "
+            f"{meta.instrument.filter or ''} {element}",
+            f"segment     {meta.exposure.segment_number} of {meta.exposure.segment_total}: "
+            f"integrations {seg.intstart}-{seg.intend} of {meta.exposure.nints}",
+            f"shape       {seg.shape[0]} x {seg.shape[1]} x {seg.shape[2]} (nints, ny, nx)",
+            f"time        MJD {t['int_mid_MJD_UTC'][0]:.6f} - {t['int_mid_MJD_UTC'][-1]:.6f} UTC",
+            f"units       {meta.bunit_data}",
+        ]
+    )
 
 
 def _describe_x1dints(path: Path) -> str:

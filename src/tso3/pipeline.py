@@ -114,22 +114,38 @@ def run(
             sources, outcome = _outlier_pass(obs, result, staged, params, mode, provenance, show)
             if obs.is_imaging:
                 if "tso_photometry" not in skip:
-                    table = photometry.measure(obs, sources, params.tso_photometry, mode=mode,
-                                               repair=outcome.repair if outcome else None,
-                                               provenance=provenance, progress=show)
+                    table = photometry.measure(
+                        obs,
+                        sources,
+                        params.tso_photometry,
+                        mode=mode,
+                        repair=outcome.repair if outcome else None,
+                        provenance=provenance,
+                        progress=show,
+                    )
                     photometry.write(table, staged.reserve(result.phot))
                     result.summary["scatter_ppm"] = light_curve_scatter_ppm(
-                        table["net_aperture_sum"].value)
+                        table["net_aperture_sum"].value
+                    )
             elif "extract_1d" not in skip:
-                spectra = extraction.extract(obs, sources, params.extract_1d, mode=mode,
-                                             repair=outcome.repair if outcome else None,
-                                             progress=show)
+                spectra = extraction.extract(
+                    obs,
+                    sources,
+                    params.extract_1d,
+                    mode=mode,
+                    repair=outcome.repair if outcome else None,
+                    progress=show,
+                )
                 extraction.write(spectra, obs, staged.reserve(result.x1dints), provenance)
                 if "white_light" not in skip:
-                    curves = whitelight.measure(spectra, obs, params.white_light, mode=mode,
-                                                provenance=provenance)
-                    whitelight.write(curves, staged.reserve(result.whtlt),
-                                     staged.reserve(result.speclc) if curves.binned else None)
+                    curves = whitelight.measure(
+                        spectra, obs, params.white_light, mode=mode, provenance=provenance
+                    )
+                    whitelight.write(
+                        curves,
+                        staged.reserve(result.whtlt),
+                        staged.reserve(result.speclc) if curves.binned else None,
+                    )
                     if not curves.binned:
                         result.speclc = None
                     result.summary["scatter_ppm"] = curves.scatter_ppm

@@ -25,7 +25,9 @@ class Progress:
         Defaults to ``sys.stderr``.
     """
 
-    def __init__(self, label: str, total: int, *, enabled: bool = True, stream: TextIO | None = None):
+    def __init__(
+        self, label: str, total: int, *, enabled: bool = True, stream: TextIO | None = None
+    ):
         self.stream = stream or sys.stderr
         self.label = label
         self.total = max(int(total), 1)

@@ -160,7 +160,9 @@ def collect_inputs(inputs: Sequence[str | os.PathLike]) -> Association | list[Pa
         return [f.resolve() for f in found]
     if any(p.suffix.lower() == ".json" for p in paths):
         if len(paths) > 1:
-            raise InputError(paths[0], "give either one association JSON or segment files, not both")
+            raise InputError(
+                paths[0], "give either one association JSON or segment files, not both"
+            )
         return read_association(paths[0])
     for p in paths:
         if p.is_dir():

@@ -53,6 +53,8 @@ def copy_with_primary_header(
                 shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
 
 
-def crfints_path(output_dir: str | os.PathLike, segment_path: str | os.PathLike, asn_id: str) -> Path:
+def crfints_path(
+    output_dir: str | os.PathLike, segment_path: str | os.PathLike, asn_id: str
+) -> Path:
     """Where the crfints of ``segment_path`` goes."""
     return Path(output_dir) / crfints_name(segment_path, asn_id)

@@ -12,7 +12,6 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -183,7 +182,8 @@ def _order_series(segments: list[Segment]) -> dict[str, list[Segment]]:
         for prev, seg in zip(segs, segs[1:], strict=False):
             if seg.intstart == prev.intstart:
                 raise InputError(
-                    seg.path, f"duplicates integrations {seg.intstart}-{seg.intend} of {prev.path.name}"
+                    seg.path,
+                    f"duplicates integrations {seg.intstart}-{seg.intend} of {prev.path.name}",
                 )
             if seg.intstart <= prev.intend:
                 raise InputError(

@@ -288,8 +288,10 @@ def _segment_int_times(path: Path, model, intstart: int, intend: int) -> np.ndar
             f"(integration {first_missing} missing)",
         )
     rows = table[order][pos]
-    out = np.zeros(len(rows), dtype=[(c, "i4" if c == "integration_number" else "f8")
-                                     for c in INT_TIMES_COLUMNS])
+    out = np.zeros(
+        len(rows),
+        dtype=[(c, "i4" if c == "integration_number" else "f8") for c in INT_TIMES_COLUMNS],
+    )
     for c in INT_TIMES_COLUMNS:
         out[c] = rows[c]
     return out

@@ -117,8 +117,7 @@ def detect_and_write(
         with contextlib.ExitStack() as stack:
             inputs = [stack.enter_context(s.arrays("readonly")) for s in segs]
             outs = [
-                stack.enter_context(replace(s, path=outputs[s.path]).arrays("update"))
-                for s in segs
+                stack.enter_context(replace(s, path=outputs[s.path]).arrays("update")) for s in segs
             ]
             for y0 in range(0, ny, step):
                 y1 = min(ny, y0 + step)
@@ -145,8 +144,12 @@ def detect_and_write(
                     outliers, median = res.outliers, res.median
                 dq[outliers] |= np.uint32(OUTLIER_FLAG)
                 invalid = match_nans_and_flags(
-                    cubes["SCI"], cubes["ERR"], dq,
-                    cubes["VAR_POISSON"], cubes["VAR_RNOISE"], cubes["VAR_FLAT"],
+                    cubes["SCI"],
+                    cubes["ERR"],
+                    dq,
+                    cubes["VAR_POISSON"],
+                    cubes["VAR_RNOISE"],
+                    cubes["VAR_FLAT"],
                 )
                 maps[det][y0:y1] += outliers.sum(axis=0)
                 n_pixels += outliers.size
@@ -154,8 +157,14 @@ def detect_and_write(
                 for seg, out, a, b in zip(segs, outs, bounds[:-1], bounds[1:], strict=True):
                     part = np.s_[a:b]
                     flagged[seg.path] += outliers[part].sum(axis=(1, 2))
-                    _patch(out, rows, dq_in[part], dq[part], invalid[part],
-                           {k: m[part] for k, m in was_nan.items()})
+                    _patch(
+                        out,
+                        rows,
+                        dq_in[part],
+                        dq[part],
+                        invalid[part],
+                        {k: m[part] for k, m in was_nan.items()},
+                    )
                     keep = invalid[part] & np.isfinite(median[part])
                     t, yy, xx = np.nonzero(keep)
                     flat = (t * ny + (yy + y0)) * nx + xx
@@ -165,13 +174,23 @@ def detect_and_write(
             for out in outs:
                 out.flush()
         for s in segs:
-            idx = np.concatenate([p[0] for p in pieces[s.path]]) if pieces[s.path] else np.zeros(0, np.int64)
-            val = np.concatenate([p[1] for p in pieces[s.path]]) if pieces[s.path] else np.zeros(0, np.float32)
+            idx = (
+                np.concatenate([p[0] for p in pieces[s.path]])
+                if pieces[s.path]
+                else np.zeros(0, np.int64)
+            )
+            val = (
+                np.concatenate([p[1] for p in pieces[s.path]])
+                if pieces[s.path]
+                else np.zeros(0, np.float32)
+            )
             order = np.argsort(idx, kind="stable")
             repair[s.path] = RepairModel(s.shape, idx[order], val[order].astype(np.float32))
         log.info(
-            "%s: %d outliers flagged in %d integrations", det or "series",
-            int(sum(flagged[s.path].sum() for s in segs)), nints,
+            "%s: %d outliers flagged in %d integrations",
+            det or "series",
+            int(sum(flagged[s.path].sum() for s in segs)),
+            nints,
         )
     return OutlierOutcome(repair, flagged, maps, n_pixels, n_flagged)
 
@@ -198,5 +217,3 @@ def _patch(out, rows, dq_old, dq_new, invalid, was_nan: dict) -> None:
         newly = np.nonzero(invalid & ~nan_before)
         if newly[0].size:
             out.cube(name)[newly[0], newly[1] + y0, newly[2]] = np.nan
-
-

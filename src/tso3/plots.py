@@ -1,0 +1,164 @@
+"""Diagnostic figures (PNG) of a run, one function per figure.
+
+Each ``plot_*`` function takes plain arrays and a file name, so it can be used from a
+notebook too; :func:`make_plots` picks the figures a run's products support.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+HOURS = 24.0
+
+
+def _hours(mjd: np.ndarray) -> np.ndarray:
+    mjd = np.asarray(mjd, dtype=float)
+    return (mjd - np.nanmin(mjd)) * HOURS
+
+
+def _binned(x: np.ndarray, y: np.ndarray, nbin: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means of ``nbin`` consecutive points (NaN ignored)."""
+    n = (len(x) // nbin) * nbin
+    if n == 0:
+        return x, y
+    xb = np.nanmean(x[:n].reshape(-1, nbin), axis=1)
+    with np.errstate(all="ignore"):
+        yb = np.nanmean(y[:n].reshape(-1, nbin), axis=1)
+    return xb, yb
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_light_curves(path, mjd, curves: dict[str, np.ndarray], *, title: str = "") -> Path:
+    """Normalised light curve(s) against time with a binned overlay.
+
+    Parameters
+    ----------
+    path : path-like
+        PNG to write.
+    mjd : array_like
+        Times (MJD); plotted as hours since the first integration.
+    curves : dict of str to array
+        Label -> flux, normalised here by its median.
+    """
+    t = _hours(mjd)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    nbin = max(1, len(t) // 60)
+    for k, (label, flux) in enumerate(curves.items()):
+        f = np.asarray(flux, dtype=float)
+        f = f / np.nanmedian(f) - 0.0 * k
+        ax.plot(t, f, ".", ms=2, alpha=0.35, color=f"C{k}")
+        tb, fb = _binned(t, f, nbin)
+        ax.plot(tb, fb, "o-", ms=3, lw=1, color=f"C{k}", label=f"{label} (binned x{nbin})")
+    ax.set_xlabel("time since first integration [h]")
+    ax.set_ylabel("normalised flux")
+    ax.set_title(title or "light curve")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_outliers(path, mjd, fraction: np.ndarray, flag_map: np.ndarray) -> Path:
+    """Fraction of pixels flagged per integration, and where on the detector."""
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6.5))
+    ax1.plot(_hours(mjd), 100 * np.asarray(fraction), lw=0.8)
+    ax1.set_xlabel("time since first integration [h]")
+    ax1.set_ylabel("pixels flagged [%]")
+    ax1.set_title("outlier_detection: new flags per integration")
+    im = ax2.imshow(flag_map, origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
+    ax2.set_xlabel("x [pixel]")
+    ax2.set_ylabel("y [pixel]")
+    ax2.set_title("integrations flagged per pixel")
+    fig.colorbar(im, ax=ax2, label="count")
+    return _save(fig, path)
+
+
+def plot_median_frame(path, image, center, lower, upper, *, dispaxis: int = 1) -> Path:
+    """Median frame with the fitted trace and the extraction aperture drawn on it.
+
+    ``center``, ``lower``, ``upper`` are cross-dispersion positions per dispersion
+    pixel (0-based, pixel centres); for DISPAXIS=2 they are x positions per row.
+    """
+    img = np.asarray(image, dtype=float)
+    fig, ax = plt.subplots(figsize=(9, 4) if dispaxis == 1 else (4, 8))
+    finite = img[np.isfinite(img)]
+    vmin, vmax = np.percentile(finite, [5, 99.5]) if finite.size else (0, 1)
+    ax.imshow(img, origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
+    disp = np.arange(len(center))
+    for y, style, label in ((center, "-", "trace"), (lower, "--", "aperture"), (upper, "--", None)):
+        if dispaxis == 1:
+            ax.plot(disp, y, style, color="w", lw=0.8, label=label)
+        else:
+            ax.plot(y, disp, style, color="w", lw=0.8, label=label)
+    ax.set_xlabel("x [pixel]")
+    ax.set_ylabel("y [pixel]")
+    ax.set_title("median frame, trace and aperture")
+    ax.legend(fontsize=8, loc="upper right")
+    return _save(fig, path)
+
+
+def plot_trace(path, mjd, position, width) -> Path:
+    """Cross-dispersion trace position and width against time."""
+    t = _hours(mjd)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    ax1.plot(t, position, lw=0.7)
+    ax1.set_ylabel("trace offset [pixel]")
+    ax2.plot(t, width, lw=0.7, color="C1")
+    ax2.set_ylabel("trace width (sigma) [pixel]")
+    ax2.set_xlabel("time since first integration [h]")
+    ax1.set_title("spectral trace vs time")
+    return _save(fig, path)
+
+
+def plot_spectral_light_curve(path, mjd, wavelength, flux) -> Path:
+    """Normalised 2-D spectral light curve (time x wavelength)."""
+    f = np.asarray(flux, dtype=float)
+    with np.errstate(all="ignore"):
+        norm = f / np.nanmedian(f, axis=0)
+    wl = np.asarray(wavelength, dtype=float)
+    good = np.isfinite(wl)
+    t = _hours(mjd)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    lo, hi = np.nanpercentile(norm[:, good], [2, 98]) if good.any() else (0.98, 1.02)
+    ax.imshow(
+        norm[:, good],
+        origin="lower",
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=lo,
+        vmax=hi,
+        extent=(np.nanmin(wl), np.nanmax(wl), t[0], t[-1]),
+        interpolation="nearest",
+    )
+    ax.set_xlabel("wavelength [um]")
+    ax.set_ylabel("time since first integration [h]")
+    ax.set_title("normalised spectral light curve")
+    return _save(fig, path)
+
+
+def plot_centroids(path, mjd, cx, cy, sx, sy) -> Path:
+    """Centroid and Gaussian PSF width against time (imaging)."""
+    t = _hours(mjd)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    ax1.plot(t, np.asarray(cx) - np.nanmedian(cx), lw=0.7, label="x")
+    ax1.plot(t, np.asarray(cy) - np.nanmedian(cy), lw=0.7, label="y")
+    ax1.set_ylabel("centroid - median [pixel]")
+    ax1.legend(fontsize=8)
+    ax2.plot(t, sx, lw=0.7, label="sigma x")
+    ax2.plot(t, sy, lw=0.7, label="sigma y")
+    ax2.set_ylabel("PSF width (sigma) [pixel]")
+    ax2.set_xlabel("time since first integration [h]")
+    ax2.legend(fontsize=8)
+    ax1.set_title("centroid and PSF width vs time")
+    return _save(fig, path)

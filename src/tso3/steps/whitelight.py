@@ -1,0 +1,268 @@
+"""White-light curves: the sum of each integration's spectrum over a wavelength range.
+
+Pure functions on arrays and :class:`~tso3.spectra.SpectraSet` lists; no file access.
+
+Differences from jwst 3.0.0 ``white_light`` (``mode="jwst"`` keeps its numbers):
+
+- default mode returns NaN (not 0.0) for an integration with no finite in-range element, and
+  an uncertainty propagated from the variances (``whitelight_flux_err`` columns);
+- per-order wavelength ranges apply to their own order (jwst reuses order 1's range for
+  every order);
+- duplicate time stamps are dropped from the table without touching the input spectra (jwst
+  sets them to NaN inside the x1dints table before saving it);
+- rows are sorted by time, so segments given out of order still give a monotonic table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from astropy import units as u
+from astropy.table import QTable
+
+from tso3.errors import ParameterError
+from tso3.spectra import SpectraSet
+
+log = logging.getLogger(__name__)
+
+__all__ = ["WHITELIGHT_META_KEYS", "white_light_flux", "white_light_table"]
+
+#: whtlt table meta keys (jwst names) and the primary FITS keyword each comes from
+WHITELIGHT_META_KEYS = {
+    "instrument": "INSTRUME",
+    "exp_type": "EXP_TYPE",
+    "subarray": "SUBARRAY",
+    "filter": "FILTER",
+    "pupil": "PUPIL",
+    "target_name": "TARGNAME",
+}
+_MODES = ("default", "jwst")
+# rows per block: bounds the temporaries to a few tens of MB for 2048-element spectra
+_BLOCK = 4096
+
+Range = float | Mapping[int, float] | None
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in _MODES:
+        raise ParameterError("mode", f"must be one of {_MODES}, not {mode!r}")
+
+
+def white_light_flux(
+    wavelength: np.ndarray,
+    flux: np.ndarray,
+    var: np.ndarray | None = None,
+    *,
+    min_wavelength: float | None = None,
+    max_wavelength: float | None = None,
+    mode: str = "default",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum each integration's spectrum between two wavelengths (bounds inclusive).
+
+    Parameters
+    ----------
+    wavelength : numpy.ndarray
+        Shape ``(nwave,)`` or ``(nints, nwave)``, microns; NaN never counts as in range.
+    flux : numpy.ndarray
+        Shape ``(nints, nwave)``; summed as is (a plain sum of per-element fluxes, as jwst
+        does, no wavelength-width weighting).
+    var : numpy.ndarray or None
+        Total variance of each flux element, same shape as ``flux``; None gives NaN errors.
+    min_wavelength, max_wavelength : float or None
+        Inclusive bounds; None means unbounded.
+    mode : {"default", "jwst"}
+        ``"default"``: NaN for an integration without any finite in-range flux.
+        ``"jwst"``: plain ``nansum``, so such an integration gives 0.0 like jwst.
+
+    Returns
+    -------
+    flux_sum, flux_err : numpy.ndarray
+        Shape ``(nints,)``, float64.  ``flux_err = sqrt(sum var)`` over the elements summed
+        (NaN if one of them has a NaN variance, or when no element is summed in default mode).
+    """
+    _check_mode(mode)
+    flux = np.asarray(flux)
+    if flux.ndim != 2:
+        raise ValueError(f"flux must be 2-D (nints, nwave), got shape {flux.shape}")
+    wl = np.asarray(wavelength)
+    in_range = np.isfinite(wl)
+    if min_wavelength is not None:
+        in_range &= wl >= min_wavelength
+    if max_wavelength is not None:
+        in_range &= wl <= max_wavelength
+    in_range = np.broadcast_to(in_range, flux.shape)
+    nints = flux.shape[0]
+    total = np.empty(nints)
+    err = np.empty(nints)
+    count = np.empty(nints, dtype=np.int64)
+    for start in range(0, nints, _BLOCK):
+        rows = slice(start, start + _BLOCK)
+        f = flux[rows]
+        use = in_range[rows] & np.isfinite(f)
+        total[rows] = np.where(use, f, 0.0).sum(axis=1, dtype=np.float64)
+        count[rows] = use.sum(axis=1)
+        if var is None:
+            err[rows] = np.nan
+        else:
+            v = np.asarray(var[rows], dtype=np.float64)
+            err[rows] = np.sqrt(np.where(use, v, 0.0).sum(axis=1))
+    if mode == "default":
+        empty = count == 0
+        total[empty] = np.nan
+        err[empty] = np.nan
+    return total, err
+
+
+def _for_order(value: Range, order: int, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        # keys may come from TOML/--set as strings
+        lookup = {int(k): v for k, v in value.items()}
+        picked = lookup.get(int(order))
+        return None if picked is None else float(picked)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        problem = f"must be a number or {{order: number}}, not {value!r}"
+        raise ParameterError(name, problem) from None
+
+
+def _first_unique(t: np.ndarray) -> np.ndarray:
+    """Mask of rows that are the first occurrence of a non-NaN time value."""
+    keep = ~np.isnan(t)
+    _, first = np.unique(t[keep], return_index=True)
+    mask = np.zeros(t.shape, dtype=bool)
+    mask[np.flatnonzero(keep)[first]] = True
+    return mask
+
+
+def _unit(flux_unit: str):
+    try:
+        return u.Unit(flux_unit) if flux_unit else None
+    except ValueError:
+        return u.Unit(flux_unit, parse_strict="silent")
+
+
+def _table_meta(meta: Mapping[str, object] | None) -> dict[str, object]:
+    meta = dict(meta or {})
+    out = {}
+    for key, fits_key in WHITELIGHT_META_KEYS.items():
+        value = meta.get(key, meta.get(fits_key))
+        out[key] = None if value is None else value
+    return out
+
+
+def white_light_table(
+    spectra: Sequence[SpectraSet],
+    *,
+    min_wavelength: Range = None,
+    max_wavelength: Range = None,
+    mode: str = "default",
+    meta: Mapping[str, object] | None = None,
+) -> QTable:
+    """Build the ``whtlt`` table from every spectrum of an observation.
+
+    Parameters
+    ----------
+    spectra : sequence of SpectraSet
+        All segments x orders x detectors (any order; rows are sorted by time).
+    min_wavelength, max_wavelength : float, dict {order: float} or None
+        Inclusive range in microns; a dict gives one value per spectral order (orders missing
+        from it are unbounded on that side).
+    mode : {"default", "jwst"}
+        See :func:`white_light_flux`.
+    meta : mapping or None
+        Primary keywords (``INSTRUME`` ... ``TARGNAME``) or the jwst meta names
+        (``instrument`` ... ``target_name``).
+
+    Returns
+    -------
+    astropy.table.QTable
+        Per detector (first-seen order): ``MJD_UTC{d}``, ``BJD_TDB{d}``, then per order
+        ``whitelight_flux{o}{d}`` and ``whitelight_flux_err{o}{d}``.  ``{d}`` is
+        ``"_" + DETECTOR`` when there are several detectors or the detector is NRS1/NRS2;
+        ``{o}`` is ``"_order_N"`` when there are several orders.  Detectors with fewer rows
+        are NaN-padded at the end; an order missing at a time of its detector is NaN.
+        ``meta`` holds the jwst keys plus ``number_of_integrations`` (the row count).
+    """
+    _check_mode(mode)
+    if not spectra:
+        raise ValueError("white_light_table needs at least one SpectraSet")
+    # (detector, order) -> list of per-set arrays, in input order
+    groups: dict[str, dict[int, list[tuple[np.ndarray, ...]]]] = {}
+    units: dict[tuple[str, int], str] = {}
+    orders_seen: list[int] = []
+    for s in spectra:
+        order = int(s.spectral_order)
+        wmin = _for_order(min_wavelength, order, "white_light.min_wavelength")
+        wmax = _for_order(max_wavelength, order, "white_light.max_wavelength")
+        var = s.flux_var_poisson + s.flux_var_rnoise + s.flux_var_flat
+        total, err = white_light_flux(
+            s.wavelength, s.flux, var, min_wavelength=wmin, max_wavelength=wmax, mode=mode
+        )
+        nan = np.full(s.nints, np.nan)
+        mjd = np.asarray(s.times.get("mjd_avg", nan), np.float64)
+        tdb = np.asarray(s.times.get("tdb_mid", nan), np.float64)
+        groups.setdefault(s.detector, {}).setdefault(order, []).append((mjd, tdb, total, err))
+        units.setdefault((s.detector, order), s.flux_unit)
+        if order not in orders_seen:
+            orders_seen.append(order)
+
+    detectors = list(groups)
+    many_orders = len(orders_seen) > 1
+    columns: dict[str, np.ndarray] = {}
+    col_units: dict[str, object] = {}
+    n_rows = 0
+    for det in detectors:
+        d = f"_{det}" if len(detectors) > 1 or det in ("NRS1", "NRS2") else ""
+        per_order = {}
+        for order, parts in groups[det].items():
+            mjd, tdb, total, err = (np.concatenate(p) for p in zip(*parts, strict=True))
+            # first occurrence wins, as in jwst (but without editing the input)
+            keep = _first_unique(mjd)
+            dropped = int(np.count_nonzero(~np.isnan(mjd)) - keep.sum())
+            if dropped:
+                log.warning("white light %s order %d: %d duplicate times", det, order, dropped)
+            if not np.isfinite(mjd).any():
+                log.warning("white light %s order %d: no integration times, no rows", det, order)
+            per_order[order] = (mjd[keep], tdb[keep], total[keep], err[keep])
+        times = np.unique(np.concatenate([v[0] for v in per_order.values()]))
+        bjd = np.full(times.shape, np.nan)
+        order_cols = {}
+        for order, (mjd, tdb, total, err) in per_order.items():
+            idx = np.searchsorted(times, mjd)
+            bjd_missing = np.isnan(bjd[idx])
+            bjd[idx[bjd_missing]] = tdb[bjd_missing]
+            f = np.full(times.shape, np.nan)
+            e = np.full(times.shape, np.nan)
+            f[idx], e[idx] = total, err
+            order_cols[order] = (f, e)
+        columns[f"MJD_UTC{d}"] = times
+        columns[f"BJD_TDB{d}"] = bjd
+        for order in orders_seen:
+            if order not in order_cols:
+                continue
+            o = f"_order_{order}" if many_orders else ""
+            unit = _unit(units[(det, order)])
+            columns[f"whitelight_flux{o}{d}"], columns[f"whitelight_flux_err{o}{d}"] = order_cols[
+                order
+            ]
+            col_units[f"whitelight_flux{o}{d}"] = col_units[f"whitelight_flux_err{o}{d}"] = unit
+        n_rows = max(n_rows, len(times))
+
+    table = QTable()
+    for name, values in columns.items():
+        padded = np.full(n_rows, np.nan)
+        padded[: len(values)] = values
+        unit = col_units.get(name)
+        table[name] = padded * unit if unit is not None else padded
+        if name.startswith("BJD_TDB"):
+            table[name].info.description = "mid-integration BJD_TDB - 2400000.5 (days)"
+        elif name.startswith("MJD_UTC"):
+            table[name].info.description = "mid-integration MJD (UTC)"
+    table.meta.update(_table_meta(meta))
+    table.meta["number_of_integrations"] = n_rows
+    return table

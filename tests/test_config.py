@@ -1,0 +1,87 @@
+"""Parameters: defaults, TOML config, --set precedence, validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from tso3.config import parse_set_options, resolve_parameters
+from tso3.errors import InputError, ParameterError
+
+
+def test_defaults_are_jwst_defaults():
+    p = resolve_parameters()
+    assert p.outlier_detection.rolling_window_width == 25
+    assert p.outlier_detection.snr == 5.0
+    assert list(p.tso_photometry.radius) == [3.0]
+    assert (p.tso_photometry.radius_inner, p.tso_photometry.radius_outer) == (4.0, 5.0)
+    assert p.tso_photometry.search_box_width == 41 and p.tso_photometry.fit_box_width == 11
+    assert p.extract_1d.extraction_type == "box"
+    assert p.white_light.min_wavelength is None
+
+
+def test_set_beats_config_beats_default(tmp_path):
+    cfg = tmp_path / "tso3.toml"
+    cfg.write_text(
+        "[outlier_detection]\nrolling_window_width = 15\nsnr = 6.0\n"
+        "[white_light]\nmin_wavelength = 5.0\n"
+    )
+    p = resolve_parameters(cfg, ["outlier_detection.rolling_window_width=11"])
+    assert p.outlier_detection.rolling_window_width == 11  # command line wins
+    assert p.outlier_detection.snr == 6.0  # config beats default
+    assert p.white_light.min_wavelength == 5.0
+    assert p.white_light.max_wavelength is None  # default
+
+
+def test_value_parsing():
+    p = resolve_parameters(
+        overrides=[
+            "tso_photometry.radius=3,4.5,6",
+            "outlier_detection.snr=5.0 4.0",
+            "tso_photometry.moving_centroid=true",
+            "white_light.min_wavelength=1:0.9,2:0.6",
+            "tso_photometry.gain=2.05",
+        ]
+    )
+    assert p.tso_photometry.radius == [3.0, 4.5, 6.0]
+    assert p.outlier_detection.snr == 5.0
+    assert p.tso_photometry.moving_centroid is True
+    assert p.white_light.min_wavelength == {1: 0.9, 2: 0.6}
+    assert p.tso_photometry.gain == 2.05
+
+
+@pytest.mark.parametrize(
+    "option, text",
+    [
+        ("outlier_detection.rolling_window_width=0", ">= 1"),
+        ("outlier_detection.rolling_window_width=2.5", "integer"),
+        ("outlier_detection.nope=1", "unknown parameter"),
+        ("nostep.x=1", "unknown step"),
+        ("outlier_detection", "STEP.PARAM=VALUE"),
+        ("tso_photometry.radius_inner=6", "radius_inner < radius_outer"),
+        ("extract_1d.extraction_type=fancy", "one of box, optimal"),
+        ("white_light.nbins=5", None),
+    ],
+)
+def test_bad_values_are_named(option, text):
+    if text is None:
+        resolve_parameters(overrides=[option])
+        return
+    with pytest.raises(ParameterError) as info:
+        resolve_parameters(overrides=[option])
+    assert text in str(info.value)
+
+
+def test_bad_config_file(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[outlier_detection\n")
+    with pytest.raises(InputError, match="bad.toml: not valid TOML"):
+        resolve_parameters(cfg)
+    cfg.write_text("[nostep]\na = 1\n")
+    with pytest.raises(InputError, match="unknown step"):
+        resolve_parameters(cfg)
+
+
+def test_parse_set_options():
+    assert parse_set_options(["extract_1d.extract_width=7"]) == {
+        "extract_1d": {"extract_width": "7"}
+    }
