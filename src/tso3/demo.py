@@ -28,11 +28,17 @@ def run_demo(output_dir: str | os.PathLike = "tso3-demo", *, quiet: bool = False
     sim = simulate(
         "nrs_brightobj", out / "input", nints=DEMO_NINTS, segments=DEMO_SEGMENTS, seed=42
     )
-    result = run(sim.asn_path, out / "products", overwrite=True, quiet=quiet)
+    result = run(
+        sim.asn_path,
+        out / "products",
+        overrides=["white_light.nbins=25"],  # also show binned spectroscopic light curves
+        overwrite=True,
+        quiet=quiet,
+    )
     if not quiet:
         print(format_summary(result))
         truth = sim.truth
-        depth = truth.get("transit", {}).get("depth")
+        depth = truth.get("params", {}).get("depth")
         if depth is not None:
             print(
                 f"  injected white-light transit depth {depth * 1e6:.0f} ppm; "

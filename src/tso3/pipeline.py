@@ -112,8 +112,9 @@ def run(
         provenance = {"version": __version__, "mode": mode, "parameters": params.as_dict()}
         try:
             sources, outcome = _outlier_pass(obs, result, staged, params, mode, provenance, show)
-            if obs.is_imaging:
-                if "tso_photometry" not in skip:
+            products = {}
+            if obs.is_imaging and "tso_photometry" not in skip:
+                with Progress("photometry", obs.nints(), enabled=show) as bar:
                     table = photometry.measure(
                         obs,
                         sources,
@@ -121,25 +122,30 @@ def run(
                         mode=mode,
                         repair=outcome.repair if outcome else None,
                         provenance=provenance,
-                        progress=show,
+                        progress=bar,
                     )
-                    photometry.write(table, staged.reserve(result.phot))
-                    result.summary["scatter_ppm"] = light_curve_scatter_ppm(
-                        table["net_aperture_sum"].value
-                    )
-            elif "extract_1d" not in skip:
-                spectra = extraction.extract(
-                    obs,
-                    sources,
-                    params.extract_1d,
-                    mode=mode,
-                    repair=outcome.repair if outcome else None,
-                    progress=show,
+                photometry.write(table, staged.reserve(result.phot))
+                products["phot"] = table
+                result.summary["scatter_ppm"] = light_curve_scatter_ppm(
+                    table["net_aperture_sum"].value
                 )
-                extraction.write(spectra, obs, staged.reserve(result.x1dints), provenance)
+            elif not obs.is_imaging and "extract_1d" not in skip:
+                total = sum(s.nints for s in obs.segments)
+                with Progress("extract_1d", total, enabled=show) as bar:
+                    spectra = extraction.extract(
+                        obs, sources, params.extract_1d, mode=mode, progress=bar
+                    )
+                extraction.write(
+                    spectra, obs, staged.reserve(result.x1dints), provenance, outcome is not None
+                )
+                products["extraction"] = spectra
                 if "white_light" not in skip:
                     curves = whitelight.measure(
-                        spectra, obs, params.white_light, mode=mode, provenance=provenance
+                        spectra.spectra,
+                        dict(obs.first.primary_header),
+                        params.white_light,
+                        mode=mode,
+                        provenance=provenance,
                     )
                     whitelight.write(
                         curves,
@@ -148,20 +154,22 @@ def run(
                     )
                     if not curves.binned:
                         result.speclc = None
+                    products["curves"] = curves
                     result.summary["scatter_ppm"] = curves.scatter_ppm
             if plots:
                 from .plots import make_plots
 
-                plot_dir = staged.reserve(out / f"{obs.product_name}_plots")
+                final_dir = out / f"{obs.product_name}_plots"
+                plot_dir = staged.reserve(final_dir)
                 plot_dir.mkdir(parents=True, exist_ok=True)
-                names = make_plots(plot_dir, obs, outcome, result, staged)
-                result.plots = [out / f"{obs.product_name}_plots" / n for n in names]
+                made = make_plots(plot_dir, obs, outcome, **products)
+                result.plots = [final_dir / p.name for p in made]
             staged.commit()
         except BaseException:
             staged.abort()
             raise
     result.summary.update(
-        integrations=sum(s.nints for s in obs.segments),
+        integrations=obs.nints(),
         flagged_fraction=outcome.flagged_fraction if outcome else 0.0,
         elapsed_s=time.perf_counter() - started,
     )
@@ -180,7 +188,7 @@ def _plan(obs: Observation, out: Path, skip: set[str], plots: bool) -> RunResult
     else:
         result.x1dints = out / f"{name}_x1dints.fits"
         result.whtlt = out / f"{name}_whtlt.ecsv"
-        result.speclc = out / f"{name}_speclc.ecsv"
+        result.speclc = out / f"{name}_speclc.fits"
     return result
 
 
@@ -232,9 +240,9 @@ def _crfints_header(obs: Observation, params: Parameters, provenance: dict) -> d
         "ASNTABLE": (obs.association.asn_table or "N/A", "Name of the ASN table"),
         "TSO3VER": (provenance["version"], "tso3 version"),
         "TSO3MODE": (provenance["mode"], "tso3 mode (default or jwst)"),
-        "TSO3RWW": (p.rolling_window_width, "outlier_detection.rolling_window_width"),
-        "TSO3SNR": (p.snr, "outlier_detection.snr"),
-        "TSO3GBIT": (p.good_bits, "outlier_detection.good_bits"),
+        "TSO3RWW": (p.rolling_window_width, "rolling_window_width"),
+        "TSO3SNR": (p.snr, "outlier_detection snr"),
+        "TSO3GBIT": (p.good_bits, "outlier_detection good_bits"),
     }
 
 

@@ -58,7 +58,7 @@ def plot_light_curves(path, mjd, curves: dict[str, np.ndarray], *, title: str = 
     nbin = max(1, len(t) // 60)
     for k, (label, flux) in enumerate(curves.items()):
         f = np.asarray(flux, dtype=float)
-        f = f / np.nanmedian(f) - 0.0 * k
+        f = f / np.nanmedian(f)
         ax.plot(t, f, ".", ms=2, alpha=0.35, color=f"C{k}")
         tb, fb = _binned(t, f, nbin)
         ax.plot(tb, fb, "o-", ms=3, lw=1, color=f"C{k}", label=f"{label} (binned x{nbin})")
@@ -162,3 +162,101 @@ def plot_centroids(path, mjd, cx, cy, sx, sy) -> Path:
     ax2.legend(fontsize=8)
     ax1.set_title("centroid and PSF width vs time")
     return _save(fig, path)
+
+
+def _aperture_edges(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper cross-dispersion edges of a box profile, per column (NaN if empty)."""
+    ny, nx = profile.shape
+    used = profile > 0
+    any_row = used.any(axis=0)
+    first = np.argmax(used, axis=0)
+    last = ny - 1 - np.argmax(used[::-1], axis=0)
+    cols = np.arange(nx)
+    lower = first - 0.5 + (1.0 - profile[first, cols])
+    upper = last + 0.5 - (1.0 - profile[last, cols])
+    return np.where(any_row, lower, np.nan), np.where(any_row, upper, np.nan)
+
+
+def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curves=None):
+    """Write every diagnostic the run's results support; return the PNG paths.
+
+    Parameters
+    ----------
+    plot_dir : path-like
+        Existing folder.
+    obs : tso3.io.observation.Observation
+    outcome : tso3.stages.outliers.OutlierOutcome, optional
+    phot : astropy.table.QTable, optional
+        The photometry table (imaging).
+    extraction : tso3.stages.extraction.Extraction, optional
+    curves : tso3.stages.whitelight.LightCurves, optional
+    """
+    out = Path(plot_dir)
+    paths: list[Path] = []
+    if outcome is not None:
+        for det, segs in obs.series.items():
+            mjd = obs.int_times(det)["int_mid_MJD_UTC"]
+            npix = segs[0].shape[1] * segs[0].shape[2]
+            frac = np.concatenate([outcome.flagged[s.path] for s in segs]) / npix
+            name = f"outliers{'_' + det.lower() if len(obs.series) > 1 else ''}.png"
+            paths.append(plot_outliers(out / name, mjd, frac, outcome.invalid_map[det]))
+    if phot is not None:
+        mjd = np.asarray(phot["MJD"])
+        flux = {"net_aperture_sum": np.asarray(phot["net_aperture_sum"].value)}
+        paths.append(plot_light_curves(out / "light_curve.png", mjd, flux, title="photometry"))
+        if "centroid_x" in phot.colnames:
+            cols = [np.asarray(phot[c].value) for c in ("centroid_x", "centroid_y")]
+            widths = [np.asarray(phot[c].value) for c in ("psf_width_x", "psf_width_y")]
+            paths.append(plot_centroids(out / "centroids.png", mjd, *cols, *widths))
+    if curves is not None:
+        table = curves.table
+        mjd_col = next(c for c in table.colnames if c.startswith("MJD"))
+        flux = {
+            c: np.asarray(table[c].value if hasattr(table[c], "value") else table[c])
+            for c in table.colnames
+            if c.startswith("whitelight_flux") and "_err" not in c
+        }
+        paths.append(
+            plot_light_curves(
+                out / "white_light.png", np.asarray(table[mjd_col]), flux, title="white light"
+            )
+        )
+    if extraction is not None:
+        paths += _spectral_plots(out, obs, extraction)
+    return paths
+
+
+def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
+    paths = []
+    several = len(extraction.setups) > 1
+    for det, setup in extraction.setups.items():
+        tag = f"_{det.lower()}" if several else ""
+        lower, upper = _aperture_edges(setup.aperture.profile)
+        centre = setup.trace.center if setup.trace is not None else (lower + upper) / 2
+        image = setup.median.T if setup.dispaxis == 2 else setup.median
+        paths.append(
+            plot_median_frame(
+                out / f"median_frame{tag}.png",
+                image,
+                centre,
+                lower,
+                upper,
+                dispaxis=setup.dispaxis,
+            )  # fmt: skip
+        )
+        sets = [s for s in extraction.spectra if s.detector == det]
+        mjd = np.concatenate([s.times["mjd_avg"] for s in sets])
+        if all(s.trace_position is not None for s in sets):
+            position = np.concatenate([s.trace_position for s in sets])
+            width = np.concatenate([s.trace_width for s in sets])
+            paths.append(plot_trace(out / f"trace{tag}.png", mjd, position, width))
+        flux = np.concatenate([s.flux for s in sets])
+        wl = np.asarray(sets[0].wavelength)
+        wl = wl if wl.ndim == 1 else np.nanmedian(wl, axis=0)
+        order = np.argsort(wl)
+        paths.append(
+            plot_spectral_light_curve(
+                out / f"spectral_light_curve{tag}.png", mjd, wl[order], flux[:, order]
+            )
+        )
+    return paths

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def copy_with_primary_header(
     for key, value in updates.items():
         header[key] = value
     primary = fits.PrimaryHDU(header=header)
-    with open(destination, "wb") as out:
+    with open(destination, "wb") as out, warnings.catch_warnings():
+        # a long value (e.g. an ASN table name) only shortens its comment: not worth a warning
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)
         primary.writeto(out)
         if rest_offset is not None:
             with open(source, "rb") as src:

@@ -148,7 +148,7 @@ def _set_primary_keyword(model, key: str, value) -> None:
         return
     # Not in the schema: keep it as a raw card so nothing the caller asked for is lost
     extra = model.extra_fits.PRIMARY.header if _has_extra(model) else []
-    extra = [card for card in extra if card[0] != key] + [[key, value, ""]]
+    extra = [list(card) for card in extra if card[0] != key] + [[key, value, ""]]
     model.extra_fits = {"PRIMARY": {"header": extra}}
 
 
@@ -321,7 +321,7 @@ def write_x1dints(
     _blend(model, primaries)
     model.meta.target.source_type = None
     if _has_extra(model):
-        cards = [c for c in model.extra_fits.PRIMARY.header if c[0] != "SRCTYPE"]
+        cards = [list(c) for c in model.extra_fits.PRIMARY.header if c[0] != "SRCTYPE"]
         model.extra_fits = {"PRIMARY": {"header": cards}}
     model.meta.cal_step.extract_1d = "COMPLETE"
     if asn_pool is not None:

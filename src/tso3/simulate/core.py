@@ -52,7 +52,7 @@ DEFAULTS: dict[str, object] = {
     "expstart": 60204.25,
     "barycentric_offset": 212.7,
     # pointing and trace
-    "jitter": 0.02,
+    "jitter": None,
     "drift": None,
     "pointing_offset": (0.15, -0.1),
     "trace_tilt": 0.6,
@@ -139,6 +139,10 @@ def _resolve_params(spec: M.ModeSpec, params: dict) -> dict:
         ("ngroups", spec.ngroups),
         ("feature_wavelength", spec.feature_wavelength),
         ("drift", 0.08 if spec.spectroscopic else (0.08, -0.05)),
+        # ~1 mas rms line-of-sight jitter: 0.005 px of NIRSpec/MIRI/grism spectra, where
+        # the undersampled trace turns larger shifts into > 5 sigma pixel changes; more
+        # for the defocused or finer-sampled imaging PSFs
+        ("jitter", 0.005 if spec.spectroscopic else 0.02),
     ):
         if p[name] is None:
             p[name] = value

@@ -1,0 +1,304 @@
+"""Extraction stage: one aperture per detector series, every integration streamed through
+background, box (or optimal) extraction and trace tracking; spectra to ``x1dints``.
+
+The aperture is placed once per detector on the median image of up to
+``MEDIAN_SAMPLE`` integrations spread over all segments, so every segment is extracted
+with the same pixels (the reference also uses one aperture for all, from CRDS).  All
+algorithms work in the DISPAXIS=1 orientation; DISPAXIS=2 data (MIRI LRS) are passed as
+swapped views.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import bottleneck as bn
+import numpy as np
+
+from ..config import Extract1dParams
+from ..errors import InputError
+from ..io.extract1d_ref import load_extract1d_reference
+from ..io.observation import Observation
+from ..io.segments import Segment
+from ..io.x1dints import write_x1dints
+from ..spectra import SpectraSet
+from ..steps.aperture import (
+    DEFAULT_BKG_GAP,
+    DEFAULT_EXTRACT_WIDTH,
+    Aperture,
+    ApertureMatchError,
+    aperture_from_reference,
+    aperture_wavelength,
+    default_aperture,
+)
+from ..steps.extract import ExtractParams, extract_block, profile_model
+from ..steps.spec_columns import spectra_columns, to_spectra_set
+from ..steps.trace import Trace, find_trace
+
+log = logging.getLogger(__name__)
+
+#: Bytes per float32 array in a streamed block (four arrays are read).
+BLOCK_BYTES = 48 * 1024**2
+#: Integrations in the median image the trace and aperture are built from.
+MEDIAN_SAMPLE = 300
+_ARRAYS = ("SCI", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
+
+
+@dataclass
+class DetectorSetup:
+    """What extraction fixed for one detector series (also used by the plots)."""
+
+    detector: str
+    dispaxis: int
+    median: np.ndarray  # (ny, nx) in DISPAXIS=1 orientation
+    wavelength: np.ndarray  # (ny, nx) in DISPAXIS=1 orientation
+    aperture: Aperture
+    trace: Trace | None
+
+
+@dataclass
+class Extraction:
+    """Spectra of the whole observation and the per-detector setups."""
+
+    spectra: list[SpectraSet]
+    setups: dict[str, DetectorSetup] = field(default_factory=dict)
+
+
+def _at(seg: Segment, sources) -> Segment:
+    return replace(seg, path=Path(sources[seg.path]))
+
+
+def _oriented(cube: np.ndarray, dispaxis: int) -> np.ndarray:
+    return np.swapaxes(cube, -1, -2) if dispaxis == 2 else cube
+
+
+def wavelength_image(seg: Segment) -> np.ndarray:
+    """2-D wavelengths (um): the WAVELENGTH extension, else the spectral WCS."""
+    wl = seg.wavelength
+    if wl is not None:
+        return np.asarray(wl, dtype=np.float64)
+    wcs = getattr(seg.model.meta, "wcs", None)
+    if wcs is not None:
+        ny, nx = seg.shape[1:]
+        y, x = np.mgrid[:ny, :nx]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = wcs(x.astype(float), y.astype(float))
+            lam = np.asarray(out[-1] if isinstance(out, tuple) else out, dtype=np.float64)
+            if lam.shape == (ny, nx) and np.isfinite(lam).any():
+                return lam
+        except Exception as exc:  # a WCS of any kind may fail in many ways
+            log.debug("%s: WCS evaluation failed: %s", seg.path.name, exc)
+    raise InputError(
+        seg.path, "no WAVELENGTH extension and no spectral WCS: cannot assign wavelengths"
+    )
+
+
+def median_image(segs: list[Segment], sources, dispaxis: int) -> np.ndarray:
+    """NaN-ignoring median over up to MEDIAN_SAMPLE integrations spread over the series."""
+    total = sum(s.nints for s in segs)
+    step = max(1, int(np.ceil(total / MEDIAN_SAMPLE)))
+    frames, start = [], 0
+    for seg in segs:
+        idx = np.arange((-start) % step, seg.nints, step)
+        start += seg.nints
+        if idx.size:
+            with _at(seg, sources).arrays("readonly") as arr:
+                frames.append(np.array(arr.cube("SCI")[idx], dtype=np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = bn.nanmedian(np.concatenate(frames), axis=0)
+    return np.ascontiguousarray(_oriented(med, dispaxis))
+
+
+def _slit_name(seg: Segment) -> str:
+    return str(
+        getattr(seg.model, "name", None) or seg.model.meta.instrument.fixed_slit or seg.exp_type
+    )
+
+
+def setup_detector(
+    segs: list[Segment], sources, params: Extract1dParams, detector: str
+) -> DetectorSetup:
+    """Median image, trace and aperture of one detector series."""
+    seg0 = segs[0]
+    dispaxis = int(seg0.model.meta.wcsinfo.dispersion_direction or 1)
+    wl = np.ascontiguousarray(_oriented(wavelength_image(seg0), dispaxis))
+    med = median_image(segs, sources, dispaxis)
+    try:
+        trace = find_trace(med, valid=np.isfinite(wl) & np.isfinite(med))
+    except ValueError as exc:
+        if not params.override_extract1d:
+            raise InputError(
+                seg0.path, f"{exc} in the median image; give extract_1d.override_extract1d"
+            ) from None
+        trace = None
+    subtract = params.subtract_background
+    if params.override_extract1d:
+        ref = load_extract1d_reference(params.override_extract1d)
+        try:
+            ap = aperture_from_reference(
+                ref, med.shape, slit_name=_slit_name(seg0), spectral_order=1,
+                exp_type=seg0.exp_type, dispaxis=dispaxis, wavelength=wl,
+                trace=None if trace is None else trace.center,
+                extract_width=params.extract_width, subtract_background=subtract,
+                bkg_fit=params.bkg_fit, bkg_order=params.bkg_order,
+                smoothing_length=params.smoothing_length,
+            )  # fmt: skip
+        except (ApertureMatchError, LookupError, ValueError) as exc:
+            raise InputError(params.override_extract1d, str(exc)) from None
+    else:
+        exp = seg0.exp_type
+        ap = default_aperture(
+            med.shape, trace.center,
+            extract_width=params.extract_width or DEFAULT_EXTRACT_WIDTH.get(exp, 8.0),
+            bkg_gap=DEFAULT_BKG_GAP.get(exp, 3.0), valid=np.isfinite(med), wavelength=wl,
+            bkg_fit=params.bkg_fit or "poly", bkg_order=params.bkg_order or 0,
+            smoothing_length=params.smoothing_length or 0,
+            subtract_background=subtract is not False,
+        )  # fmt: skip
+    if not ap.background_ok:
+        log.warning("%s: too few background pixels; no background subtracted", detector)
+    log.info(
+        "%s: aperture rows %.2f-%.2f (%s), columns %d-%d, background %s",
+        detector or "spectrum", ap.lower, ap.upper, ap.origin, *ap.columns,
+        "on" if ap.bkg_profile is not None else "off",
+    )  # fmt: skip
+    return DetectorSetup(detector, dispaxis, med, wl, ap, trace)
+
+
+def extract(
+    obs: Observation,
+    sources: dict[Path, Path],
+    params: Extract1dParams,
+    *,
+    mode: str = "default",
+    progress=None,
+) -> Extraction:
+    """Extract a spectrum from every integration of every segment and detector.
+
+    Parameters
+    ----------
+    obs : Observation
+        The validated observation (spectroscopic).
+    sources : dict
+        Segment path -> file to extract from (crfints, or calints when outliers were
+        skipped).
+    params : Extract1dParams
+        Step parameters.
+    mode : {"default", "jwst"}
+        ``jwst`` drops flagged pixels from the sums instead of repairing them.
+    progress : callable, optional
+        Called with the number of integrations done.
+
+    Returns
+    -------
+    Extraction
+        One SpectraSet per segment and detector, in ASN order, and the setups.
+    """
+    result = Extraction(spectra=[])
+    for det, segs in obs.series.items():
+        setup = setup_detector(segs, sources, params, det)
+        result.setups[det] = setup
+        ap = setup.aperture
+        model = profile_model(setup.median, ap, subtract_background=ap.bkg_profile is not None)
+        lam = aperture_wavelength(ap.profile, setup.wavelength)
+        settings = ExtractParams(
+            extraction_type=params.extraction_type,
+            repair="profile" if (params.repair and mode != "jwst") else None,
+            subtract_background=ap.bkg_profile is not None,
+        )
+        for seg in segs:
+            sums = _extract_segment(_at(seg, sources), setup, settings, model, progress)
+            result.spectra.append(_spectra_set(seg, setup, sums, lam, params, det))
+    return result
+
+
+def _extract_segment(seg: Segment, setup, settings, model, progress) -> dict[str, np.ndarray]:
+    n, ny, nx = seg.shape
+    step = max(1, BLOCK_BYTES // (ny * nx * 4))
+    pieces: list[dict[str, np.ndarray]] = []
+    with seg.arrays("readonly") as arr:
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            cubes = [
+                _oriented(np.array(arr.cube(name)[a:b], dtype=np.float32), setup.dispaxis)
+                if arr.has(name)
+                else None
+                for name in _ARRAYS
+            ]
+            pieces.append(
+                extract_block(*cubes, aperture=setup.aperture, params=settings, model=model)
+            )
+            if progress:
+                progress(b - a)
+    return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+
+
+def _spectra_set(seg, setup, sums, lam, params, det) -> SpectraSet:
+    meta = seg.model.meta
+    columns, units = spectra_columns(
+        sums,
+        bunit=meta.bunit_data,
+        pixar_sr=meta.photometry.pixelarea_steradians,
+        source_type=meta.target.source_type,
+        instrument=meta.instrument.name,
+        photom_complete=meta.cal_step.photom == "COMPLETE",
+        optimal=params.extraction_type == "optimal",
+    )
+    t = seg.int_times
+    times = {
+        "mjd_beg": t["int_start_MJD_UTC"],
+        "mjd_avg": t["int_mid_MJD_UTC"],
+        "mjd_end": t["int_end_MJD_UTC"],
+        "tdb_beg": t["int_start_BJD_TDB"],
+        "tdb_mid": t["int_mid_BJD_TDB"],
+        "tdb_end": t["int_end_BJD_TDB"],
+    }
+    spec_meta = {
+        "SLTNAME": _slit_name(seg),
+        "SRCTYPE": meta.target.source_type,
+        "DISPAXIS": setup.dispaxis,
+        "S_REGION": meta.wcsinfo.s_region,
+        **setup.aperture.extraction_keywords(setup.dispaxis),
+    }
+    return to_spectra_set(
+        columns,
+        lam,
+        int_num=np.arange(seg.intstart, seg.intend + 1),
+        units=units,
+        extras=sums,
+        segment=seg.segment_number,
+        spectral_order=int(meta.wcsinfo.spectral_order or 1),
+        detector=det,
+        times=times,
+        meta=spec_meta,
+    )
+
+
+def write(
+    extraction: Extraction, obs: Observation, path: Path, provenance: dict, outliers_done: bool
+) -> None:
+    """Write ``<product>_x1dints.fits`` with provenance keywords."""
+    first = next(iter(obs.series.values()))
+    extra = {
+        "TSO3VER": provenance["version"],
+        "TSO3MODE": provenance["mode"],
+        "TSO3PARS": json.dumps(provenance["parameters"], separators=(",", ":")),
+    }
+    if outliers_done:
+        extra["S_OUTLIR"] = "COMPLETE"
+    write_x1dints(
+        path,
+        extraction.spectra,
+        obs.int_times(),
+        primary=[s.model for s in first],
+        asn_pool=obs.association.asn_pool,
+        asn_table=obs.association.asn_table,
+        extra_meta=extra,
+    )

@@ -1,0 +1,331 @@
+"""Photometry stage: stream every segment's integrations through the photometry step and
+assemble one ``<product>_phot.ecsv`` for the whole observation.
+
+Default mode places the aperture once for the observation: at the median of the pass-2
+centroids of up to 1000 integrations spread evenly over all segments (every integration
+when there are fewer; the same place as the reference for a single segment), then
+streams integration blocks through centroiding and photometry in one read.  With
+``moving_centroid`` the aperture follows each integration's own centroid.
+``--mode jwst`` runs the reference sequence on each segment separately, as jwst does.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from astropy.table import QTable
+
+from ..config import TsoPhotometryParams
+from ..dqflags import DO_NOT_USE
+from ..errors import InputError
+from ..io.gain import load_gain
+from ..io.observation import Observation
+from ..io.phot_table import build_phot_table, write_phot_table
+from ..io.segments import Segment
+from ..steps.photometry import (
+    aperture_photometry,
+    apertures_text,
+    calibration_factor,
+    is_whole_frame,
+    whole_frame_photometry,
+)
+from ..steps.tso_photometry import (
+    aperture_centre,
+    locate_source,
+    measure_centroids,
+    odd_box_width,
+    tso_photometry,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bytes of SCI per streamed block (ERR, the model and temporaries add about 4x).
+BLOCK_BYTES = 96 * 1024**2
+#: Integrations used to place a fixed aperture.
+CENTROID_SAMPLE = 1000
+
+
+@dataclass
+class Calibration:
+    """How SCI/ERR convert to the photometry unit."""
+
+    factor: float | np.ndarray
+    unit: str
+    note: str = ""
+
+
+def calibration(seg: Segment, gain: float | str | None) -> Calibration:
+    """The unit conversion of the reference, with the gain the user gave (if any)."""
+    meta = seg.model.meta
+    bunit = (meta.bunit_data or "").strip()
+    if bunit == "DN/s" and gain is None:
+        note = "BUNIT is DN/s and no gain was given: photometry is in DN/s, not electrons"
+        log.warning("%s: %s (set tso_photometry.gain)", seg.path.name, note)
+        return Calibration(1.0, "DN/s", note)
+    gain_value: float | np.ndarray | None = None
+    if isinstance(gain, str):
+        sub = meta.subarray
+        gain_value = load_gain(
+            gain,
+            substrt=(int(sub.xstart or 1), int(sub.ystart or 1)),
+            subsize=(int(sub.xsize or seg.shape[2]), int(sub.ysize or seg.shape[1])),
+        )
+    elif gain is not None:
+        gain_value = float(gain)
+    try:
+        factor, unit = calibration_factor(
+            bunit, meta.photometry.pixelarea_steradians, gain_value, meta.exposure.integration_time
+        )
+    except ValueError as exc:
+        raise InputError(seg.path, str(exc)) from None
+    return Calibration(factor, unit)
+
+
+def _planned_position(seg: Segment) -> tuple[float, float]:
+    wcsinfo = seg.model.meta.wcsinfo
+    x, y = wcsinfo.siaf_xref_sci, wcsinfo.siaf_yref_sci
+    if x is None or y is None:
+        raise InputError(seg.path, "XREF_SCI/YREF_SCI missing: no planned source position")
+    return float(x) - 1.0, float(y) - 1.0
+
+
+def _read(arrays, name: str, sl: slice, cal: Calibration) -> np.ndarray:
+    block = np.array(arrays.cube(name)[sl], dtype=np.float32)
+    block *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
+    return block
+
+
+def _valid(arrays, sl: slice, use_dq: bool) -> np.ndarray | None:
+    # After the outlier pass every DO_NOT_USE pixel is NaN already: skip reading DQ.
+    return (arrays.read_dq(sl) & DO_NOT_USE) == 0 if use_dq else None
+
+
+def _blocks(seg: Segment) -> list[slice]:
+    n, ny, nx = seg.shape
+    step = max(1, BLOCK_BYTES // (ny * nx * 4))
+    return [slice(a, min(n, a + step)) for a in range(0, n, step)]
+
+
+def _sample_frames(obs: Observation, sources, use_dq: bool, cal: Calibration):
+    """SCI (and validity) of up to CENTROID_SAMPLE integrations spread over all segments."""
+    total = obs.nints()
+    step = max(1, int(np.ceil(total / CENTROID_SAMPLE)))
+    sci, valid, start = [], [], 0
+    for seg in obs.segments:
+        # global indices start, start+step, ... that fall in this segment
+        first = (-start) % step
+        idx = np.arange(first, seg.nints, step)
+        start += seg.nints
+        if idx.size == 0:
+            continue
+        with _at(seg, sources).arrays("readonly") as arr:
+            sci.append(np.array(arr.cube("SCI")[idx], dtype=np.float32))
+            if use_dq:
+                valid.append((arr.read_dq(np.s_[idx]) & DO_NOT_USE) == 0)
+    cube = np.concatenate(sci)
+    cube *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
+    return cube, (np.concatenate(valid) if use_dq else None)
+
+
+def _at(seg: Segment, sources) -> Segment:
+    """The segment as stored at ``sources[seg.path]`` (its crfints, or itself)."""
+    return replace(seg, path=Path(sources[seg.path]))
+
+
+def measure(
+    obs: Observation,
+    sources: dict[Path, Path],
+    params: TsoPhotometryParams,
+    *,
+    mode: str = "default",
+    repair=None,
+    provenance: dict | None = None,
+    progress=None,
+) -> QTable:
+    """Photometry of every integration of an imaging observation.
+
+    Parameters
+    ----------
+    obs : Observation
+        The validated observation (imaging).
+    sources : dict
+        Segment path -> file to measure (its crfints, or the calints when the outlier
+        step was skipped).
+    params : TsoPhotometryParams
+        Step parameters.
+    mode : {"default", "jwst"}
+    repair : dict of Path to RepairModel, optional
+        The outlier step's model; invalid aperture pixels are repaired from it (default
+        mode).
+    provenance : dict, optional
+        tso3 version, mode and parameters, recorded in the table meta.
+    progress : callable, optional
+        Called with the number of integrations done.
+
+    Returns
+    -------
+    astropy.table.QTable
+        The ``phot.ecsv`` table, all segments, in time order.
+    """
+    seg0 = obs.first
+    meta = seg0.model.meta
+    cal = calibration(seg0, params.gain)
+    x0, y0 = _planned_position(seg0)
+    whole = is_whole_frame(meta.subarray.name, meta.instrument.pupil)
+    use_dq = repair is None
+    odd = {
+        "search_box_width": odd_box_width("search_box_width", params.search_box_width),
+        "fit_box_width": odd_box_width("fit_box_width", params.fit_box_width),
+    }
+    if mode == "jwst":
+        parts = _per_segment_reference(obs, sources, params, cal, x0, y0, whole, odd, progress)
+    else:
+        parts = _streamed(obs, sources, params, cal, x0, y0, whole, odd, repair, use_dq, progress)
+    columns = {
+        k: np.concatenate([p[k] for p in parts]) for k in parts[0] if all(k in p for p in parts)
+    }
+    times = obs.int_times()
+    ra, dec = _sky(seg0, columns["aperture_x"], columns["aperture_y"])
+    table = build_phot_table(
+        columns,
+        unit=cal.unit,
+        meta={
+            "instrument": meta.instrument.name,
+            "detector": meta.instrument.detector,
+            "channel": meta.instrument.channel,
+            "subarray": meta.subarray.name,
+            "filter": meta.instrument.filter,
+            "pupil": meta.instrument.pupil,
+            "target_name": meta.target.catalog_name,
+        },
+        mjd=times["int_mid_MJD_UTC"],
+        bjd_tdb=times["int_mid_BJD_TDB"],
+        ra=ra,
+        dec=dec,
+        apertures=apertures_text(
+            params.radius[0], params.radius_inner, params.radius_outer, whole_frame=whole
+        ),
+        whole_frame=whole,
+    )
+    if cal.note:
+        table.meta["unit_note"] = cal.note
+    if provenance:
+        table.meta["tso3"] = provenance
+    return table
+
+
+def _streamed(obs, sources, params, cal, x0, y0, whole, odd, repair, use_dq, progress):
+    xa: float | None = x0
+    ya: float | None = y0
+    box = None
+    if params.centroid_source:
+        sci, valid = _sample_frames(obs, sources, use_dq, cal)
+        cx1, cy1 = locate_source(
+            sci, valid, x0, y0, search_box_width=odd["search_box_width"],
+            radius_inner=params.radius_inner,
+        )  # fmt: skip
+        if np.all(np.isnan(cx1)) or np.all(np.isnan(cy1)):
+            log.warning("centroiding failed in every integration; using the planned position")
+        else:
+            box = float(np.nanmedian(cx1)), float(np.nanmedian(cy1))
+            sample = _centroids(sci, valid, box, params, odd)
+            xa, ya = aperture_centre(sample["centroid_x"], sample["centroid_y"])
+            log.info("aperture at x=%.3f, y=%.3f (0-based)", xa, ya)
+        del sci, valid
+    parts = []
+    for seg in obs.segments:
+        with _at(seg, sources).arrays("readonly") as arr:
+            for sl in _blocks(seg):
+                sci = _read(arr, "SCI", sl, cal)
+                err = _read(arr, "ERR", sl, cal)
+                valid = _valid(arr, sl, use_dq)
+                model = None
+                if repair is not None and seg.path in repair:
+                    model = repair[seg.path].block(sl.start, sl.stop)
+                    model *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
+                cols = _centroids(sci, valid, box, params, odd) if box else {}
+                bx, by = xa, ya
+                if params.moving_centroid and cols:
+                    bx, by = cols["centroid_x"], cols["centroid_y"]
+                phot = _photometry(sci, err, valid, bx, by, params, whole, model)
+                phot.update(cols)
+                parts.append(phot)
+                if progress:
+                    progress(sl.stop - sl.start)
+    return parts
+
+
+def _centroids(sci, valid, box, params, odd) -> dict[str, np.ndarray]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return measure_centroids(
+            sci, valid, box[0], box[1], fit_box_width=odd["fit_box_width"],
+            radius_inner=params.radius_inner, bkg_box=odd["search_box_width"],
+        )  # fmt: skip
+
+
+def _photometry(sci, err, valid, x, y, params, whole, model) -> dict[str, np.ndarray]:
+    if whole:
+        cols = whole_frame_photometry(sci, err, valid, model=model)
+        n = sci.shape[0]
+        cols["aperture_x"] = np.broadcast_to(np.asarray(x, dtype=float), (n,)).copy()
+        cols["aperture_y"] = np.broadcast_to(np.asarray(y, dtype=float), (n,)).copy()
+        return cols
+    return aperture_photometry(
+        sci, err, valid, x, y, params.radius, params.radius_inner, params.radius_outer,
+        model=model, background_method=params.background_method,
+    )  # fmt: skip
+
+
+def _per_segment_reference(obs, sources, params, cal, x0, y0, whole, odd, progress):
+    parts = []
+    for seg in obs.segments:
+        with _at(seg, sources).arrays("readonly") as arr:
+            everything = slice(0, seg.nints)
+            sci = _read(arr, "SCI", everything, cal)
+            err = _read(arr, "ERR", everything, cal)
+            valid = _valid(arr, everything, True)
+        parts.append(
+            tso_photometry(
+                sci,
+                err,
+                valid,
+                x0,
+                y0,
+                radius=params.radius,
+                radius_inner=params.radius_inner,
+                radius_outer=params.radius_outer,
+                centroid_source=params.centroid_source,
+                moving_centroid=params.moving_centroid,
+                search_box_width=odd["search_box_width"],
+                fit_box_width=odd["fit_box_width"],
+                background_method=params.background_method,
+                whole_frame=whole,
+                mode="jwst",
+            )  # fmt: skip
+        )
+        if progress:
+            progress(seg.nints)
+    return parts
+
+
+def _sky(seg: Segment, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ICRS position of the aperture centre from the segment's WCS (NaN without one)."""
+    wcs = getattr(seg.model.meta, "wcs", None)
+    if wcs is None:
+        log.warning("%s: no WCS; aperture_ra_icrs/dec_icrs are NaN", seg.path.name)
+        nan = np.full(len(x), np.nan)
+        return nan, nan.copy()
+    ux, inv = np.unique(np.stack([x, y]), axis=1, return_inverse=True)
+    ra, dec = wcs(ux[0], ux[1])[:2]
+    inv = np.ravel(inv)
+    return np.asarray(ra, dtype=float)[inv], np.asarray(dec, dtype=float)[inv]
+
+
+def write(table: QTable, path: Path) -> None:
+    """Write the ``phot.ecsv`` table."""
+    write_phot_table(table, path)
