@@ -132,12 +132,17 @@ class OutlierDetectionParams:
     maskpt: float = param(
         0.7, _number, "accepted for jwst compatibility; has no effect in TSO mode"
     )
+    motion_modes: int = param(
+        3, _integer, "frame-wide patterns (jitter, focus, flux) added to the median; 0: off"
+    )
 
     def check(self) -> None:
         if self.rolling_window_width < 1:
             raise ValueError("rolling_window_width must be >= 1")
         if self.snr <= 0:
             raise ValueError("snr must be > 0")
+        if not 0 <= self.motion_modes <= 10:
+            raise ValueError("motion_modes must be between 0 and 10")
 
 
 @dataclass(frozen=True)

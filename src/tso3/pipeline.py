@@ -9,6 +9,7 @@ succeeded.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -110,60 +111,51 @@ def run(
         log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())
         log.info("parameters: %s", json.dumps(params.as_dict()))
         provenance = {"version": __version__, "mode": mode, "parameters": params.as_dict()}
+        timings: dict[str, float] = {}
+        timer = functools.partial(_timed, timings)
         try:
-            sources, outcome = _outlier_pass(obs, result, staged, params, mode, provenance, show)
-            products = {}
+            with timer("outlier_detection"):
+                sources, outcome = _outlier_pass(
+                    obs, result, staged, params, mode, provenance, show
+                )
+            repair = outcome.repair if outcome else None
+            products: dict[str, object] = {}
             if obs.is_imaging and "tso_photometry" not in skip:
-                with Progress("photometry", obs.nints(), enabled=show) as bar:
-                    table = photometry.measure(
-                        obs,
-                        sources,
-                        params.tso_photometry,
-                        mode=mode,
-                        repair=outcome.repair if outcome else None,
-                        provenance=provenance,
-                        progress=bar,
-                    )
-                photometry.write(table, staged.reserve(result.phot))
+                with timer("tso_photometry"):
+                    with Progress("photometry", obs.nints(), enabled=show) as bar:
+                        table = photometry.measure(
+                            obs, sources, params.tso_photometry, mode=mode, repair=repair,
+                            provenance=provenance, progress=bar,
+                        )  # fmt: skip
+                    photometry.write(table, staged.reserve(result.phot))
                 products["phot"] = table
-                result.summary["scatter_ppm"] = light_curve_scatter_ppm(
-                    table["net_aperture_sum"].value
-                )
+                flux = table["net_aperture_sum"].value
+                result.summary["scatter_ppm"] = light_curve_scatter_ppm(flux)
             elif not obs.is_imaging and "extract_1d" not in skip:
-                total = sum(s.nints for s in obs.segments)
-                with Progress("extract_1d", total, enabled=show) as bar:
-                    spectra = extraction.extract(
-                        obs, sources, params.extract_1d, mode=mode, progress=bar
-                    )
-                extraction.write(
-                    spectra, obs, staged.reserve(result.x1dints), provenance, outcome is not None
-                )
+                with timer("extract_1d"):
+                    total = sum(s.nints for s in obs.segments)
+                    with Progress("extract_1d", total, enabled=show) as bar:
+                        spectra = extraction.extract(
+                            obs, sources, params.extract_1d, mode=mode, progress=bar
+                        )
+                    x1d = staged.reserve(result.x1dints)
+                    extraction.write(spectra, obs, x1d, provenance, outcome is not None)
                 products["extraction"] = spectra
                 if "white_light" not in skip:
-                    curves = whitelight.measure(
-                        spectra.spectra,
-                        dict(obs.first.primary_header),
-                        params.white_light,
-                        mode=mode,
-                        provenance=provenance,
-                    )
-                    whitelight.write(
-                        curves,
-                        staged.reserve(result.whtlt),
-                        staged.reserve(result.speclc) if curves.binned else None,
-                    )
+                    with timer("white_light"):
+                        curves = whitelight.measure(
+                            spectra.spectra, dict(obs.first.primary_header), params.white_light,
+                            mode=mode, provenance=provenance,
+                        )  # fmt: skip
+                        speclc = staged.reserve(result.speclc) if curves.binned else None
+                        whitelight.write(curves, staged.reserve(result.whtlt), speclc)
                     if not curves.binned:
                         result.speclc = None
                     products["curves"] = curves
                     result.summary["scatter_ppm"] = curves.scatter_ppm
             if plots:
-                from .plots import make_plots
-
-                final_dir = out / f"{obs.product_name}_plots"
-                plot_dir = staged.reserve(final_dir)
-                plot_dir.mkdir(parents=True, exist_ok=True)
-                made = make_plots(plot_dir, obs, outcome, **products)
-                result.plots = [final_dir / p.name for p in made]
+                with timer("plots"):
+                    result.plots = _plots(out, obs, outcome, products, staged)
             staged.commit()
         except BaseException:
             staged.abort()
@@ -172,9 +164,31 @@ def run(
         integrations=obs.nints(),
         flagged_fraction=outcome.flagged_fraction if outcome else 0.0,
         elapsed_s=time.perf_counter() - started,
+        timings=timings,
     )
     _drop_unwritten(result, skip, obs)
     return result
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], name: str):
+    """Add the wall time of the block to ``timings[name]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def _plots(out: Path, obs: Observation, outcome, products: dict, staged: StagedOutputs):
+    """Diagnostic PNGs into ``<product>_plots/`` (written under a temporary name)."""
+    from .plots import make_plots
+
+    final_dir = out / f"{obs.product_name}_plots"
+    plot_dir = staged.reserve(final_dir)
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    made = make_plots(plot_dir, obs, outcome, **products)
+    return [final_dir / p.name for p in made]
 
 
 def _plan(obs: Observation, out: Path, skip: set[str], plots: bool) -> RunResult:

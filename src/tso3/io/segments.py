@@ -108,10 +108,24 @@ class Segment:
     @contextlib.contextmanager
     def arrays(self, mode: str = "readonly") -> Iterator[SegmentArrays]:
         """Memory-mapped access to SCI, ERR, DQ and VAR_* (see :class:`SegmentArrays`)."""
-        hdul = fits.open(self.path, mode=mode, memmap=True, do_not_scale_image_data=True)
+        if mode not in ("readonly", "update"):
+            raise ValueError(f"mode must be 'readonly' or 'update', not {mode!r}")
+        hdul = fits.open(self.path, mode="readonly", memmap=True, do_not_scale_image_data=True)
+        writable: dict[str, np.memmap] = {}
         try:
-            yield SegmentArrays(hdul)
+            if mode == "update":
+                # Our own shared maps: changes go to the page cache and reach the disk when
+                # the kernel writes them back.  astropy's update mode would msync every
+                # mapped array on close, which costs more than the whole outlier step.
+                for hdu in hdul[1:]:
+                    if hdu.name in _BIG_IMAGES and hdu.header.get("NAXIS", 0) > 0:
+                        writable[hdu.name] = np.memmap(
+                            self.path, dtype=hdu.data.dtype, mode="r+",
+                            offset=hdu.fileinfo()["datLoc"], shape=hdu.data.shape,
+                        )  # fmt: skip
+            yield SegmentArrays(hdul, writable)
         finally:
+            writable.clear()
             hdul.close()
 
 
@@ -123,8 +137,9 @@ class SegmentArrays:
     :meth:`write_dq` convert to and from uint32 without scaling the whole array.
     """
 
-    def __init__(self, hdul: fits.HDUList) -> None:
+    def __init__(self, hdul: fits.HDUList, writable: dict | None = None) -> None:
         self._hdul = hdul
+        self._writable = writable or {}
 
     def has(self, name: str) -> bool:
         """Whether the extension exists with data."""
@@ -132,12 +147,43 @@ class SegmentArrays:
 
     def cube(self, name: str) -> np.ndarray:
         """The float cube ``name`` (SCI, ERR, VAR_*) as a memmap, shape ``(nints, ny, nx)``."""
+        if name in self._writable:
+            return self._writable[name]
         return self._hdul[name].data
+
+    def read(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Integrations ``start:stop`` of a float cube as a native float32 array.
+
+        Read with plain file reads, not through the memory map: bulk reads then leave no
+        file pages mapped into the process, so its resident memory stays at the size of
+        the blocks it holds, however large the files.
+        """
+        raw = self._read_raw(name, start, stop)
+        return raw.astype(np.float32)
+
+    def read_dq_range(self, start: int, stop: int) -> np.ndarray:
+        """DQ of integrations ``start:stop`` (uint32), read like :meth:`read`."""
+        hdu = self._hdul["DQ"]
+        raw = self._read_raw("DQ", start, stop)
+        if hdu.header.get("BZERO", 0) == 2**31 and raw.dtype.kind == "i":
+            return raw.astype(np.int32).view(np.uint32) ^ _DQ_OFFSET
+        return raw.astype(np.uint32)
+
+    def _read_raw(self, name: str, start: int, stop: int) -> np.ndarray:
+        hdu = self._hdul[name]
+        dtype = hdu.data.dtype  # the on-disk (big-endian) type; the map is not read
+        shape = hdu.data.shape
+        frame = int(np.prod(shape[1:]))
+        start, stop = max(0, start), min(shape[0], stop)
+        offset = hdu.fileinfo()["datLoc"] + start * frame * dtype.itemsize
+        count = (stop - start) * frame
+        data = np.fromfile(self._hdul.filename(), dtype=dtype, count=count, offset=offset)
+        return data.reshape(stop - start, *shape[1:])
 
     def _dq_raw(self) -> tuple[np.ndarray, bool]:
         hdu = self._hdul["DQ"]
         offset = hdu.header.get("BZERO", 0) == 2**31 and hdu.data.dtype.kind == "i"
-        return hdu.data, offset
+        return self._writable.get("DQ", hdu.data), offset
 
     def read_dq(self, index: tuple | slice = np.s_[...]) -> np.ndarray:
         """DQ values (uint32) of ``index``."""
@@ -154,8 +200,7 @@ class SegmentArrays:
         raw[index] = (values ^ _DQ_OFFSET).view(np.int32) if offset else values
 
     def flush(self) -> None:
-        """Write pending changes to disk."""
-        self._hdul.flush()
+        """Nothing to do: changes are in the shared page cache, visible to every reader."""
 
 
 def _expected_size(hdul: fits.HDUList) -> int:

@@ -196,7 +196,8 @@ def _spec_table(s: SpectraSet) -> np.ndarray:
 def _spec_model(s: SpectraSet, default_name: str | None, default_detector: str | None):
     from stdatamodels.jwst.datamodels import TSOSpecModel
 
-    spec = TSOSpecModel(spec_table=_spec_table(s))
+    spec = TSOSpecModel(validate_on_assignment=False)
+    spec.spec_table = _spec_table(s)
     columns = spec.spec_table.columns
     flux_unit, sb_unit = s.flux_unit, s.sb_unit
     units = {"WAVELENGTH": "um"}
@@ -338,10 +339,11 @@ def write_x1dints(
     exp_type = model.meta.exposure.type
     detector = model.meta.instrument.detector
     s_region = next((s.meta["S_REGION"] for s in spectra if s.meta.get("S_REGION")), None)
-    for s in spectra:
-        model.spec.append(_spec_model(s, exp_type, detector))
-    if s_region:
-        model.spec[0].s_region = s_region
+    for index, s in enumerate(spectra):
+        spec = _spec_model(s, exp_type, detector)
+        if index == 0 and s_region:
+            spec.s_region = s_region
+        model.spec.append(spec)
     trace = _trace_hdu(spectra)
     model.meta.filename = path.name
     with atomic_output(path) as tmp:

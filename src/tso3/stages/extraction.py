@@ -23,6 +23,7 @@ from ..config import Extract1dParams
 from ..errors import InputError
 from ..io.extract1d_ref import load_extract1d_reference
 from ..io.observation import Observation
+from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..io.x1dints import write_x1dints
 from ..spectra import SpectraSet
@@ -101,18 +102,10 @@ def wavelength_image(seg: Segment) -> np.ndarray:
 
 def median_image(segs: list[Segment], sources, dispaxis: int) -> np.ndarray:
     """NaN-ignoring median over up to MEDIAN_SAMPLE integrations spread over the series."""
-    total = sum(s.nints for s in segs)
-    step = max(1, int(np.ceil(total / MEDIAN_SAMPLE)))
-    frames, start = [], 0
-    for seg in segs:
-        idx = np.arange((-start) % step, seg.nints, step)
-        start += seg.nints
-        if idx.size:
-            with _at(seg, sources).arrays("readonly") as arr:
-                frames.append(np.array(arr.cube("SCI")[idx], dtype=np.float32))
+    sample, _ = sample_integrations([_at(s, sources) for s in segs], MEDIAN_SAMPLE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        med = bn.nanmedian(np.concatenate(frames), axis=0)
+        med = bn.nanmedian(sample, axis=0)
     return np.ascontiguousarray(_oriented(med, dispaxis))
 
 
@@ -227,9 +220,7 @@ def _extract_segment(seg: Segment, setup, settings, model, progress) -> dict[str
         for a in range(0, n, step):
             b = min(n, a + step)
             cubes = [
-                _oriented(np.array(arr.cube(name)[a:b], dtype=np.float32), setup.dispaxis)
-                if arr.has(name)
-                else None
+                _oriented(arr.read(name, a, b), setup.dispaxis) if arr.has(name) else None
                 for name in _ARRAYS
             ]
             pieces.append(

@@ -1,17 +1,19 @@
-"""Outlier stage: stream detector-row blocks of the whole time series through the
-rolling-median step, write one crfints per segment, keep a sparse repair model.
+"""Outlier stage: stream the time series through the rolling-median step in blocks of
+integrations, write one crfints per segment, keep a sparse repair model.
 
-Default mode: a block holds rows ``y0:y1`` of *every* integration of *every* segment of
-one detector, concatenated in time, so the rolling window runs across segment
-boundaries and cutting an observation into segments changes no flag.  ``--mode jwst``
-runs the step on each segment's part of the block separately, as jwst does.
-Peak memory is set by the block size, not by the observation.
+Default mode: the whole observation of one detector is one series, so the rolling
+window runs across segment boundaries and cutting an observation into segments changes
+no flag.  Each block of integrations is read with a halo of half a window on both
+sides, so every sample of the block sees its full window; blocks are contiguous in the
+files (sequential reads) and peak memory is set by the block size, not the observation.
+``--mode jwst`` treats each segment as its own series, as jwst does.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,13 +23,24 @@ import numpy as np
 from ..config import OutlierDetectionParams
 from ..dqflags import OUTLIER_FLAG
 from ..io.observation import Observation
-from ..io.segments import FLOAT_CUBES
-from ..steps.outliers import detect_outliers, match_nans_and_flags
+from ..io.sampling import sample_integrations
+from ..io.segments import Segment
+from ..steps.outliers import (
+    detect_outliers,
+    fit_motion,
+    match_nans_and_flags,
+    motion_basis,
+    relative_motion,
+)
 
 log = logging.getLogger(__name__)
 
+#: Integrations the motion patterns are learned from.
+MOTION_SAMPLE = 200
+#: Bytes of SCI per integration block when fitting the motion coefficients.
+MOTION_BLOCK_BYTES = 64 * 1024**2
 #: Bytes of input arrays per block (SCI, ERR, DQ, 3 VAR); temporaries add about 2x.
-BLOCK_BYTES = 192 * 1024**2
+BLOCK_BYTES = 128 * 1024**2
 
 
 @dataclass
@@ -68,9 +81,38 @@ class OutlierOutcome:
         return self.n_flagged / self.n_pixels if self.n_pixels else 0.0
 
 
-def _rows_per_block(nints: int, nx: int, ny: int) -> int:
-    per_row = nints * nx * 4 * 6
-    return int(max(1, min(ny, BLOCK_BYTES // max(per_row, 1))))
+def _block_length(npix: int, width: int) -> int:
+    """Integrations per block: BLOCK_BYTES of inputs, and long enough that the halo of
+    a window on each side costs at most ~25 % extra reading."""
+    return int(max(BLOCK_BYTES // (npix * 4 * 6), 4 * width, 16))
+
+
+class _Series:
+    """Consecutive segments read as one time series (global integration indices)."""
+
+    def __init__(self, segs: list[Segment], inputs: list, outputs: list) -> None:
+        self.segs, self.inputs, self.outputs = segs, inputs, outputs
+        self.bounds = np.cumsum([0] + [s.nints for s in segs])
+
+    @property
+    def nints(self) -> int:
+        return int(self.bounds[-1])
+
+    def pieces(self, lo: int, hi: int):
+        """(segment index, local start, local stop, global start) overlapping lo:hi."""
+        for k, (a, b) in enumerate(zip(self.bounds[:-1], self.bounds[1:], strict=True)):
+            if a < hi and b > lo:
+                yield k, max(lo, a) - a, min(hi, b) - a, max(lo, a)
+
+    def read(self, name: str, lo: int, hi: int) -> np.ndarray | None:
+        if not all(arr.has(name) for arr in self.inputs):
+            return None
+        parts = [self.inputs[k].read(name, a, b) for k, a, b, _ in self.pieces(lo, hi)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def read_dq(self, lo: int, hi: int) -> np.ndarray:
+        parts = [self.inputs[k].read_dq_range(a, b) for k, a, b, _ in self.pieces(lo, hi)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def detect_and_write(
@@ -95,125 +137,133 @@ def detect_and_write(
     mode : {"default", "jwst"}
         Window across segments (default) or within each segment (jwst).
     progress : callable, optional
-        Called with the number of integration-rows done (for progress bars).
+        Called with the number of integrations done.
 
     Returns
     -------
     OutlierOutcome
     """
-    repair: dict[Path, RepairModel] = {}
-    flagged: dict[Path, np.ndarray] = {}
-    maps: dict[str, np.ndarray] = {}
-    n_pixels = n_flagged = 0
+    outcome = OutlierOutcome({}, {}, {})
+    width = params.rolling_window_width
     for det, segs in obs.series.items():
-        nints = sum(s.nints for s in segs)
         _, ny, nx = segs[0].shape
-        bounds = np.cumsum([0] + [s.nints for s in segs])
-        maps[det] = np.zeros((ny, nx), np.int64)
+        outcome.invalid_map[det] = np.zeros((ny, nx), np.int64)
+        motion = None
+        if mode != "jwst" and params.motion_modes > 0:
+            motion = frame_motion(segs, params.motion_modes, width)
         pieces: dict[Path, list[tuple[np.ndarray, np.ndarray]]] = {s.path: [] for s in segs}
         for s in segs:
-            flagged[s.path] = np.zeros(s.nints, np.int64)
-        step = _rows_per_block(nints, nx, ny)
+            outcome.flagged[s.path] = np.zeros(s.nints, np.int64)
         with contextlib.ExitStack() as stack:
             inputs = [stack.enter_context(s.arrays("readonly")) for s in segs]
             outs = [
                 stack.enter_context(replace(s, path=outputs[s.path]).arrays("update")) for s in segs
             ]
-            for y0 in range(0, ny, step):
-                y1 = min(ny, y0 + step)
-                rows = np.s_[:, y0:y1, :]
-                cubes = {
-                    name: np.concatenate(
-                        [np.asarray(arr.cube(name)[rows], dtype=np.float32) for arr in inputs]
-                    )
-                    if all(arr.has(name) for arr in inputs)
-                    else None
-                    for name in FLOAT_CUBES
-                }
-                dq = np.concatenate([arr.read_dq(rows) for arr in inputs])
-                dq_in = dq.copy()
-                was_nan = {k: np.isnan(c) for k, c in cubes.items() if c is not None}
-                if mode == "jwst":
-                    outliers = np.zeros(dq.shape, bool)
-                    median = np.full(dq.shape, np.nan, np.float32)
-                    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-                        res = _detect(cubes, dq, params, "jwst", slice(a, b))
-                        outliers[a:b], median[a:b] = res.outliers, res.median
-                else:
-                    res = _detect(cubes, dq, params, "default", slice(None))
-                    outliers, median = res.outliers, res.median
-                dq[outliers] |= np.uint32(OUTLIER_FLAG)
-                invalid = match_nans_and_flags(
-                    cubes["SCI"],
-                    cubes["ERR"],
-                    dq,
-                    cubes["VAR_POISSON"],
-                    cubes["VAR_RNOISE"],
-                    cubes["VAR_FLAT"],
-                )
-                maps[det][y0:y1] += outliers.sum(axis=0)
-                n_pixels += outliers.size
-                n_flagged += int(outliers.sum())
-                for seg, out, a, b in zip(segs, outs, bounds[:-1], bounds[1:], strict=True):
-                    part = np.s_[a:b]
-                    flagged[seg.path] += outliers[part].sum(axis=(1, 2))
-                    _patch(
-                        out,
-                        rows,
-                        dq_in[part],
-                        dq[part],
-                        invalid[part],
-                        {k: m[part] for k, m in was_nan.items()},
-                    )
-                    keep = invalid[part] & np.isfinite(median[part])
-                    t, yy, xx = np.nonzero(keep)
-                    flat = (t * ny + (yy + y0)) * nx + xx
-                    pieces[seg.path].append((flat.astype(np.int64), median[part][keep]))
-                if progress:
-                    progress((y1 - y0) * nints)
-            for out in outs:
-                out.flush()
+            # default: one series per detector; jwst: one per segment
+            groups = [range(len(segs))] if mode != "jwst" else [[k] for k in range(len(segs))]
+            for group in groups:
+                series = _Series([segs[k] for k in group], [inputs[k] for k in group],
+                                 [outs[k] for k in group])  # fmt: skip
+                coeffs = None
+                if motion is not None:
+                    coeffs = motion[0][series.bounds[0] : series.bounds[0] + series.nints]
+                _run_series(det, series, params, mode, coeffs, motion, outcome, pieces, progress)
         for s in segs:
-            idx = (
-                np.concatenate([p[0] for p in pieces[s.path]])
-                if pieces[s.path]
-                else np.zeros(0, np.int64)
-            )
-            val = (
-                np.concatenate([p[1] for p in pieces[s.path]])
-                if pieces[s.path]
-                else np.zeros(0, np.float32)
-            )
+            found = pieces[s.path]
+            idx = np.concatenate([p[0] for p in found]) if found else np.zeros(0, np.int64)
+            val = np.concatenate([p[1] for p in found]) if found else np.zeros(0, np.float32)
             order = np.argsort(idx, kind="stable")
-            repair[s.path] = RepairModel(s.shape, idx[order], val[order].astype(np.float32))
+            outcome.repair[s.path] = RepairModel(s.shape, idx[order], val[order])
         log.info(
             "%s: %d outliers flagged in %d integrations",
             det or "series",
-            int(sum(flagged[s.path].sum() for s in segs)),
-            nints,
+            int(sum(outcome.flagged[s.path].sum() for s in segs)),
+            sum(s.nints for s in segs),
         )
-    return OutlierOutcome(repair, flagged, maps, n_pixels, n_flagged)
+    return outcome
 
 
-def _detect(cubes, dq, params: OutlierDetectionParams, mode: str, part: slice):
-    return detect_outliers(
-        cubes["SCI"][part],
-        cubes["ERR"][part],
-        dq[part],
-        rolling_window_width=params.rolling_window_width,
-        snr=params.snr,
-        good_bits=params.good_bits,
-        mode=mode,
-    )
+def _run_series(det, series: _Series, params, mode, coeffs, motion, outcome, pieces, progress):
+    """Median, flags, NaN matching and crfints patches for one series, block by block."""
+    n = series.nints
+    _, ny, nx = series.segs[0].shape
+    width = params.rolling_window_width
+    halo = width // 2 + 1
+    length = n if mode == "jwst" and n <= 4 * width else _block_length(ny * nx, width)
+    for a in range(0, n, length):
+        b = min(n, a + length)
+        lo, hi = (0, n) if length >= n else (max(0, a - halo), min(n, b + halo))
+        sci, err, dq = (
+            series.read("SCI", lo, hi),
+            series.read("ERR", lo, hi),
+            series.read_dq(lo, hi),
+        )
+        res = detect_outliers(
+            sci, err, dq, rolling_window_width=width, snr=params.snr,
+            good_bits=params.good_bits, mode=mode,
+            motion=None if coeffs is None else (coeffs[lo:hi], motion[1]),
+        )  # fmt: skip
+        core = slice(a - lo, b - lo)
+        outliers, median = res.outliers[core], res.median[core]
+        sci, err, dq = sci[core], err[core], dq[core]
+        variances = {k: series.read(k, a, b) for k in ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")}
+        cubes = {"SCI": sci, "ERR": err, **variances}
+        was_nan = {k: np.isnan(c) for k, c in cubes.items() if c is not None}
+        dq_in = dq.copy()
+        dq[outliers] |= np.uint32(OUTLIER_FLAG)
+        invalid = match_nans_and_flags(sci, err, dq, *variances.values())
+        outcome.invalid_map[det] += outliers.sum(axis=0)
+        outcome.n_pixels += outliers.size
+        outcome.n_flagged += int(outliers.sum())
+        for k, la, lb, g in series.pieces(a, b):
+            seg = series.segs[k]
+            part = slice(g - a, g - a + (lb - la))
+            outcome.flagged[seg.path][la:lb] += outliers[part].sum(axis=(1, 2))
+            nan_part = {name: m[part] for name, m in was_nan.items()}
+            _patch(series.outputs[k], la, dq_in[part], dq[part], invalid[part], nan_part)
+            keep = invalid[part] & np.isfinite(median[part])
+            t, yy, xx = np.nonzero(keep)
+            flat = ((t + la) * ny + yy) * nx + xx
+            pieces[seg.path].append((flat.astype(np.int64), median[part][keep]))
+        if progress:
+            progress(b - a)
 
 
-def _patch(out, rows, dq_old, dq_new, invalid, was_nan: dict) -> None:
+def frame_motion(segs: list[Segment], n_modes: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-integration motion coefficients (relative to their rolling median) and patterns.
+
+    Learns the patterns from a sample of integrations, then fits every integration
+    (SCI read once more, in integration blocks).
+    """
+    sample, _ = sample_integrations(segs, MOTION_SAMPLE)
+    err, _ = sample_integrations(segs, MOTION_SAMPLE, name="ERR")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        noise = np.nanmedian(err, axis=0)
+    model = motion_basis(sample, n_modes, noise=noise)
+    del sample, err
+    if model.basis.shape[0] == 0:
+        log.info("no frame-wide change above the noise: no motion term")
+        return None
+    coeffs = []
+    for seg in segs:
+        n, ny, nx = seg.shape
+        step = max(1, MOTION_BLOCK_BYTES // (ny * nx * 4))
+        with seg.arrays("readonly") as arr:
+            for a in range(0, n, step):
+                block = arr.read("SCI", a, min(n, a + step))
+                coeffs.append(fit_motion(block, model))
+    rel = relative_motion(np.concatenate(coeffs), width)
+    log.info("motion term: %d frame-wide pattern(s) in the rolling-median model", len(model.basis))
+    return rel, model.basis
+
+
+def _patch(out, start: int, dq_old, dq_new, invalid, was_nan: dict) -> None:
     """Write only what changed: DQ where it differs, NaN where a value became invalid."""
-    y0 = rows[1].start
     changed = np.nonzero(dq_new != dq_old)
     if changed[0].size:
-        out.write_dq((changed[0], changed[1] + y0, changed[2]), dq_new[changed])
+        out.write_dq((changed[0] + start, changed[1], changed[2]), dq_new[changed])
     for name, nan_before in was_nan.items():
         newly = np.nonzero(invalid & ~nan_before)
         if newly[0].size:
-            out.cube(name)[newly[0], newly[1] + y0, newly[2]] = np.nan
+            out.cube(name)[newly[0] + start, newly[1], newly[2]] = np.nan

@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..io.gain import load_gain
 from ..io.observation import Observation
 from ..io.phot_table import build_phot_table, write_phot_table
+from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..steps.photometry import (
     aperture_photometry,
@@ -94,14 +95,14 @@ def _planned_position(seg: Segment) -> tuple[float, float]:
 
 
 def _read(arrays, name: str, sl: slice, cal: Calibration) -> np.ndarray:
-    block = np.array(arrays.cube(name)[sl], dtype=np.float32)
+    block = arrays.read(name, sl.start, sl.stop)
     block *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
     return block
 
 
 def _valid(arrays, sl: slice, use_dq: bool) -> np.ndarray | None:
     # After the outlier pass every DO_NOT_USE pixel is NaN already: skip reading DQ.
-    return (arrays.read_dq(sl) & DO_NOT_USE) == 0 if use_dq else None
+    return (arrays.read_dq_range(sl.start, sl.stop) & DO_NOT_USE) == 0 if use_dq else None
 
 
 def _blocks(seg: Segment) -> list[slice]:
@@ -111,24 +112,11 @@ def _blocks(seg: Segment) -> list[slice]:
 
 
 def _sample_frames(obs: Observation, sources, use_dq: bool, cal: Calibration):
-    """SCI (and validity) of up to CENTROID_SAMPLE integrations spread over all segments."""
-    total = obs.nints()
-    step = max(1, int(np.ceil(total / CENTROID_SAMPLE)))
-    sci, valid, start = [], [], 0
-    for seg in obs.segments:
-        # global indices start, start+step, ... that fall in this segment
-        first = (-start) % step
-        idx = np.arange(first, seg.nints, step)
-        start += seg.nints
-        if idx.size == 0:
-            continue
-        with _at(seg, sources).arrays("readonly") as arr:
-            sci.append(np.array(arr.cube("SCI")[idx], dtype=np.float32))
-            if use_dq:
-                valid.append((arr.read_dq(np.s_[idx]) & DO_NOT_USE) == 0)
-    cube = np.concatenate(sci)
+    """Calibrated SCI (and validity) of up to CENTROID_SAMPLE integrations of the series."""
+    segs = [_at(seg, sources) for seg in obs.segments]
+    cube, valid = sample_integrations(segs, CENTROID_SAMPLE, with_valid=use_dq)
     cube *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
-    return cube, (np.concatenate(valid) if use_dq else None)
+    return cube, valid
 
 
 def _at(seg: Segment, sources) -> Segment:

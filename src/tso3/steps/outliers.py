@@ -39,12 +39,19 @@ __all__ = [
     "find_outliers",
     "good_pixel_mask",
     "match_nans_and_flags",
+    "MotionModel",
+    "fit_motion",
+    "motion_basis",
+    "relative_motion",
     "rolling_median",
     "rolling_median_jwst",
 ]
 
 MODES = ("default", "jwst")
 
+#: A pattern enters the motion model when its whitened variance exceeds the largest
+#: expected from noise alone by this factor.
+SIGNIFICANT_MODE = 1.3
 #: Scale from the median absolute deviation to the Gaussian sigma.
 _MAD_TO_SIGMA = 1.482602218505602
 
@@ -330,6 +337,7 @@ def detect_outliers(
     good_bits: str | int | None = "~DO_NOT_USE",
     mode: str = "default",
     n_threads: int | None = None,
+    motion: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> OutlierResult:
     """Find outliers in a time series of images or spectra (median + flag in one pass).
 
@@ -353,11 +361,18 @@ def detect_outliers(
         finite SCI can then be flagged in the fallback case, as in jwst).
     n_threads : int, optional
         Worker threads (default: every usable core).
+    motion : (coefficients, basis), optional
+        Default mode only: per-integration coefficients ``(nints, k)`` relative to their
+        own rolling median (see :func:`relative_motion`) and a pixel basis
+        ``(k, ...)`` (see :func:`motion_basis`); their product is added to the rolling
+        median, so sub-pixel pointing jitter and fast flux changes are part of the
+        model instead of being flagged.
 
     Returns
     -------
     OutlierResult
-        ``outliers`` (new flags) and ``median`` (float32 reference cube).
+        ``outliers`` (new flags) and ``median`` (float32 reference cube, including the
+        motion term when given).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -374,6 +389,12 @@ def detect_outliers(
     x2, e2, d2 = _as_2d(sci), _as_2d(err), _as_2d(dq)
     m2, f2 = _as_2d(median), _as_2d(outliers)
     nthr = _threads(n_threads)
+    coeffs = basis2d = None
+    if motion is not None and mode == "default":
+        coeffs = np.nan_to_num(np.asarray(motion[0], dtype=np.float32))
+        basis2d = np.asarray(motion[1], dtype=np.float32).reshape(coeffs.shape[1], -1)
+        if coeffs.shape[0] != n or basis2d.shape[1] != x2.shape[1]:
+            raise ValueError("motion coefficients or basis do not match sci")
     mask_median = True
     if mode == "jwst":
         # stcal's weight threshold is NaN when every sample is bad; nothing is masked then
@@ -387,6 +408,8 @@ def detect_outliers(
             f2[:, cols] = find_outliers(x, e, m, snr, mode="jwst")
         else:
             m = _movmed.centred_nan_median(x, g, width)
+            if coeffs is not None:
+                m += coeffs @ basis2d[:, cols]
             f2[:, cols] = find_outliers(x, e, m, snr, good=g)
         m2[:, cols] = m
 
@@ -445,3 +468,138 @@ def match_nans_and_flags(
     for arr in arrays:
         np.copyto(arr, np.nan, where=invalid)
     return invalid
+
+
+@dataclass
+class MotionModel:
+    """Frame-wide patterns of change learned from a sample (see :func:`motion_basis`).
+
+    Attributes
+    ----------
+    reference : numpy.ndarray, shape (ny, nx)
+        Median frame of the sample.
+    basis : numpy.ndarray, shape (k, ny, nx)
+        Unit-norm patterns (0 where the reference is NaN); ``k`` may be 0.
+    scatter : numpy.ndarray, shape (ny, nx)
+        Robust scatter of each pixel about the reference (0 where unknown).
+    """
+
+    reference: np.ndarray
+    basis: np.ndarray
+    scatter: np.ndarray
+
+
+def motion_basis(
+    sample: np.ndarray, n_modes: int = 3, noise: np.ndarray | None = None
+) -> MotionModel:
+    """Reference frame and the main patterns by which integrations differ from it.
+
+    Pointing jitter, focus changes and flux changes alter a whole frame coherently.
+    The patterns are learned from the data: the leading principal components of a
+    sample of integrations about their median frame, each pixel whitened by its robust
+    scatter and its outliers (> 5 sigma, e.g. cosmic rays) set to zero so they cannot
+    form a pattern.  Only patterns whose variance stands well above the noise
+    (``SIGNIFICANT_MODE``) are kept.
+
+    Parameters
+    ----------
+    sample : numpy.ndarray, shape (m, ny, nx)
+        Integrations spread over the observation (a few hundred suffice).
+    n_modes : int
+        Largest number of patterns kept.
+    noise : numpy.ndarray, shape (ny, nx), optional
+        Expected 1-sigma noise per pixel (e.g. the median ERR).  Without it the robust
+        scatter of the sample is used, which also contains the patterns themselves and
+        so hides weak ones.
+
+    Returns
+    -------
+    MotionModel
+    """
+    sample = np.asarray(sample, dtype=np.float32)
+    m = sample.shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        reference = bn.nanmedian(sample, axis=0).astype(np.float32)
+        resid = (sample - reference).reshape(m, -1)
+        sigma = _MAD_TO_SIGMA * bn.nanmedian(np.abs(resid), axis=0)
+    scale = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 0.0).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        keep = np.isfinite(resid) & (np.abs(resid) <= 5 * scale)
+    if noise is not None:
+        noise = np.asarray(noise, dtype=np.float64).reshape(-1)
+        scale = np.where(np.isfinite(noise) & (noise > 0), noise, 0.0)
+    inv = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)
+    white = np.where(keep, resid, 0.0).astype(np.float64) * inv
+    # principal components through the small m x m Gram matrix
+    values, vectors = np.linalg.eigh(white @ white.T)
+    values, vectors = values[::-1], vectors[:, ::-1]
+    # Pure noise gives eigenvalues up to about (1 + sqrt(m / pixels))^2 times the typical
+    # one (Marchenko-Pastur); a coherent pattern stands above that edge.
+    edge = (1 + np.sqrt(m / max(1, int((scale > 0).sum())))) ** 2
+    k = max(0, min(int(n_modes), m - 1))
+    k = int(np.sum(values[:k] > SIGNIFICANT_MODE * edge * np.median(values))) if k else 0
+    basis = (vectors[:, :k].T @ white) * scale
+    norm = np.sqrt((basis * basis).sum(axis=1))
+    basis /= np.where(norm > 0, norm, 1.0)[:, None]
+    basis[:, ~np.isfinite(reference).reshape(-1)] = 0.0
+    shape = reference.shape
+    return MotionModel(reference, basis.reshape(k, *shape).astype(np.float32), scale.reshape(shape))
+
+
+def fit_motion(sci: np.ndarray, model: MotionModel, clip: float = 5.0) -> np.ndarray:
+    """Coefficients of each integration's change from the reference on the patterns.
+
+    Weighted least squares (weights 1/scatter^2) over the valid pixels, then once more
+    without the pixels more than ``clip`` scatters off the first fit, so a cosmic ray
+    cannot pull an integration's coefficients.
+
+    Parameters
+    ----------
+    sci : numpy.ndarray, shape (nints, ny, nx)
+        Integrations (NaN pixels are left out of each integration's fit).
+    model : MotionModel
+        From :func:`motion_basis`.
+    clip : float
+        Rejection threshold of the second fit, in scatters.
+
+    Returns
+    -------
+    numpy.ndarray, shape (nints, k), float64
+        NaN for an integration with too few valid pixels.
+    """
+    k = model.basis.shape[0]
+    scatter = model.scatter.reshape(-1)
+    used = np.any(model.basis.reshape(k, -1) != 0, axis=0) & (scatter > 0)
+    inv = 1.0 / scatter[used]
+    a = model.basis.reshape(k, -1)[:, used].astype(np.float64) * inv  # whitened basis
+    diff = np.asarray(sci, dtype=np.float32).reshape(len(sci), -1)[:, used]
+    diff = (diff - model.reference.reshape(-1)[used]) * inv.astype(np.float32)
+    valid = np.isfinite(diff)
+    np.copyto(diff, 0.0, where=~valid)
+    outer = (a[:, None, :] * a[None, :, :]).reshape(k * k, -1).T.astype(np.float32)
+    coeffs = _solve_masked(diff, valid, a, outer)
+    resid = diff - (coeffs @ a).astype(np.float32)
+    valid &= np.abs(resid) <= clip
+    coeffs = _solve_masked(np.where(valid, diff, 0.0), valid, a, outer)
+    coeffs[valid.sum(axis=1) < 10 * max(k, 1)] = np.nan
+    return coeffs
+
+
+def _solve_masked(diff, valid, a, outer) -> np.ndarray:
+    """Per-integration least squares over its valid pixels (tiny ridge for stability)."""
+    k = a.shape[0]
+    normal = (valid.astype(np.float32) @ outer).reshape(-1, k, k).astype(np.float64)
+    normal += 1e-9 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(k) + 1e-30
+    rhs = diff.astype(np.float64) @ a.T
+    return np.linalg.solve(normal, rhs[..., None])[..., 0]
+
+
+def relative_motion(coefficients: np.ndarray, width: int) -> np.ndarray:
+    """Coefficients minus their centred rolling median in time (what a window misses).
+
+    The rolling median of the pixels already follows slow changes; only the departure
+    of each integration from its window's typical motion belongs in the model.
+    """
+    c = np.asarray(coefficients, dtype=np.float32)
+    return np.nan_to_num(c - rolling_median(c, width, np.isfinite(c)))

@@ -1,0 +1,123 @@
+"""The outlier stage on files: segmentation and block invariance, the motion term."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from stdatamodels.jwst import datamodels
+
+import tso3
+from tso3.simulate import simulate
+from tso3.stages import outliers as stage
+from tso3.steps.outliers import fit_motion, motion_basis
+
+
+def split(path, bounds, out_dir):
+    """Cut one calints segment into several at integration ``bounds`` (0-based)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = datamodels.open(path)
+    paths = []
+    pieces = list(zip(bounds[:-1], bounds[1:], strict=True))
+    for k, (a, b) in enumerate(pieces, start=1):
+        part = whole.copy()
+        for name in ("data", "err", "dq", "var_poisson", "var_rnoise", "var_flat"):
+            setattr(part, name, getattr(whole, name)[a:b].copy())
+        part.int_times = whole.int_times[a:b].copy()
+        part.meta.exposure.integration_start = a + 1
+        part.meta.exposure.integration_end = b
+        part.meta.exposure.segment_number = k
+        part.meta.exposure.segment_total = len(pieces)
+        name = path.name.replace("-seg001_", f"-seg{k:03d}_")
+        part.save(out_dir / name)
+        paths.append(out_dir / name)
+    whole.close()
+    return paths
+
+
+def flags(out_dir):
+    files = sorted(out_dir.glob("*_crfints.fits"))
+    return np.concatenate([fits.getdata(f, "DQ") for f in files])
+
+
+@pytest.fixture(scope="module")
+def jittery(tmp_path_factory):
+    """One segment with strong pointing jitter on an undersampled trace, and cosmic rays."""
+    root = tmp_path_factory.mktemp("jitter")
+    return simulate("nrs_brightobj", root / "one", nints=90, segments=1, seed=4, jitter=0.02)
+
+
+def _run(inputs, out, **kw):
+    return tso3.run(inputs, out, skip=["extract_1d"], plots=False, quiet=True, **kw)
+
+
+def test_segmentation_does_not_change_a_flag(jittery, tmp_path):
+    _run(jittery.asn_path, tmp_path / "whole")
+    parts = split(jittery.files[0], [0, 17, 50, 90], tmp_path / "split")
+    _run(parts, tmp_path / "split_out")
+    np.testing.assert_array_equal(flags(tmp_path / "whole"), flags(tmp_path / "split_out"))
+
+
+def test_blocks_do_not_change_a_flag(jittery, tmp_path, monkeypatch):
+    _run(jittery.asn_path, tmp_path / "one_block")
+    # about 30 integrations per block: three blocks with halos
+    monkeypatch.setattr(stage, "BLOCK_BYTES", 32 * 512 * 4 * 6 * 30)
+    _run(jittery.asn_path, tmp_path / "blocks")
+    np.testing.assert_array_equal(flags(tmp_path / "one_block"), flags(tmp_path / "blocks"))
+
+
+def test_motion_term_stops_jitter_flags_but_not_cosmic_rays(jittery, tmp_path):
+    plain = _run(
+        jittery.asn_path, tmp_path / "plain", overrides=["outlier_detection.motion_modes=0"]
+    )
+    moved = _run(jittery.asn_path, tmp_path / "moved")
+    assert plain.summary["flagged_fraction"] > 1e-3  # the jitter is flagged without it
+    assert moved.summary["flagged_fraction"] < 1e-4
+    dq = flags(tmp_path / "moved")
+    strong = [(t, y, x) for t, y, x, _, s in jittery.truth["cosmic_rays"] if s > 10]
+    assert np.mean([bool(dq[t, y, x] & 16) for t, y, x in strong]) > 0.95
+
+
+def test_jwst_mode_has_no_motion_term(jittery, tmp_path):
+    a = _run(jittery.asn_path, tmp_path / "a", mode="jwst")
+    _run(
+        jittery.asn_path, tmp_path / "b", mode="jwst",
+        overrides=["outlier_detection.motion_modes=0"],
+    )  # fmt: skip
+    np.testing.assert_array_equal(flags(tmp_path / "a"), flags(tmp_path / "b"))
+    assert a.summary["flagged_fraction"] > 1e-3
+
+
+def test_motion_basis_keeps_nothing_for_pure_noise():
+    rng = np.random.default_rng(0)
+    sample = (100 + rng.normal(0, 3, (80, 20, 30))).astype(np.float32)
+    assert motion_basis(sample, 3).basis.shape[0] == 0
+    assert motion_basis(sample, 3, noise=np.full((20, 30), 3.0)).basis.shape[0] == 0
+
+
+def test_motion_fit_explains_subpixel_shifts():
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[:32, :128]
+
+    def frame(dy, dx):
+        return 1e5 * np.exp(-0.5 * ((y - 15.3 - dy) / 0.6) ** 2 - 0.5 * ((x - 60 - dx) / 1.5) ** 2)
+
+    shifts = rng.normal(0, 0.01, (200, 2))
+    clean = np.stack([frame(*d) for d in shifts]) + 10.0
+    noisy = (clean + rng.normal(0, 1, clean.shape) * np.sqrt(clean)).astype(np.float32)
+    model = motion_basis(noisy, 3, noise=np.sqrt(clean.mean(axis=0)))
+    assert model.basis.shape[0] >= 2  # a shift in y and one in x at least
+    expected = np.stack([frame(0.03, -0.03), frame(-0.03, 0.0)]) + 10.0
+    sigma = np.sqrt(expected)
+    test = (expected + rng.normal(0, 1, expected.shape) * sigma).astype(np.float32)
+    test[0, 15, 60] += 50 * sigma[0, 15, 60]  # a cosmic ray must not pull the fit
+    coeffs = fit_motion(test, model)
+    resid = (test - model.reference - np.tensordot(coeffs, model.basis, 1)) / sigma
+    before = (test - model.reference) / sigma
+    assert np.abs(before[1]).max() > 8  # 0.03 px is a many-sigma change on the trace
+    assert np.abs(resid[1]).max() < 6
+    assert resid[0, 15, 60] > 40  # the cosmic ray stays in the residual
