@@ -51,9 +51,33 @@ def copy_with_primary_header(
         warnings.simplefilter("ignore", fits.verify.VerifyWarning)
         primary.writeto(out)
         if rest_offset is not None:
+            out.flush()
             with open(source, "rb") as src:
-                src.seek(rest_offset)
-                shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
+                _copy_range(src, out, rest_offset)
+
+
+def _copy_range(src, dst, start: int) -> None:
+    """Append ``src`` from byte ``start`` to ``dst`` inside the kernel where possible."""
+    size = os.fstat(src.fileno()).st_size - start
+    copy = getattr(os, "copy_file_range", None)
+    done = 0
+    try:
+        while done < size:
+            if copy is not None:
+                n = copy(src.fileno(), dst.fileno(), size - done, start + done)
+            else:
+                n = os.sendfile(dst.fileno(), src.fileno(), start + done, size - done)
+            if n == 0:
+                break
+            done += n
+    except OSError:
+        # e.g. across file systems without kernel support: plain buffered copy
+        src.seek(start + done)
+        dst.seek(0, os.SEEK_END)
+        shutil.copyfileobj(src, dst, length=16 * 1024 * 1024)
+        return
+    if done != size:
+        raise OSError(f"copied {done} of {size} bytes")
 
 
 def crfints_path(

@@ -199,6 +199,12 @@ class SegmentArrays:
         values = np.asarray(values, dtype=np.uint32)
         raw[index] = (values ^ _DQ_OFFSET).view(np.int32) if offset else values
 
+    def write_dq_flat(self, index: np.ndarray, values: np.ndarray) -> None:
+        """Store uint32 DQ ``values`` at flat indices of the cube (update mode)."""
+        raw, offset = self._dq_raw()
+        values = np.asarray(values, dtype=np.uint32)
+        raw.reshape(-1)[index] = (values ^ _DQ_OFFSET).view(np.int32) if offset else values
+
     def flush(self) -> None:
         """Nothing to do: changes are in the shared page cache, visible to every reader."""
 

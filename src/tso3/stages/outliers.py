@@ -26,6 +26,7 @@ from ..io.observation import Observation
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..steps.outliers import (
+    MotionModel,
     detect_outliers,
     fit_motion,
     match_nans_and_flags,
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 
 #: Integrations the motion patterns are learned from.
 MOTION_SAMPLE = 200
-#: Bytes of SCI per integration block when fitting the motion coefficients.
-MOTION_BLOCK_BYTES = 64 * 1024**2
 #: Bytes of input arrays per block (SCI, ERR, DQ, 3 VAR); temporaries add about 2x.
 BLOCK_BYTES = 128 * 1024**2
 
@@ -144,13 +143,12 @@ def detect_and_write(
     OutlierOutcome
     """
     outcome = OutlierOutcome({}, {}, {})
-    width = params.rolling_window_width
     for det, segs in obs.series.items():
         _, ny, nx = segs[0].shape
         outcome.invalid_map[det] = np.zeros((ny, nx), np.int64)
         motion = None
         if mode != "jwst" and params.motion_modes > 0:
-            motion = frame_motion(segs, params.motion_modes, width)
+            motion = learn_motion(segs, params.motion_modes)
         pieces: dict[Path, list[tuple[np.ndarray, np.ndarray]]] = {s.path: [] for s in segs}
         for s in segs:
             outcome.flagged[s.path] = np.zeros(s.nints, np.int64)
@@ -164,10 +162,7 @@ def detect_and_write(
             for group in groups:
                 series = _Series([segs[k] for k in group], [inputs[k] for k in group],
                                  [outs[k] for k in group])  # fmt: skip
-                coeffs = None
-                if motion is not None:
-                    coeffs = motion[0][series.bounds[0] : series.bounds[0] + series.nints]
-                _run_series(det, series, params, mode, coeffs, motion, outcome, pieces, progress)
+                _run_series(det, series, params, mode, motion, outcome, pieces, progress)
         for s in segs:
             found = pieces[s.path]
             idx = np.concatenate([p[0] for p in found]) if found else np.zeros(0, np.int64)
@@ -183,7 +178,7 @@ def detect_and_write(
     return outcome
 
 
-def _run_series(det, series: _Series, params, mode, coeffs, motion, outcome, pieces, progress):
+def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, progress):
     """Median, flags, NaN matching and crfints patches for one series, block by block."""
     n = series.nints
     _, ny, nx = series.segs[0].shape
@@ -193,77 +188,73 @@ def _run_series(det, series: _Series, params, mode, coeffs, motion, outcome, pie
     for a in range(0, n, length):
         b = min(n, a + length)
         lo, hi = (0, n) if length >= n else (max(0, a - halo), min(n, b + halo))
-        sci, err, dq = (
-            series.read("SCI", lo, hi),
-            series.read("ERR", lo, hi),
-            series.read_dq(lo, hi),
-        )
+        sci = series.read("SCI", lo, hi)
+        err = series.read("ERR", lo, hi)
+        dq = series.read_dq(lo, hi)
+        term = None
+        if motion is not None:
+            # the halo holds every window of the block, so the relative coefficients of
+            # the block are exactly those of the whole series
+            term = (relative_motion(fit_motion(sci, motion), width), motion.basis)
         res = detect_outliers(
             sci, err, dq, rolling_window_width=width, snr=params.snr,
-            good_bits=params.good_bits, mode=mode,
-            motion=None if coeffs is None else (coeffs[lo:hi], motion[1]),
+            good_bits=params.good_bits, mode=mode, motion=term,
         )  # fmt: skip
         core = slice(a - lo, b - lo)
         outliers, median = res.outliers[core], res.median[core]
         sci, err, dq = sci[core], err[core], dq[core]
         variances = {k: series.read(k, a, b) for k in ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")}
-        cubes = {"SCI": sci, "ERR": err, **variances}
-        was_nan = {k: np.isnan(c) for k, c in cubes.items() if c is not None}
+        # NaN already in every array: nothing to write there
+        nan_before = np.isnan(sci) & np.isnan(err)
+        for v in variances.values():
+            if v is not None:
+                nan_before &= np.isnan(v)
         dq_in = dq.copy()
         dq[outliers] |= np.uint32(OUTLIER_FLAG)
         invalid = match_nans_and_flags(sci, err, dq, *variances.values())
         outcome.invalid_map[det] += outliers.sum(axis=0)
         outcome.n_pixels += outliers.size
         outcome.n_flagged += int(outliers.sum())
+        names = ["SCI", "ERR"] + [k for k, v in variances.items() if v is not None]
         for k, la, lb, g in series.pieces(a, b):
             seg = series.segs[k]
             part = slice(g - a, g - a + (lb - la))
             outcome.flagged[seg.path][la:lb] += outliers[part].sum(axis=(1, 2))
-            nan_part = {name: m[part] for name, m in was_nan.items()}
-            _patch(series.outputs[k], la, dq_in[part], dq[part], invalid[part], nan_part)
-            keep = invalid[part] & np.isfinite(median[part])
-            t, yy, xx = np.nonzero(keep)
-            flat = ((t + la) * ny + yy) * nx + xx
-            pieces[seg.path].append((flat.astype(np.int64), median[part][keep]))
+            offset = la * ny * nx
+            _patch(
+                series.outputs[k], offset, dq_in[part], dq[part],
+                invalid[part] & ~nan_before[part], names,
+            )  # fmt: skip
+            keep = np.flatnonzero(invalid[part] & np.isfinite(median[part]))
+            pieces[seg.path].append((keep + offset, median[part].reshape(-1)[keep]))
         if progress:
             progress(b - a)
 
 
-def frame_motion(segs: list[Segment], n_modes: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-integration motion coefficients (relative to their rolling median) and patterns.
-
-    Learns the patterns from a sample of integrations, then fits every integration
-    (SCI read once more, in integration blocks).
-    """
+def learn_motion(segs: list[Segment], n_modes: int) -> MotionModel | None:
+    """Frame-wide patterns of one detector series, from a sample of its integrations."""
     sample, _ = sample_integrations(segs, MOTION_SAMPLE)
     err, _ = sample_integrations(segs, MOTION_SAMPLE, name="ERR")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         noise = np.nanmedian(err, axis=0)
     model = motion_basis(sample, n_modes, noise=noise)
-    del sample, err
     if model.basis.shape[0] == 0:
         log.info("no frame-wide change above the noise: no motion term")
         return None
-    coeffs = []
-    for seg in segs:
-        n, ny, nx = seg.shape
-        step = max(1, MOTION_BLOCK_BYTES // (ny * nx * 4))
-        with seg.arrays("readonly") as arr:
-            for a in range(0, n, step):
-                block = arr.read("SCI", a, min(n, a + step))
-                coeffs.append(fit_motion(block, model))
-    rel = relative_motion(np.concatenate(coeffs), width)
     log.info("motion term: %d frame-wide pattern(s) in the rolling-median model", len(model.basis))
-    return rel, model.basis
+    return model
 
 
-def _patch(out, start: int, dq_old, dq_new, invalid, was_nan: dict) -> None:
-    """Write only what changed: DQ where it differs, NaN where a value became invalid."""
-    changed = np.nonzero(dq_new != dq_old)
-    if changed[0].size:
-        out.write_dq((changed[0] + start, changed[1], changed[2]), dq_new[changed])
-    for name, nan_before in was_nan.items():
-        newly = np.nonzero(invalid & ~nan_before)
-        if newly[0].size:
-            out.cube(name)[newly[0] + start, newly[1], newly[2]] = np.nan
+def _patch(out, offset: int, dq_old, dq_new, newly_invalid, names) -> None:
+    """Write only what changed: DQ where it differs, NaN where a value became invalid.
+
+    ``offset`` is the flat index of the block's first pixel in the segment cube.
+    """
+    changed = np.flatnonzero(dq_new != dq_old)
+    if changed.size:
+        out.write_dq_flat(changed + offset, dq_new.reshape(-1)[changed])
+    newly = np.flatnonzero(newly_invalid)
+    if newly.size:
+        for name in names:
+            out.cube(name).reshape(-1)[newly + offset] = np.nan

@@ -570,20 +570,39 @@ def fit_motion(sci: np.ndarray, model: MotionModel, clip: float = 5.0) -> np.nda
     """
     k = model.basis.shape[0]
     scatter = model.scatter.reshape(-1)
-    used = np.any(model.basis.reshape(k, -1) != 0, axis=0) & (scatter > 0)
-    inv = 1.0 / scatter[used]
-    a = model.basis.reshape(k, -1)[:, used].astype(np.float64) * inv  # whitened basis
+    whitened = model.basis.reshape(k, -1) / np.where(scatter > 0, scatter, np.inf)
+    used = _informative_pixels((whitened**2).sum(axis=0))
+    a = whitened[:, used].astype(np.float32)
+    inv = (1.0 / scatter[used]).astype(np.float32)
     diff = np.asarray(sci, dtype=np.float32).reshape(len(sci), -1)[:, used]
-    diff = (diff - model.reference.reshape(-1)[used]) * inv.astype(np.float32)
+    diff -= model.reference.reshape(-1)[used]
+    diff *= inv
     valid = np.isfinite(diff)
     np.copyto(diff, 0.0, where=~valid)
-    outer = (a[:, None, :] * a[None, :, :]).reshape(k * k, -1).T.astype(np.float32)
+    outer = (a[:, None, :] * a[None, :, :]).reshape(k * k, -1).T
     coeffs = _solve_masked(diff, valid, a, outer)
     resid = diff - (coeffs @ a).astype(np.float32)
-    valid &= np.abs(resid) <= clip
-    coeffs = _solve_masked(np.where(valid, diff, 0.0), valid, a, outer)
+    clipped = np.abs(resid) > clip
+    if clipped.any():
+        valid &= ~clipped
+        np.copyto(diff, 0.0, where=clipped)
+        coeffs = _solve_masked(diff, valid, a, outer)
     coeffs[valid.sum(axis=1) < 10 * max(k, 1)] = np.nan
     return coeffs
+
+
+def _informative_pixels(energy: np.ndarray, fraction: float = 0.99) -> np.ndarray:
+    """Indices of the fewest pixels that hold ``fraction`` of the patterns' weight.
+
+    A pattern lives on a few hundred pixels (a trace core, a PSF); the rest of the
+    frame adds nothing to the fit but cost.
+    """
+    order = np.argsort(energy)[::-1]
+    cumulative = np.cumsum(energy[order])
+    if cumulative[-1] <= 0:
+        return order[:0]
+    n = int(np.searchsorted(cumulative, fraction * cumulative[-1])) + 1
+    return np.sort(order[: max(n, min(len(order), 100))])
 
 
 def _solve_masked(diff, valid, a, outer) -> np.ndarray:
@@ -591,7 +610,7 @@ def _solve_masked(diff, valid, a, outer) -> np.ndarray:
     k = a.shape[0]
     normal = (valid.astype(np.float32) @ outer).reshape(-1, k, k).astype(np.float64)
     normal += 1e-9 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(k) + 1e-30
-    rhs = diff.astype(np.float64) @ a.T
+    rhs = (diff @ a.T).astype(np.float64)
     return np.linalg.solve(normal, rhs[..., None])[..., 0]
 
 
