@@ -136,8 +136,9 @@ def run(
                     total = sum(s.nints for s in obs.segments)
                     with Progress("extract_1d", total, enabled=show) as bar:
                         spectra = extraction.extract(
-                            obs, sources, params.extract_1d, mode=mode, progress=bar
-                        )
+                            obs, sources, params.extract_1d, mode=mode, repair=repair,
+                            progress=bar,
+                        )  # fmt: skip
                     x1d = staged.reserve(result.x1dints)
                     extraction.write(spectra, obs, x1d, provenance, outcome is not None)
                 products["extraction"] = spectra

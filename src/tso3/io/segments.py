@@ -159,6 +159,9 @@ class SegmentArrays:
         the blocks it holds, however large the files.
         """
         raw = self._read_raw(name, start, stop)
+        if raw.dtype.byteorder == ">" and raw.dtype.kind == "f" and raw.dtype.itemsize == 4:
+            # the fresh buffer is ours: swap it in place instead of copying
+            return raw.byteswap(inplace=True).view(np.float32)
         return raw.astype(np.float32)
 
     def read_dq_range(self, start: int, stop: int) -> np.ndarray:

@@ -171,6 +171,7 @@ def extract(
     params: Extract1dParams,
     *,
     mode: str = "default",
+    repair: dict | None = None,
     progress=None,
 ) -> Extraction:
     """Extract a spectrum from every integration of every segment and detector.
@@ -186,6 +187,10 @@ def extract(
         Step parameters.
     mode : {"default", "jwst"}
         ``jwst`` drops flagged pixels from the sums instead of repairing them.
+    repair : dict of Path to RepairModel, optional
+        The outlier step's model (default mode): a pixel it flagged takes the value of
+        the rolling median (with its motion term) there; pixels it has no value for
+        (bad in the whole window) are repaired from the spatial profile.
     progress : callable, optional
         Called with the number of integrations done.
 
@@ -206,29 +211,59 @@ def extract(
             repair="profile" if (params.repair and mode != "jwst") else None,
             subtract_background=ap.bkg_profile is not None,
         )
+        use_temporal = repair is not None and params.repair and mode != "jwst"
         for seg in segs:
-            sums = _extract_segment(_at(seg, sources), setup, settings, model, progress)
+            temporal = repair.get(seg.path) if use_temporal else None
+            sums = _extract_segment(_at(seg, sources), setup, settings, model, progress, temporal)
             result.spectra.append(_spectra_set(seg, setup, sums, lam, params, det))
     return result
 
 
-def _extract_segment(seg: Segment, setup, settings, model, progress) -> dict[str, np.ndarray]:
+def _extract_segment(
+    seg: Segment, setup, settings, model, progress, temporal=None
+) -> dict[str, np.ndarray]:
     n, ny, nx = seg.shape
     step = max(1, BLOCK_BYTES // (ny * nx * 4))
     pieces: list[dict[str, np.ndarray]] = []
+    inside = _oriented(setup.aperture.profile[None] > 0, setup.dispaxis)[0]
     with seg.arrays("readonly") as arr:
         for a in range(0, n, step):
             b = min(n, a + step)
-            cubes = [
-                _oriented(arr.read(name, a, b), setup.dispaxis) if arr.has(name) else None
-                for name in _ARRAYS
-            ]
-            pieces.append(
-                extract_block(*cubes, aperture=setup.aperture, params=settings, model=model)
-            )
+            cubes = [arr.read(name, a, b) if arr.has(name) else None for name in _ARRAYS]
+            filled = _fill_from_model(cubes, temporal, a, b) if temporal is not None else None
+            cubes = [None if c is None else _oriented(c, setup.dispaxis) for c in cubes]
+            sums = extract_block(*cubes, aperture=setup.aperture, params=settings, model=model)
+            if filled is not None and "n_repaired" in sums:
+                sums["n_repaired"] = sums["n_repaired"] + (filled & inside).sum(axis=(1, 2))
+            pieces.append(sums)
             if progress:
                 progress(b - a)
     return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+
+
+def _fill_from_model(cubes, temporal, a: int, b: int) -> np.ndarray:
+    """Put the outlier step's model values into the pixels it invalidated, in place.
+
+    The variances of a filled pixel are its median over the block (the pixel's typical
+    noise).  Returns the mask of filled pixels.
+    """
+    sci = cubes[0]
+    values = temporal.block(a, b)
+    filled = np.isnan(sci) & np.isfinite(values)
+    if not filled.any():
+        return filled
+    sci[filled] = values[filled]
+    pixels = filled.any(axis=0)
+    for var in cubes[1:]:
+        if var is None:
+            continue
+        sub = var[:, pixels]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            typical = bn.nanmedian(sub, axis=0)
+        sub = np.where(filled[:, pixels] & np.isnan(sub), typical, sub)
+        var[:, pixels] = sub
+    return filled
 
 
 def _spectra_set(seg, setup, sums, lam, params, det) -> SpectraSet:
