@@ -48,7 +48,7 @@ def make_segment(
     """Write one small calints segment and return its path."""
     n = intend - intstart + 1
     cube = (n, *shape)
-    slit = exp_type in ("NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS")
+    slit = exp_type in ("NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS", "NIS_SOSS")
     model = datamodels.SlitModel() if slit else datamodels.CubeModel()
     model.data = np.full(cube, value, np.float32)
     model.err = np.full(cube, 0.1, np.float32)
@@ -63,7 +63,7 @@ def make_segment(
     meta.exposure.integration_end = intend
     meta.exposure.segment_number = seg
     meta.exposure.segment_total = nseg
-    instrument = {"NRS": "NIRSPEC", "NRC": "NIRCAM", "MIR": "MIRI"}[exp_type[:3]]
+    instrument = {"NRS": "NIRSPEC", "NRC": "NIRCAM", "MIR": "MIRI", "NIS": "NIRISS"}[exp_type[:3]]
     meta.instrument.name = instrument
     meta.instrument.detector = detector
     meta.observation.program_number = "01366"

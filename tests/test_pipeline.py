@@ -213,6 +213,10 @@ def _outputs(path):
         (["--set", "outlier_detection.nonsense=3"], "nonsense"),
         (["--set", "no_equals_sign"], "no_equals_sign"),
         (["--config", "missing.toml"], "missing.toml"),
+        (["--set", "outlier_detection.good_bits=FOO"], "good_bits"),
+        (["--set", "white_light.nbins=0"], "nbins"),
+        (["--set", "extract_1d.override_extract1d=none.json"], "none.json"),
+        (["--skip", "nonsense"], "nonsense"),
     ],
 )
 def test_bad_parameters_exit_2_without_outputs(small, tmp_path, args, needle):
@@ -298,3 +302,38 @@ def test_demo_runs(tmp_path):
     assert list(products.glob("*_speclc.fits"))
     truth = json.loads(next((tmp_path / "demo" / "input").glob("*truth.json")).read_text())
     assert truth["nints"] >= 200
+
+
+def test_unsupported_mode_and_mixed_inputs_exit_2(small, tmp_path):
+    from segment_factory import make_segment
+
+    (tmp_path / "soss").mkdir()
+    soss = make_segment(tmp_path / "soss", exp_type="NIS_SOSS", detector="NIS")
+    proc = tso3("run", soss, "-o", tmp_path / "out")
+    assert proc.returncode == 2 and "NIS_SOSS" in proc.stderr and proc.stderr.count("\n") == 1
+    proc = tso3("run", small.files[0].parent, small.asn_path, "-o", tmp_path / "out")
+    assert proc.returncode == 2 and "folder must be the only input" in proc.stderr
+    assert _outputs(tmp_path / "out") == []
+
+
+def test_whitelight_command_refuses_other_steps(runs, tmp_path):
+    _, out, _ = runs["nrs_brightobj"]
+    x1d = _product(out, "_x1dints.fits")
+    proc = tso3("whitelight", x1d, "-o", tmp_path, "--set", "outlier_detection.snr=3")
+    assert proc.returncode == 2 and "white_light" in proc.stderr
+    assert _outputs(tmp_path) == []
+
+
+def test_log_and_provenance_of_binned_curves(runs, tmp_path):
+    sim, out, _ = runs["nrs_brightobj"]
+    text = _product(out, "_tso3.log").read_text()
+    assert "timings [s]" in text and "light-curve scatter" in text
+    proc = tso3("run", sim.asn_path, "-o", out, "--no-plots")  # the log exists: refused
+    assert proc.returncode == 2
+    x1d = _product(out, "_x1dints.fits")
+    assert fits.getheader(x1d)["TSO3MODE"] == "default"
+    proc = tso3("whitelight", x1d, "-o", tmp_path, "--set", "white_light.bin_width=0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert fits.getheader(_product(tmp_path, "_speclc.fits"))["TSO3VER"]
+    table = QTable.read(_product(tmp_path, "_whtlt.ecsv"))
+    assert table.meta["tso3"]["parameters"]["white_light"]["bin_width"] == 0.5

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import InputError, ParameterError
 
 MODES = ("default", "jwst")
@@ -143,6 +145,13 @@ class OutlierDetectionParams:
             raise ValueError("snr must be > 0")
         if not 0 <= self.motion_modes <= 10:
             raise ValueError("motion_modes must be between 0 and 10")
+        from .dqflags import interpret_bit_flags
+
+        try:
+            interpret_bit_flags(self.good_bits)
+        except (ValueError, TypeError, KeyError) as exc:
+            problem = f"good_bits {self.good_bits!r} is not a DQ bit expression ({exc})"
+            raise ValueError(problem) from None
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,8 @@ class Extract1dParams:
             raise ValueError("extract_width must be > 0")
         if self.bkg_order is not None and self.bkg_order < 0:
             raise ValueError("bkg_order must be >= 0")
+        if self.override_extract1d is not None and not os.path.isfile(self.override_extract1d):
+            raise ValueError(f"override_extract1d file {self.override_extract1d} not found")
 
 
 @dataclass(frozen=True)
@@ -218,6 +229,16 @@ class WhiteLightParams:
         ]
         if sum(given) > 1:
             raise ValueError("give at most one of nbins, bin_width, resolving_power, bin_edges")
+        if self.nbins is not None and self.nbins < 1:
+            raise ValueError("nbins must be >= 1")
+        if self.bin_width is not None and not self.bin_width > 0:
+            raise ValueError("bin_width must be > 0")
+        if self.resolving_power is not None and not self.resolving_power > 0.5:
+            raise ValueError("resolving_power must be > 0.5")
+        if self.bin_edges is not None:
+            edges = np.asarray(self.bin_edges, dtype=float)
+            if edges.size < 2 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
+                raise ValueError("bin_edges must be >= 2 finite, strictly increasing values")
 
 
 STEPS: dict[str, type] = {

@@ -26,7 +26,7 @@ from .io.crfints import copy_with_primary_header, crfints_path
 from .io.observation import Observation, load_observation
 from .progress import Progress
 from .stages import extraction, outliers, photometry, whitelight
-from .summary import light_curve_scatter_ppm
+from .summary import format_summary, light_curve_scatter_ppm
 
 log = logging.getLogger("tso3")
 
@@ -104,7 +104,7 @@ def run(
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = _plan(obs, out, skip, plots)
-    _refuse_existing(result, overwrite)
+    _refuse_existing(result, overwrite, obs.product_name)
     staged = StagedOutputs()
     show = not quiet
     with _run_log(result.log_file, staged):
@@ -157,17 +157,19 @@ def run(
             if plots:
                 with timer("plots"):
                     result.plots = _plots(out, obs, outcome, products, staged)
+            result.summary.update(
+                integrations=obs.nints(),
+                flagged_fraction=outcome.flagged_fraction if outcome else 0.0,
+                timings=timings,
+            )
+            _drop_unwritten(result, skip, obs)
+            result.summary["elapsed_s"] = time.perf_counter() - started
+            log.info("timings [s]: %s", json.dumps({k: round(v, 2) for k, v in timings.items()}))
+            log.info("%s", format_summary(result))
             staged.commit()
         except BaseException:
             staged.abort()
             raise
-    result.summary.update(
-        integrations=obs.nints(),
-        flagged_fraction=outcome.flagged_fraction if outcome else 0.0,
-        elapsed_s=time.perf_counter() - started,
-        timings=timings,
-    )
-    _drop_unwritten(result, skip, obs)
     return result
 
 
@@ -207,10 +209,11 @@ def _plan(obs: Observation, out: Path, skip: set[str], plots: bool) -> RunResult
     return result
 
 
-def _refuse_existing(result: RunResult, overwrite: bool) -> None:
+def _refuse_existing(result: RunResult, overwrite: bool, product: str) -> None:
     if overwrite:
         return
-    existing = [p for p in result.products if p.exists()]
+    others = [result.log_file, result.output_dir / f"{product}_plots"]
+    existing = [p for p in [*result.products, *others] if p is not None and p.exists()]
     if existing:
         raise OutputExistsError(
             f"{existing[0]}: product exists (and {len(existing) - 1} more); use --overwrite"
@@ -258,6 +261,7 @@ def _crfints_header(obs: Observation, params: Parameters, provenance: dict) -> d
         "TSO3RWW": (p.rolling_window_width, "rolling_window_width"),
         "TSO3SNR": (p.snr, "outlier_detection snr"),
         "TSO3GBIT": (p.good_bits, "outlier_detection good_bits"),
+        "TSO3MOT": (p.motion_modes, "outlier_detection motion_modes"),
     }
 
 

@@ -153,6 +153,9 @@ def collect_inputs(inputs: Sequence[str | os.PathLike]) -> Association | list[Pa
     for p in paths:
         if not p.exists():
             raise InputError(p, "no such file or directory")
+    if len(paths) > 1 and any(p.is_dir() for p in paths):
+        folder = next(p for p in paths if p.is_dir())
+        raise InputError(folder, "a folder must be the only input")
     if len(paths) == 1 and paths[0].is_dir():
         found = sorted(paths[0].glob(f"*_{INPUT_SUFFIX}.fits"))
         if not found:

@@ -26,6 +26,7 @@ from .segments import (
     IMAGING_EXP_TYPES,
     SPECTRAL_EXP_TYPES,
     TSO_EXP_TYPES,
+    UNSUPPORTED_EXP_TYPES,
     Segment,
     read_segment,
 )
@@ -146,6 +147,10 @@ def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) ->
             raise InputError(
                 seg.path, f"not a TSO exposure (EXP_TYPE={seg.exp_type}, TSOVISIT not set)"
             )
+    if exp_type in UNSUPPORTED_EXP_TYPES:
+        raise InputError(
+            segments[0].path, f"EXP_TYPE {exp_type}: {UNSUPPORTED_EXP_TYPES[exp_type]}"
+        )
     if exp_type not in IMAGING_EXP_TYPES | SPECTRAL_EXP_TYPES:
         raise InputError(segments[0].path, f"EXP_TYPE {exp_type} is not a TSO mode tso3 handles")
     series = _order_series(segments)

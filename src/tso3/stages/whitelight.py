@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 from astropy.table import QTable
 
-from ..config import WhiteLightParams, resolve_parameters
-from ..errors import OutputExistsError
+from .. import __version__
+from ..config import WhiteLightParams, parse_set_options, resolve_parameters
+from ..errors import OutputExistsError, ParameterError
 from ..io.atomic import StagedOutputs
 from ..io.lightcurves import write_speclc, write_whitelight_table
 from ..io.x1dints_read import read_x1dints
@@ -119,6 +120,9 @@ def write(curves: LightCurves, whtlt: Path, speclc: Path | None) -> None:
     write_whitelight_table(curves.table, whtlt)
     if curves.binned and speclc is not None:
         meta = {k: v for k, v in curves.table.meta.items() if np.isscalar(v)}
+        tso3 = curves.table.meta.get("tso3") or {}
+        if tso3:
+            meta.update(TSO3VER=tso3.get("version"), TSO3MODE=tso3.get("mode"))
         write_speclc(speclc, curves.binned, meta)
 
 
@@ -158,7 +162,18 @@ def whitelight_from_x1dints(
     list of Path
         The files written.
     """
-    params = resolve_parameters(None, overrides).white_light
+    steps = overrides if isinstance(overrides, Mapping) else parse_set_options(overrides)
+    for step in steps:
+        if step != "white_light":
+            raise ParameterError(
+                f"{step}", "tso3 whitelight only takes white_light.PARAM=VALUE settings"
+            )
+    params = resolve_parameters(None, steps).white_light
+    provenance = {
+        "version": __version__,
+        "mode": mode,
+        "parameters": {"white_light": resolve_parameters(None, steps).as_dict()["white_light"]},
+    }
     data = read_x1dints(x1dints)
     out = Path(output_dir)
     base = product_base(x1dints)
@@ -168,7 +183,7 @@ def whitelight_from_x1dints(
         for path in planned:
             if path.exists():
                 raise OutputExistsError(f"{path}: product exists; use --overwrite")
-    curves = measure(data.spectra, data.primary, params, mode=mode)
+    curves = measure(data.spectra, data.primary, params, mode=mode, provenance=provenance)
     out.mkdir(parents=True, exist_ok=True)
     staged = StagedOutputs()
     try:
