@@ -25,18 +25,12 @@ from astropy.table import QTable
 from tso3.errors import InputError, OutputExistsError
 from tso3.io.atomic import atomic_output
 from tso3.steps.binning import SpecLightCurve
+from tso3.steps.whitelight import WHITELIGHT_META_KEYS
 
 __all__ = ["read_speclc", "write_speclc", "write_whitelight_table"]
 
-# FITS keywords for speclc primary meta (the whtlt meta keys)
-_META_KEYWORDS = {
-    "instrument": "INSTRUME",
-    "exp_type": "EXP_TYPE",
-    "subarray": "SUBARRAY",
-    "filter": "FILTER",
-    "pupil": "PUPIL",
-    "target_name": "TARGNAME",
-}
+# FITS keywords for speclc primary meta: those of the whtlt meta keys
+_META_KEYWORDS = WHITELIGHT_META_KEYS
 
 
 def _refuse(path: Path, overwrite: bool) -> None:

@@ -169,11 +169,12 @@ def _n_alongdisp(wl2d: np.ndarray) -> np.ndarray:
 def _spec_table(s: SpectraSet) -> np.ndarray:
     """The 27-column EXTRACT1D record array of one SpectraSet, with jwst's padding."""
     n, nw = s.nints, s.nwave
-    dtype = [("INT_NUM", np.int32)]
+    # big-endian (FITS) types: the writer then streams the table without swapping a copy
+    dtype = [("INT_NUM", ">i4")]
     for name in VECTOR_COLUMNS:
-        dtype.append((name.upper(), np.uint32 if name == "dq" else np.float64, (nw,)))
-    dtype += [("N_ALONGDISP", np.uint32), ("SEGMENT", np.int32)]
-    dtype += [(col, np.float64) for col in TIME_COLUMNS.values()]
+        dtype.append((name.upper(), ">u4" if name == "dq" else ">f8", (nw,)))
+    dtype += [("N_ALONGDISP", ">u4"), ("SEGMENT", ">i4")]
+    dtype += [(col, ">f8") for col in TIME_COLUMNS.values()]
     table = np.zeros(n, dtype=dtype)
     table["INT_NUM"] = np.asarray(s.int_num)
     wl2d = s.wavelength_2d()
