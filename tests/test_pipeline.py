@@ -337,3 +337,70 @@ def test_log_and_provenance_of_binned_curves(runs, tmp_path):
     assert fits.getheader(_product(tmp_path, "_speclc.fits"))["TSO3VER"]
     table = QTable.read(_product(tmp_path, "_whtlt.ecsv"))
     assert table.meta["tso3"]["parameters"]["white_light"]["bin_width"] == 0.5
+
+
+def test_transmission_spectrum_recovered_within_errors(runs, tmp_path):
+    sim, out, _ = runs["nrs_brightobj"]
+    proc = tso3("whitelight", _product(out, "_x1dints.fits"), "-o", tmp_path,
+                "--set", "white_light.bin_edges=1.0,1.6,2.2,2.8,3.4,4.0,4.6,5.2")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with fits.open(_product(tmp_path, "_speclc.fits")) as hdul:
+        flux = hdul["SPECLC"].data["FLUX"].astype(float)
+        edges = np.append(hdul["BINS"].data["WAVE_LO"], hdul["BINS"].data["WAVE_HI"][-1])
+    truth = sim.truth["detectors"]["NRS1"]
+    lam = np.asarray(truth["wavelength_per_column"], dtype=float)
+    depth = np.asarray(truth["depth_per_column"], dtype=float)
+    weight = np.asarray(truth["star_electrons_per_column"], dtype=float)
+    white = np.asarray(sim.truth["transit_model"], dtype=float)
+    shape = (1 - white) / sim.truth["params"]["depth"]  # transit shape for unit depth
+    oot = shape < 1e-9
+    pulls = []
+    for b in range(flux.shape[1]):
+        y = flux[:, b] / np.median(flux[oot, b]) - 1
+        fit = -np.sum(shape * y) / np.sum(shape**2)
+        resid = y + fit * shape
+        sigma = np.std(resid[oot]) / np.sqrt(np.sum(shape**2))
+        inside = (lam >= edges[b]) & (lam < edges[b + 1]) & np.isfinite(depth)
+        expected = np.average(depth[inside], weights=weight[inside])
+        pulls.append((fit - expected) / sigma)
+    pulls = np.array(pulls)
+    assert np.all(np.abs(pulls) < 4), pulls  # every bin within 4 sigma
+    assert np.sqrt(np.mean(pulls**2)) < 2.5, pulls  # and errors of the right size
+
+
+def test_extract1d_reference_file(runs, tmp_path):
+    sim, _, _ = runs["nrs_brightobj"]
+    centre = float(np.median(sim.truth["detectors"]["NRS1"]["trace_per_column"]))
+    ref = {
+        "apertures": [
+            {
+                "id": "S1600A1",
+                "region_type": "target",
+                "xstart": 20,
+                "xstop": 470,
+                "ystart": round(centre) - 4,
+                "ystop": round(centre) + 4,
+                "bkg_coeff": [[0.5], [4.5], [26.5], [31.5]],
+                "bkg_fit": "poly",
+                "bkg_order": 0,
+            }
+        ]
+    }
+    path = tmp_path / "extract1d.json"
+    path.write_text(json.dumps(ref))
+    out = tmp_path / "out"
+    proc = tso3("run", sim.asn_path, "-o", out, "--no-plots", "--quiet",
+                "--set", f"extract_1d.override_extract1d={path}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = datamodels.open(_product(out, "_x1dints.fits"))
+    with model:
+        spec = model.spec[0]
+        assert spec.extraction_ystart == pytest.approx(round(centre) - 4 + 1)
+        assert spec.extraction_ystop == pytest.approx(round(centre) + 4 + 1)
+        assert spec.extraction_xstart == pytest.approx(21)
+        assert np.all(spec.spec_table["NPIXELS"][:, 30:400] == pytest.approx(9.0))
+    table = QTable.read(_product(out, "_whtlt.ecsv"))
+    k, _ = _transit_scale(table["whitelight_flux_NRS1"].value, sim.truth["transit_model"])
+    assert abs(k - 1) < 0.15
