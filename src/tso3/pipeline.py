@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from .stages import extraction, outliers, photometry, whitelight
 from .summary import format_summary, light_curve_scatter_ppm
 
 log = logging.getLogger("tso3")
+file_only = logging.getLogger("tso3.logfile")
 
 
 @dataclass
@@ -119,41 +120,13 @@ def run(
                     obs, result, staged, params, mode, provenance, show
                 )
             repair = outcome.repair if outcome else None
-            products: dict[str, object] = {}
+            ctx = _Context(obs, params, mode, provenance, result, staged, timer, show)
             if obs.is_imaging and "tso_photometry" not in skip:
-                with timer("tso_photometry"):
-                    with Progress("photometry", obs.nints(), enabled=show) as bar:
-                        table = photometry.measure(
-                            obs, sources, params.tso_photometry, mode=mode, repair=repair,
-                            provenance=provenance, progress=bar,
-                        )  # fmt: skip
-                    photometry.write(table, staged.reserve(result.phot))
-                products["phot"] = table
-                flux = table["net_aperture_sum"].value
-                result.summary["scatter_ppm"] = light_curve_scatter_ppm(flux)
+                products = _photometry(ctx, sources, repair)
             elif not obs.is_imaging and "extract_1d" not in skip:
-                with timer("extract_1d"):
-                    total = sum(s.nints for s in obs.segments)
-                    with Progress("extract_1d", total, enabled=show) as bar:
-                        spectra = extraction.extract(
-                            obs, sources, params.extract_1d, mode=mode, repair=repair,
-                            progress=bar,
-                        )  # fmt: skip
-                    x1d = staged.reserve(result.x1dints)
-                    extraction.write(spectra, obs, x1d, provenance, outcome is not None)
-                products["extraction"] = spectra
-                if "white_light" not in skip:
-                    with timer("white_light"):
-                        curves = whitelight.measure(
-                            spectra.spectra, dict(obs.first.primary_header), params.white_light,
-                            mode=mode, provenance=provenance,
-                        )  # fmt: skip
-                        speclc = staged.reserve(result.speclc) if curves.binned else None
-                        whitelight.write(curves, staged.reserve(result.whtlt), speclc)
-                    if not curves.binned:
-                        result.speclc = None
-                    products["curves"] = curves
-                    result.summary["scatter_ppm"] = curves.scatter_ppm
+                products = _spectroscopy(ctx, sources, repair, "white_light" not in skip)
+            else:
+                products = {}
             if plots:
                 with timer("plots"):
                     result.plots = _plots(out, obs, outcome, products, staged)
@@ -164,13 +137,68 @@ def run(
             )
             _drop_unwritten(result, skip, obs)
             result.summary["elapsed_s"] = time.perf_counter() - started
-            log.info("timings [s]: %s", json.dumps({k: round(v, 2) for k, v in timings.items()}))
-            log.info("%s", format_summary(result))
+            rounded = {k: round(v, 2) for k, v in timings.items()}
+            file_only.info("timings [s]: %s", json.dumps(rounded))
+            file_only.info("%s", format_summary(result))
             staged.commit()
         except BaseException:
             staged.abort()
             raise
     return result
+
+
+@dataclass
+class _Context:
+    """What every stage of a run needs besides its inputs."""
+
+    obs: Observation
+    params: Parameters
+    mode: str
+    provenance: dict
+    result: RunResult
+    staged: StagedOutputs
+    timer: Callable
+    show: bool
+
+
+def _photometry(ctx: _Context, sources: dict, repair) -> dict:
+    """Imaging: aperture photometry of every integration -> phot.ecsv."""
+    with ctx.timer("tso_photometry"):
+        with Progress("photometry", ctx.obs.nints(), enabled=ctx.show) as bar:
+            table = photometry.measure(
+                ctx.obs, sources, ctx.params.tso_photometry, mode=ctx.mode, repair=repair,
+                provenance=ctx.provenance, progress=bar,
+            )  # fmt: skip
+        photometry.write(table, ctx.staged.reserve(ctx.result.phot))
+    ctx.result.summary["scatter_ppm"] = light_curve_scatter_ppm(table["net_aperture_sum"].value)
+    return {"phot": table}
+
+
+def _spectroscopy(ctx: _Context, sources: dict, repair, white_light: bool) -> dict:
+    """Spectroscopy: spectra -> x1dints, then white light (and binned curves)."""
+    obs, result = ctx.obs, ctx.result
+    with ctx.timer("extract_1d"):
+        total = sum(s.nints for s in obs.segments)
+        with Progress("extract_1d", total, enabled=ctx.show) as bar:
+            spectra = extraction.extract(
+                obs, sources, ctx.params.extract_1d, mode=ctx.mode, repair=repair, progress=bar
+            )
+        x1d = ctx.staged.reserve(result.x1dints)
+        extraction.write(spectra, obs, x1d, ctx.provenance, outliers_done=bool(result.crfints))
+    products: dict[str, object] = {"extraction": spectra}
+    if white_light:
+        with ctx.timer("white_light"):
+            curves = whitelight.measure(
+                spectra.spectra, dict(obs.first.primary_header), ctx.params.white_light,
+                mode=ctx.mode, provenance=ctx.provenance,
+            )  # fmt: skip
+            speclc = ctx.staged.reserve(result.speclc) if curves.binned else None
+            whitelight.write(curves, ctx.staged.reserve(result.whtlt), speclc)
+        if not curves.binned:
+            result.speclc = None
+        products["curves"] = curves
+        result.summary["scatter_ppm"] = curves.scatter_ppm
+    return products
 
 
 @contextlib.contextmanager
@@ -279,9 +307,14 @@ def _run_log(path: Path | None, staged: StagedOutputs):
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
+    # the closing summary goes to the file only: the console prints it on stdout
+    file_only.addHandler(handler)
+    file_only.propagate = False
+    file_only.setLevel(logging.INFO)
     try:
         yield
     finally:
         root.removeHandler(handler)
+        file_only.removeHandler(handler)
         root.setLevel(previous)
         handler.close()
