@@ -106,6 +106,7 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     result = _plan(obs, out, skip, plots)
     _refuse_existing(result, overwrite, obs.product_name)
+    planned_speclc = result.speclc
     staged = StagedOutputs()
     show = not quiet
     with _run_log(result.log_file, staged):
@@ -144,6 +145,9 @@ def run(
         except BaseException:
             staged.abort()
             raise
+    if overwrite and planned_speclc is not None and result.speclc is None:
+        # a speclc of an earlier run with binning would no longer match the other products
+        planned_speclc.unlink(missing_ok=True)
     return result
 
 
