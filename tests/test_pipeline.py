@@ -291,6 +291,8 @@ def test_folder_input_and_info(small, tmp_path):
     assert info.returncode in (0, 2)  # the ASN is not in tmp_path: a clean error at worst
     info = tso3("info", small.asn_path)
     assert info.returncode == 0 and "NRC_TSIMAGE" in info.stdout
+    info = tso3("info", _product(tmp_path, "_phot.ecsv"))
+    assert info.returncode == 0 and "net_aperture_sum [" in info.stdout and "40 rows" in info.stdout
 
 
 def test_demo_runs(tmp_path):

@@ -26,6 +26,8 @@ def describe(path: str | os.PathLike) -> str:
         from .io.observation import load_observation
 
         return load_observation(path).describe()
+    if path.suffix.lower() == ".ecsv":
+        return _describe_table(path)
     try:
         with fits.open(path) as hdul:
             names = [h.name for h in hdul]
@@ -34,6 +36,34 @@ def describe(path: str | os.PathLike) -> str:
     if "EXTRACT1D" in names:
         return _describe_x1dints(path)
     return _describe_segment(path)
+
+
+def _describe_table(path: Path) -> str:
+    """A phot.ecsv or whtlt.ecsv light-curve table."""
+    from astropy.table import QTable
+
+    try:
+        table = QTable.read(path, format="ascii.ecsv")
+    except Exception as exc:  # astropy raises many types for malformed tables
+        raise InputError(path, f"cannot read ECSV table ({exc})") from None
+    lines = [f"{path.name}: table of {len(table)} rows"]
+    time_col = next((c for c in table.colnames if c.startswith("MJD")), None)
+    if time_col is not None and len(table):
+        t = np.asarray(table[time_col], dtype=float)
+        span_h = (np.nanmax(t) - np.nanmin(t)) * 24
+        lines.append(
+            f"time        {time_col} {np.nanmin(t):.6f} - {np.nanmax(t):.6f} ({span_h:.2f} h)"
+        )
+    meta = {k: v for k, v in table.meta.items() if k != "tso3" and np.isscalar(v)}
+    if meta:
+        lines.append("meta        " + ", ".join(f"{k}={v}" for k, v in meta.items()))
+    if "tso3" in table.meta:
+        lines.append(f"made by     tso3 {table.meta['tso3'].get('version')} "
+                     f"({table.meta['tso3'].get('mode')} mode)")  # fmt: skip
+    for name in table.colnames:
+        unit = getattr(table[name], "unit", None)
+        lines.append(f"  {name}" + (f" [{unit}]" if unit is not None else ""))
+    return "\n".join(lines)
 
 
 def _describe_segment(path: Path) -> str:
