@@ -62,11 +62,14 @@ def test_segmentation_does_not_change_a_flag(jittery, tmp_path):
     np.testing.assert_array_equal(flags(tmp_path / "whole"), flags(tmp_path / "split_out"))
 
 
-def test_blocks_do_not_change_a_flag(jittery, tmp_path, monkeypatch):
-    _run(jittery.asn_path, tmp_path / "one_block")
+@pytest.mark.parametrize("mode", ["default", "jwst"])
+def test_blocks_do_not_change_a_flag(jittery, tmp_path, monkeypatch, mode):
+    # width 9: jwst mode also streams blocks (a segment of > 4 windows)
+    kw = {"mode": mode, "overrides": ["outlier_detection.rolling_window_width=9"]}
+    _run(jittery.asn_path, tmp_path / "one_block", **kw)
     # about 30 integrations per block: three blocks with halos
     monkeypatch.setattr(stage, "BLOCK_BYTES", 32 * 512 * 4 * 6 * 30)
-    _run(jittery.asn_path, tmp_path / "blocks")
+    _run(jittery.asn_path, tmp_path / "blocks", **kw)
     np.testing.assert_array_equal(flags(tmp_path / "one_block"), flags(tmp_path / "blocks"))
 
 
