@@ -124,9 +124,15 @@ def plot_trace(path, mjd, position, width) -> Path:
 def plot_spectral_light_curve(path, mjd, wavelength, flux) -> Path:
     """Normalised 2-D spectral light curve (time x wavelength)."""
     f = np.asarray(flux, dtype=float)
+    wl = np.asarray(wavelength, dtype=float)
+    # show at most ~150 wavelength bins: single columns at the faint end are noise only
+    group = max(1, int(np.ceil(f.shape[1] / 150)))
+    if group > 1:
+        nb = f.shape[1] // group
+        f = np.nansum(f[:, : nb * group].reshape(len(f), nb, group), axis=2)
+        wl = np.nanmean(wl[: nb * group].reshape(nb, group), axis=1)
     with np.errstate(all="ignore"):
         norm = f / np.nanmedian(f, axis=0)
-    wl = np.asarray(wavelength, dtype=float)
     good = np.isfinite(wl)
     t = _hours(mjd)
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -143,7 +149,9 @@ def plot_spectral_light_curve(path, mjd, wavelength, flux) -> Path:
     )
     ax.set_xlabel("wavelength [um]")
     ax.set_ylabel("time since first integration [h]")
-    ax.set_title("normalised spectral light curve")
+    ax.set_title(
+        "normalised spectral light curve" + (f" ({group} columns per bin)" if group > 1 else "")
+    )
     return _save(fig, path)
 
 

@@ -36,9 +36,9 @@ from ..steps.aperture import (
     aperture_wavelength,
     default_aperture,
 )
-from ..steps.extract import ExtractParams, extract_block, profile_model
+from ..steps.extract import ExtractParams, extract_block, profile_model, trace_half_width
 from ..steps.spec_columns import spectra_columns, to_spectra_set
-from ..steps.trace import Trace, find_trace
+from ..steps.trace import Trace, find_trace, trace_timeseries
 
 log = logging.getLogger(__name__)
 
@@ -211,16 +211,25 @@ def extract(
             repair="profile" if (params.repair and mode != "jwst") else None,
             subtract_background=ap.bkg_profile is not None,
         )
+        reference = None
+        if ap.trace is not None and settings.repair == "profile":
+            hw = trace_half_width(ap, settings)
+            pos, _ = trace_timeseries(
+                setup.median[None], ap.trace, hw, columns=ap.profile.any(axis=0)
+            )
+            reference = float(pos[0]) if np.isfinite(pos[0]) else None
         use_temporal = repair is not None and params.repair and mode != "jwst"
         for seg in segs:
             temporal = repair.get(seg.path) if use_temporal else None
-            sums = _extract_segment(_at(seg, sources), setup, settings, model, progress, temporal)
+            sums = _extract_segment(
+                _at(seg, sources), setup, settings, model, progress, temporal, reference
+            )
             result.spectra.append(_spectra_set(seg, setup, sums, lam, params, det))
     return result
 
 
 def _extract_segment(
-    seg: Segment, setup, settings, model, progress, temporal=None
+    seg: Segment, setup, settings, model, progress, temporal=None, reference=None
 ) -> dict[str, np.ndarray]:
     n, ny, nx = seg.shape
     step = max(1, BLOCK_BYTES // (ny * nx * 4))
@@ -232,7 +241,10 @@ def _extract_segment(
             cubes = [arr.read(name, a, b) if arr.has(name) else None for name in _ARRAYS]
             filled = _fill_from_model(cubes, temporal, a, b) if temporal is not None else None
             cubes = [None if c is None else _oriented(c, setup.dispaxis) for c in cubes]
-            sums = extract_block(*cubes, aperture=setup.aperture, params=settings, model=model)
+            sums = extract_block(
+                *cubes, aperture=setup.aperture, params=settings, model=model,
+                reference_position=reference,
+            )  # fmt: skip
             if filled is not None and "n_repaired" in sums:
                 sums["n_repaired"] = sums["n_repaired"] + (filled & inside).sum(axis=(1, 2))
             pieces.append(sums)

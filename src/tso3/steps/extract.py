@@ -115,6 +115,7 @@ def box_extract(
     background: BackgroundFit | None = None,
     model: np.ndarray | None = None,
     repair: str | None = "profile",
+    model_shift: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Box-extract every integration of a block.
 
@@ -137,6 +138,10 @@ def box_extract(
         good pixels, and its variance is propagated linearly through ``a``.
         ``None``: the reference's behaviour, the pixel is dropped (P' = 0, no
         renormalisation).
+    model_shift : ndarray (nints,), optional
+        Cross-dispersion offset (px) of each integration's trace from the one the model
+        was made at; the repair then uses the model moved by that much (first order,
+        ``f - shift * df/dy``), so a trace that drifts is repaired with its own profile.
 
     Returns
     -------
@@ -190,7 +195,11 @@ def box_extract(
                     med = bn.nanmedian(data, axis=0)
                 model = np.zeros((ny, nx))
                 model[rs] = spatial_profile(med, p)
-            f = np.asarray(model, dtype=np.float64)[rs].T[xx]  # (m, nyr)
+            full = np.asarray(model, dtype=np.float64)
+            f = full[rs].T[xx]  # (m, nyr)
+            if model_shift is not None:
+                shift = np.nan_to_num(np.asarray(model_shift, dtype=np.float64))[ii]
+                f = f - shift[:, None] * np.gradient(full, axis=0)[rs].T[xx]
             good_pf = (w * f).sum(axis=1)
             all_pf = (pc * f).sum(axis=1)
             den = (w * f * f).sum(axis=1)
@@ -325,6 +334,7 @@ def extract_block(
     aperture: Aperture,
     params: ExtractParams | None = None,
     model: np.ndarray | None = None,
+    reference_position: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Background, extraction and trace motion for one block of integrations.
 
@@ -336,6 +346,10 @@ def extract_block(
     params : ExtractParams, optional
     model : ndarray (ny, nx), optional
         Segment profile model (:func:`profile_model`); built from this block if None.
+    reference_position : float, optional
+        Trace position (as :func:`tso3.steps.trace.trace_timeseries` measures it) of the
+        image the model was made from; with it, the profile repair follows each
+        integration's trace offset from that position.
 
     Returns
     -------
@@ -345,6 +359,12 @@ def extract_block(
         with :func:`tso3.steps.spec_columns.spectra_columns`.
     """
     params = params or ExtractParams()
+    trace = None
+    if params.measure_trace and aperture.trace is not None:
+        trace = trace_timeseries(
+            sci, aperture.trace, trace_half_width(aperture, params),
+            columns=aperture.profile.any(axis=0),
+        )  # fmt: skip
     bkg = None
     if params.subtract_background:
         bkg = fit_aperture_background(sci, var_poisson, var_rnoise, var_flat, aperture)
@@ -359,18 +379,23 @@ def extract_block(
             background=bkg, nsigma=params.nsigma, max_iter=params.max_iter,
         )  # fmt: skip
     elif params.extraction_type == "box":
+        shift = None
+        if trace is not None and reference_position is not None and model is not None:
+            shift = trace[0] - reference_position
         out = box_extract(
             sci, var_poisson, var_rnoise, var_flat, aperture.profile,
-            background=bkg, model=model, repair=params.repair,
+            background=bkg, model=model, repair=params.repair, model_shift=shift,
         )  # fmt: skip
     else:
         raise ValueError(f"unknown extraction_type {params.extraction_type!r}")
-    if params.measure_trace and aperture.trace is not None:
-        hw = params.trace_half_width
-        if hw is None:
-            width = float(np.nanmax(aperture.profile.sum(axis=0)))
-            hw = int(math.ceil(width / 2.0)) + 1
-        out["trace_position"], out["trace_width"] = trace_timeseries(
-            sci, aperture.trace, hw, columns=aperture.profile.any(axis=0)
-        )
+    if trace is not None:
+        out["trace_position"], out["trace_width"] = trace
     return out
+
+
+def trace_half_width(aperture: Aperture, params: ExtractParams) -> int:
+    """Rows each side of the trace used to measure its position and width."""
+    if params.trace_half_width is not None:
+        return int(params.trace_half_width)
+    width = float(np.nanmax(aperture.profile.sum(axis=0)))
+    return int(math.ceil(width / 2.0)) + 1
