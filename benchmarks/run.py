@@ -261,8 +261,10 @@ def main(argv=None) -> int:
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
         f"`python benchmarks/run.py --size {args.size}`.",
         f"Machine: {_machine()}.",
-        "Files are page-cached (just simulated), for T_io and tso3 alike; each figure is a "
-        "fresh process; plots off.",
+        "Inputs are read back to back by the T_io measurement and by tso3, so both see the "
+        "same page-cache state (the cached sets total ~15 GB, so part of each may come from "
+        "disk: T_io varies by up to 2x between runs). Each figure is a fresh process; plots "
+        "off.",
         "",
         "## Steps and end to end",
         "",
