@@ -25,7 +25,7 @@ from .io.atomic import StagedOutputs
 from .io.crfints import copy_with_primary_header, crfints_path
 from .io.observation import Observation, load_observation
 from .progress import Progress
-from .stages import extraction, outliers, photometry, whitelight
+from .stages import outliers
 from .summary import format_summary, light_curve_scatter_ppm
 
 log = logging.getLogger("tso3")
@@ -167,6 +167,8 @@ class _Context:
 
 def _photometry(ctx: _Context, sources: dict, repair) -> dict:
     """Imaging: aperture photometry of every integration -> phot.ecsv."""
+    from .stages import photometry  # photutils is only needed here
+
     with ctx.timer("tso_photometry"):
         with Progress("photometry", ctx.obs.nints(), enabled=ctx.show) as bar:
             table = photometry.measure(
@@ -180,6 +182,8 @@ def _photometry(ctx: _Context, sources: dict, repair) -> dict:
 
 def _spectroscopy(ctx: _Context, sources: dict, repair, white_light: bool) -> dict:
     """Spectroscopy: spectra -> x1dints, then white light (and binned curves)."""
+    from .stages import extraction, whitelight
+
     obs, result = ctx.obs, ctx.result
     with ctx.timer("extract_1d"):
         total = sum(s.nints for s in obs.segments)
