@@ -212,7 +212,9 @@ def extract(
             subtract_background=ap.bkg_profile is not None,
         )
         reference = None
-        if ap.trace is not None and settings.repair == "profile":
+        if ap.trace is not None and (
+            settings.repair == "profile" or params.extraction_type == "optimal"
+        ):
             hw = trace_half_width(ap, settings)
             pos, _ = trace_timeseries(
                 setup.median[None], ap.trace, hw, columns=ap.profile.any(axis=0)

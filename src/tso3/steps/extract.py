@@ -365,6 +365,9 @@ def extract_block(
             sci, aperture.trace, trace_half_width(aperture, params),
             columns=aperture.profile.any(axis=0),
         )  # fmt: skip
+    shift = None
+    if trace is not None and reference_position is not None and model is not None:
+        shift = trace[0] - reference_position
     bkg = None
     if params.subtract_background:
         bkg = fit_aperture_background(sci, var_poisson, var_rnoise, var_flat, aperture)
@@ -377,11 +380,9 @@ def extract_block(
         out = optimal_extract(
             sci, var_poisson, var_rnoise, var_flat, model,
             background=bkg, nsigma=params.nsigma, max_iter=params.max_iter,
+            profile_shift=shift,
         )  # fmt: skip
     elif params.extraction_type == "box":
-        shift = None
-        if trace is not None and reference_position is not None and model is not None:
-            shift = trace[0] - reference_position
         out = box_extract(
             sci, var_poisson, var_rnoise, var_flat, aperture.profile,
             background=bkg, model=model, repair=params.repair, model_shift=shift,

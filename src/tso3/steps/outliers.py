@@ -195,10 +195,10 @@ def rolling_median(
 def _jwst_block(x: np.ndarray, good: np.ndarray | None, width: int) -> np.ndarray:
     """jwst's reference cube for one column block (rolling or fallback)."""
     if width <= 1 or width >= x.shape[0]:
-        # stcal nanmedian3D: NaN-tolerant, ignores the DQ mask, keeps the input dtype
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels -> NaN
-            med = np.nanmedian(x, axis=0)
+        # stcal nanmedian3D: NaN-tolerant, ignores the DQ mask, keeps the input dtype.
+        # bottleneck gives np.nanmedian's values without its all-NaN warning, which a
+        # catch_warnings block cannot silence from worker threads.
+        med = bn.nanmedian(x, axis=0).astype(x.dtype, copy=False)
         return np.broadcast_to(med, x.shape)
     return _movmed.jwst_median(x, good, width)
 
