@@ -174,9 +174,17 @@ def rolling_median(
     """
     width = _check_width(width)
     sci = np.asarray(sci)
+    return _by_column_blocks(
+        lambda x, g: _movmed.centred_nan_median(x, g, width),
+        sci, good, _movmed.work_dtype(sci.dtype), n_threads,
+    )  # fmt: skip
+
+
+def _by_column_blocks(func, sci: np.ndarray, good, dtype, n_threads) -> np.ndarray:
+    """``func(x, good)`` on blocks of pixel columns of ``(nints, ...)`` arrays, threaded."""
     if good is not None and np.shape(good) != sci.shape:
         raise ValueError(f"good has shape {np.shape(good)}, sci has {sci.shape}")
-    out = np.empty(sci.shape, dtype=_movmed.work_dtype(sci.dtype))
+    out = np.empty(sci.shape, dtype=dtype)
     if sci.size == 0:
         return out
     x2, o2 = _as_2d(sci), _as_2d(out)
@@ -184,10 +192,10 @@ def rolling_median(
     nthr = _threads(n_threads)
 
     def work(cols: slice) -> None:
-        g = None if g2 is None else g2[:, cols]
-        o2[:, cols] = _movmed.centred_nan_median(x2[:, cols], g, width)
+        o2[:, cols] = func(x2[:, cols], None if g2 is None else g2[:, cols])
 
-    blocks = _movmed.column_blocks(sci.shape[0], x2.shape[1], out.itemsize, nthr)
+    # itemsize 8: the jwst median works in float64
+    blocks = _movmed.column_blocks(sci.shape[0], x2.shape[1], max(8, out.itemsize), nthr)
     _movmed.run_blocks(work, blocks, nthr)
     return out
 
@@ -242,24 +250,9 @@ def rolling_median_jwst(
     """
     width = _check_width(width)
     sci = np.asarray(sci)
-    if good is not None and np.shape(good) != sci.shape:
-        raise ValueError(f"good has shape {np.shape(good)}, sci has {sci.shape}")
-    n = sci.shape[0]
-    rolling = 1 < width < n
-    out = np.empty(sci.shape, dtype=np.float64 if rolling else _movmed.work_dtype(sci.dtype))
-    if sci.size == 0:
-        return out
-    x2, o2 = _as_2d(sci), _as_2d(out)
-    g2 = None if good is None else _as_2d(np.asarray(good, dtype=bool))
-    nthr = _threads(n_threads)
-
-    def work(cols: slice) -> None:
-        g = None if g2 is None else g2[:, cols]
-        o2[:, cols] = _jwst_block(x2[:, cols], g, width)
-
-    blocks = _movmed.column_blocks(n, x2.shape[1], 8, nthr)
-    _movmed.run_blocks(work, blocks, nthr)
-    return out
+    rolling = 1 < width < sci.shape[0]
+    dtype = np.float64 if rolling else _movmed.work_dtype(sci.dtype)
+    return _by_column_blocks(lambda x, g: _jwst_block(x, g, width), sci, good, dtype, n_threads)
 
 
 def find_outliers(
