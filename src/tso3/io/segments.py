@@ -10,6 +10,7 @@ memory-mapped views of SCI, ERR, DQ and VAR_* for block-wise processing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import warnings
@@ -107,6 +108,13 @@ class Segment:
             return None
         return np.asarray(wl)
 
+    def stored_at(self, path: str | os.PathLike) -> Segment:
+        """The same segment, with its arrays read from (or written to) ``path``.
+
+        For a crfints copy of the segment: metadata stay, the file changes.
+        """
+        return dataclasses.replace(self, path=Path(path))
+
     @contextlib.contextmanager
     def arrays(self, mode: str = "readonly") -> Iterator[SegmentArrays]:
         """Memory-mapped access to SCI, ERR, DQ and VAR_* (see :class:`SegmentArrays`)."""
@@ -198,20 +206,11 @@ class SegmentArrays:
             return block.astype(np.int32).view(np.uint32) ^ _DQ_OFFSET
         return block.astype(np.uint32)
 
-    def write_dq(self, index: tuple | slice, values: np.ndarray) -> None:
-        """Store uint32 DQ ``values`` at ``index`` (file opened in update mode)."""
-        raw, offset = self._dq_raw()
-        values = np.asarray(values, dtype=np.uint32)
-        raw[index] = (values ^ _DQ_OFFSET).view(np.int32) if offset else values
-
-    def write_dq_flat(self, index: np.ndarray, values: np.ndarray) -> None:
+    def write_dq(self, index: np.ndarray, values: np.ndarray) -> None:
         """Store uint32 DQ ``values`` at flat indices of the cube (update mode)."""
         raw, offset = self._dq_raw()
         values = np.asarray(values, dtype=np.uint32)
         raw.reshape(-1)[index] = (values ^ _DQ_OFFSET).view(np.int32) if offset else values
-
-    def flush(self) -> None:
-        """Nothing to do: changes are in the shared page cache, visible to every reader."""
 
 
 def _expected_size(hdul: fits.HDUList) -> int:

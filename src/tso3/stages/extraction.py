@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bottleneck as bn
@@ -69,10 +69,6 @@ class Extraction:
     setups: dict[str, DetectorSetup] = field(default_factory=dict)
 
 
-def _at(seg: Segment, sources) -> Segment:
-    return replace(seg, path=Path(sources[seg.path]))
-
-
 def _oriented(cube: np.ndarray, dispaxis: int) -> np.ndarray:
     return np.swapaxes(cube, -1, -2) if dispaxis == 2 else cube
 
@@ -102,7 +98,7 @@ def wavelength_image(seg: Segment) -> np.ndarray:
 
 def median_image(segs: list[Segment], sources, dispaxis: int) -> np.ndarray:
     """NaN-ignoring median over up to MEDIAN_SAMPLE integrations spread over the series."""
-    sample, _ = sample_integrations([_at(s, sources) for s in segs], MEDIAN_SAMPLE)
+    sample, _ = sample_integrations([s.stored_at(sources[s.path]) for s in segs], MEDIAN_SAMPLE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         med = bn.nanmedian(sample, axis=0)
@@ -224,7 +220,13 @@ def extract(
         for seg in segs:
             temporal = repair.get(seg.path) if use_temporal else None
             sums = _extract_segment(
-                _at(seg, sources), setup, settings, model, progress, temporal, reference
+                seg.stored_at(sources[seg.path]),
+                setup,
+                settings,
+                model,
+                progress,
+                temporal,
+                reference,
             )
             result.spectra.append(_spectra_set(seg, setup, sums, lam, params, det))
     return result
@@ -236,7 +238,8 @@ def _extract_segment(
     n, ny, nx = seg.shape
     step = max(1, BLOCK_BYTES // (ny * nx * 4))
     pieces: list[dict[str, np.ndarray]] = []
-    inside = _oriented(setup.aperture.profile[None] > 0, setup.dispaxis)[0]
+    # aperture pixels in the file's orientation, flat per frame
+    inside = _oriented(setup.aperture.profile[None] > 0, setup.dispaxis)[0].reshape(-1)
     with seg.arrays("readonly") as arr:
         for a in range(0, n, step):
             b = min(n, a + step)
@@ -247,8 +250,11 @@ def _extract_segment(
                 *cubes, aperture=setup.aperture, params=settings, model=model,
                 reference_position=reference,
             )  # fmt: skip
-            if filled is not None and "n_repaired" in sums:
-                sums["n_repaired"] = sums["n_repaired"] + (filled & inside).sum(axis=(1, 2))
+            if filled is not None and filled.size and "n_repaired" in sums:
+                t, pixel = np.divmod(filled, ny * nx)
+                sums["n_repaired"] = sums["n_repaired"] + np.bincount(
+                    t[inside[pixel]], minlength=b - a
+                )
             pieces.append(sums)
             if progress:
                 progress(b - a)
@@ -259,25 +265,27 @@ def _fill_from_model(cubes, temporal, a: int, b: int) -> np.ndarray:
     """Put the outlier step's model values into the pixels it invalidated, in place.
 
     The variances of a filled pixel are its median over the block (the pixel's typical
-    noise).  Returns the mask of filled pixels.
+    noise).  Returns the flat indices (into the block) of the filled pixels.
     """
-    sci = cubes[0]
-    values = temporal.block(a, b)
-    filled = np.isnan(sci) & np.isfinite(values)
-    if not filled.any():
-        return filled
-    sci[filled] = values[filled]
-    pixels = filled.any(axis=0)
+    index, values = temporal.entries(a, b)
+    flat = cubes[0].reshape(-1)
+    take = np.isnan(flat[index])
+    index = index[take]
+    if not index.size:
+        return index
+    flat[index] = values[take]
+    t, pixel = np.divmod(index, flat.size // len(cubes[0]))
+    columns, where = np.unique(pixel, return_inverse=True)
     for var in cubes[1:]:
         if var is None:
             continue
-        sub = var[:, pixels]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            typical = bn.nanmedian(sub, axis=0)
-        sub = np.where(filled[:, pixels] & np.isnan(sub), typical, sub)
-        var[:, pixels] = sub
-    return filled
+            typical = bn.nanmedian(var.reshape(len(var), -1)[:, columns], axis=0)
+        vflat = var.reshape(-1)
+        lost = np.isnan(vflat[index])
+        vflat[index[lost]] = typical[where.ravel()[lost]]
+    return index
 
 
 def _spectra_set(seg, setup, sums, lam, params, det) -> SpectraSet:

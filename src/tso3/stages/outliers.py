@@ -15,7 +15,7 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,13 +55,17 @@ class RepairModel:
     index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
+    def entries(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices into the block ``start:stop`` of the cube, and their values."""
+        plane = self.shape[1] * self.shape[2]
+        lo, hi = np.searchsorted(self.index, [start * plane, stop * plane])
+        return self.index[lo:hi] - start * plane, self.value[lo:hi]
+
     def block(self, start: int, stop: int) -> np.ndarray:
         """Dense model for integrations ``start:stop`` (NaN where no value is known)."""
-        _, ny, nx = self.shape
-        out = np.full((stop - start, ny, nx), np.nan, np.float32)
-        plane = ny * nx
-        lo, hi = np.searchsorted(self.index, [start * plane, stop * plane])
-        out.reshape(-1)[self.index[lo:hi] - start * plane] = self.value[lo:hi]
+        out = np.full((stop - start, *self.shape[1:]), np.nan, np.float32)
+        index, values = self.entries(start, stop)
+        out.reshape(-1)[index] = values
         return out
 
 
@@ -155,7 +159,7 @@ def detect_and_write(
         with contextlib.ExitStack() as stack:
             inputs = [stack.enter_context(s.arrays("readonly")) for s in segs]
             outs = [
-                stack.enter_context(replace(s, path=outputs[s.path]).arrays("update")) for s in segs
+                stack.enter_context(s.stored_at(outputs[s.path]).arrays("update")) for s in segs
             ]
             # default: one series per detector; jwst: one per segment
             groups = [range(len(segs))] if mode != "jwst" else [[k] for k in range(len(segs))]
@@ -253,7 +257,7 @@ def _patch(out, offset: int, dq_old, dq_new, newly_invalid, names) -> None:
     """
     changed = np.flatnonzero(dq_new != dq_old)
     if changed.size:
-        out.write_dq_flat(changed + offset, dq_new.reshape(-1)[changed])
+        out.write_dq(changed + offset, dq_new.reshape(-1)[changed])
     newly = np.flatnonzero(newly_invalid)
     if newly.size:
         for name in names:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -113,15 +113,10 @@ def _blocks(seg: Segment) -> list[slice]:
 
 def _sample_frames(obs: Observation, sources, use_dq: bool, cal: Calibration):
     """Calibrated SCI (and validity) of up to CENTROID_SAMPLE integrations of the series."""
-    segs = [_at(seg, sources) for seg in obs.segments]
+    segs = [seg.stored_at(sources[seg.path]) for seg in obs.segments]
     cube, valid = sample_integrations(segs, CENTROID_SAMPLE, with_valid=use_dq)
     cube *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
     return cube, valid
-
-
-def _at(seg: Segment, sources) -> Segment:
-    """The segment as stored at ``sources[seg.path]`` (its crfints, or itself)."""
-    return replace(seg, path=Path(sources[seg.path]))
 
 
 def measure(
@@ -226,7 +221,7 @@ def _streamed(obs, sources, params, cal, x0, y0, whole, odd, repair, use_dq, pro
         del sci, valid
     parts = []
     for seg in obs.segments:
-        with _at(seg, sources).arrays("readonly") as arr:
+        with seg.stored_at(sources[seg.path]).arrays("readonly") as arr:
             for sl in _blocks(seg):
                 sci = _read(arr, "SCI", sl, cal)
                 err = _read(arr, "ERR", sl, cal)
@@ -272,7 +267,7 @@ def _photometry(sci, err, valid, x, y, params, whole, model) -> dict[str, np.nda
 def _per_segment_reference(obs, sources, params, cal, x0, y0, whole, odd, progress):
     parts = []
     for seg in obs.segments:
-        with _at(seg, sources).arrays("readonly") as arr:
+        with seg.stored_at(sources[seg.path]).arrays("readonly") as arr:
             everything = slice(0, seg.nints)
             sci = _read(arr, "SCI", everything, cal)
             err = _read(arr, "ERR", everything, cal)
