@@ -169,3 +169,19 @@ def test_extract_block_to_spectra_set_drops_nan_wavelength():
     np.testing.assert_allclose(ss.background, 3.0, atol=0.12)
     assert np.mean(ss.background) == pytest.approx(3.0, abs=0.005)
     assert ss.trace_position.shape == (nints,) and ss.segment == 2
+
+
+def test_fill_from_model_only_fills_nan_and_sets_typical_variance():
+    from tso3.steps.extract import fill_from_model
+
+    sci = np.ones((3, 2, 4), np.float32)
+    var = np.full(sci.shape, 0.5, np.float32)
+    var[:, 0, 1] = [0.1, 0.3, 0.2]
+    sci[1, 0, 1] = np.nan
+    var[1, 0, 1] = np.nan
+    sci[2, 1, 3] = np.nan  # no model value here: stays NaN
+    index = np.array([1 * 8 + 1, 0 * 8 + 2])  # (1, 0, 1) is NaN, (0, 0, 2) is valid
+    filled = fill_from_model(sci, [var, None], index, np.array([7.0, 9.0]))
+    assert filled.tolist() == [9]
+    assert sci[1, 0, 1] == 7.0 and sci[0, 0, 2] == 1.0 and np.isnan(sci[2, 1, 3])
+    assert var[1, 0, 1] == pytest.approx(0.15)  # median of the pixel's other variances

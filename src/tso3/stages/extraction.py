@@ -36,7 +36,13 @@ from ..steps.aperture import (
     aperture_wavelength,
     default_aperture,
 )
-from ..steps.extract import ExtractParams, extract_block, profile_model, trace_half_width
+from ..steps.extract import (
+    ExtractParams,
+    extract_block,
+    fill_from_model,
+    profile_model,
+    trace_half_width,
+)
 from ..steps.spec_columns import spectra_columns, to_spectra_set
 from ..steps.trace import Trace, find_trace, trace_timeseries
 
@@ -244,7 +250,9 @@ def _extract_segment(
         for a in range(0, n, step):
             b = min(n, a + step)
             cubes = [arr.read(name, a, b) if arr.has(name) else None for name in _ARRAYS]
-            filled = _fill_from_model(cubes, temporal, a, b) if temporal is not None else None
+            filled = None
+            if temporal is not None:
+                filled = fill_from_model(cubes[0], cubes[1:], *temporal.entries(a, b))
             cubes = [None if c is None else _oriented(c, setup.dispaxis) for c in cubes]
             sums = extract_block(
                 *cubes, aperture=setup.aperture, params=settings, model=model,
@@ -259,33 +267,6 @@ def _extract_segment(
             if progress:
                 progress(b - a)
     return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-
-
-def _fill_from_model(cubes, temporal, a: int, b: int) -> np.ndarray:
-    """Put the outlier step's model values into the pixels it invalidated, in place.
-
-    The variances of a filled pixel are its median over the block (the pixel's typical
-    noise).  Returns the flat indices (into the block) of the filled pixels.
-    """
-    index, values = temporal.entries(a, b)
-    flat = cubes[0].reshape(-1)
-    take = np.isnan(flat[index])
-    index = index[take]
-    if not index.size:
-        return index
-    flat[index] = values[take]
-    t, pixel = np.divmod(index, flat.size // len(cubes[0]))
-    columns, where = np.unique(pixel, return_inverse=True)
-    for var in cubes[1:]:
-        if var is None:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            typical = bn.nanmedian(var.reshape(len(var), -1)[:, columns], axis=0)
-        vflat = var.reshape(-1)
-        lost = np.isnan(vflat[index])
-        vflat[index[lost]] = typical[where.ravel()[lost]]
-    return index
 
 
 def _spectra_set(seg, setup, sums, lam, params, det) -> SpectraSet:

@@ -400,3 +400,47 @@ def trace_half_width(aperture: Aperture, params: ExtractParams) -> int:
         return int(params.trace_half_width)
     width = float(np.nanmax(aperture.profile.sum(axis=0)))
     return int(math.ceil(width / 2.0)) + 1
+
+
+def fill_from_model(
+    sci: np.ndarray,
+    variances: list[np.ndarray | None],
+    index: np.ndarray,
+    values: np.ndarray,
+) -> np.ndarray:
+    """Put model values into invalid (NaN) pixels of a block, in place.
+
+    Parameters
+    ----------
+    sci : ndarray (nints, ny, nx)
+        Block of data; NaN where a pixel is invalid.
+    variances : list of ndarray (nints, ny, nx) or None
+        VAR_* blocks; a filled pixel's NaN variance becomes that pixel's median over the
+        block (its typical noise).
+    index, values : ndarray
+        Flat indices into the block and the model's values there (e.g. the outlier
+        step's rolling median, :meth:`tso3.stages.outliers.RepairModel.entries`).
+
+    Returns
+    -------
+    ndarray
+        Flat indices of the pixels filled (those of ``index`` where ``sci`` was NaN).
+    """
+    flat = sci.reshape(-1)
+    take = np.isnan(flat[index])
+    index = index[take]
+    if not index.size:
+        return index
+    flat[index] = values[take]
+    pixel = index % (flat.size // len(sci))
+    columns, where = np.unique(pixel, return_inverse=True)
+    for var in variances:
+        if var is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            typical = bn.nanmedian(var.reshape(len(var), -1)[:, columns], axis=0)
+        vflat = var.reshape(-1)
+        lost = np.isnan(vflat[index])
+        vflat[index[lost]] = typical[where.ravel()[lost]]
+    return index
