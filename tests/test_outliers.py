@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import warnings
 
+import bottleneck as bn
 import numpy as np
 import pytest
 from scipy import special, stats
 
 from tso3.dqflags import DO_NOT_USE, JUMP_DET, OUTLIER, SATURATED
+from tso3.steps import _movmed
 from tso3.steps.outliers import (
     detect_outliers,
     find_outliers,
@@ -17,6 +19,19 @@ from tso3.steps.outliers import (
     rolling_median,
     rolling_median_jwst,
 )
+
+# ---------------------------------------------------------------- median engines
+
+
+@pytest.fixture(params=["kernel", "bottleneck"])
+def engine(request, monkeypatch):
+    """Run a test with the compiled moving median and again with bottleneck's."""
+    if request.param == "bottleneck":
+        monkeypatch.setattr(_movmed, "_kernel", lambda: None)
+    elif not _movmed.kernel_available():
+        pytest.skip("the compiled moving-median kernel was not built")
+    return request.param
+
 
 # ---------------------------------------------------------------- synthetic data
 
@@ -124,7 +139,7 @@ def test_rolling_median_hand_values():
 
 
 @pytest.mark.parametrize("w", [2, 3, 4, 7, 24, 25, 60, 61])
-def test_rolling_median_matches_definition(w):
+def test_rolling_median_matches_definition(w, engine):
     rng = np.random.default_rng(w)
     x = rng.normal(size=(60, 3, 4)).astype(np.float32)
     x[rng.random(x.shape) < 0.1] = np.nan
@@ -136,10 +151,60 @@ def test_rolling_median_matches_definition(w):
     assert np.isnan(got[:, 0, 0]).all()
 
 
+@pytest.mark.parametrize("w", [2, 5, 25, 26, 101, _movmed.KERNEL_MAX_WIDTH])
+def test_kernel_equals_bottleneck_bit_for_bit(w):
+    """The compiled kernel reproduces bottleneck's moving median exactly."""
+    if not _movmed.kernel_available():
+        pytest.skip("the compiled moving-median kernel was not built")
+    rng = np.random.default_rng(w)
+    n = 3 * w + 7
+    x = rng.normal(size=(n, 1500)).astype(np.float32)  # more columns than one block
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[rng.random(x.shape) < 0.02] = np.inf
+    x[rng.random(x.shape) < 0.02] = -np.inf
+    x[rng.random(x.shape) < 0.05] = 0.0
+    x[rng.random(x.shape) < 0.05] = -0.0
+    x[rng.random(x.shape) < 0.05] = 3.0e38  # the even-count mean must not overflow
+    x[:, 7] = np.nan
+    good = rng.random(x.shape) > 0.1
+    view = x[:, 3:1400]  # a column slice: rows are strided, as the thread blocks are
+    gview = good[:, 3:1400]
+    for g in (None, gview):
+        for left, right, min_count in ((w // 2, (w - 1) // 2, 1), (w // 2, (w - 1) // 2, w)):
+            got = _movmed.kernel_median(view, g, left, right, min_count)
+            buf = _movmed.masked_copy(view, g, np.dtype(np.float32), pad=right)
+            want = bn.move_median(buf, w, min_count=min_count, axis=0)[right:]
+            np.testing.assert_array_equal(got, want)
+    assert _movmed.kernel_median(view.astype(np.float64), None, 2, 2, 1) is None
+    assert _movmed.kernel_median(view, None, 0, 0, 1) is None
+
+
+def test_compiled_detection_equals_numpy_path(monkeypatch):
+    """Median and flags of the fused compiled pass equal the numpy path's, with motion."""
+    if not _movmed.kernel_available():
+        pytest.skip("the compiled moving-median kernel was not built")
+    rng = np.random.default_rng(5)
+    sci, err, _ = stellar_scene(300, 12, 40, rng)
+    inject_crs(sci, err, rng)
+    sci[rng.random(sci.shape) < 0.01] = np.nan
+    dq = np.where(rng.random(sci.shape) < 0.02, DO_NOT_USE, 0).astype(np.uint32)
+    dq[rng.random(sci.shape) < 0.02] |= JUMP_DET
+    coeffs = rng.normal(size=(300, 2)).astype(np.float32)
+    basis = rng.normal(size=(2, 12, 40)).astype(np.float32)
+    for motion in (None, (coeffs, basis)):
+        fast = detect_outliers(sci, err, dq, good_bits="~DO_NOT_USE", motion=motion)
+        with monkeypatch.context() as m:
+            m.setattr(_movmed, "_detect_kernel", lambda: None)
+            slow = detect_outliers(sci, err, dq, good_bits="~DO_NOT_USE", motion=motion)
+        np.testing.assert_array_equal(fast.outliers, slow.outliers)
+        np.testing.assert_allclose(fast.median, slow.median, rtol=1e-6, atol=1e-3)
+        assert fast.n_flagged > 100
+
+
 # ---------------------------------------------------------------- detection on realistic data
 
 
-def test_every_cosmic_ray_above_10_sigma_is_flagged():
+def test_every_cosmic_ray_above_10_sigma_is_flagged(engine):
     rng = np.random.default_rng(1)
     sci, err, _ = stellar_scene(600, 24, 24, rng)
     hits = inject_crs(sci, err, rng)
@@ -166,7 +231,7 @@ def tail_rate(snr: float, w: int) -> float:
     return float(2 * np.trapezoid(q * pdf, u))
 
 
-def test_false_positive_rate_on_gaussian_noise():
+def test_false_positive_rate_on_gaussian_noise(engine):
     rng = np.random.default_rng(7)
     w, snr = 25, 3.0
     sci = rng.standard_normal((2000, 40, 50), dtype=np.float32)
@@ -214,7 +279,7 @@ def test_bad_integration_does_not_blind_neighbours():
     assert np.isnan(ref.median[13:18]).all() and not ref.outliers.any()
 
 
-def test_segmentation_invariance():
+def test_segmentation_invariance(engine):
     rng = np.random.default_rng(5)
     sci, err, _ = stellar_scene(400, 8, 8, rng)
     inject_crs(sci, err, rng)
@@ -230,7 +295,7 @@ def test_segmentation_invariance():
 
 
 @pytest.mark.parametrize("w", [1, 2, 24, 25, 400])
-def test_window_widths_in_detect(w):
+def test_window_widths_in_detect(w, engine):
     """Even, odd, width 1 and too-large windows behave as defined."""
     rng = np.random.default_rng(w)
     n = 200
@@ -248,7 +313,7 @@ def test_window_widths_in_detect(w):
         assert res.outliers[77, 1, 1] and res.n_flagged == 1
 
 
-def test_err_nan_or_zero():
+def test_err_nan_or_zero(engine):
     rng = np.random.default_rng(2)
     sci = rng.normal(0.0, 1.0, (300, 2)).astype(np.float32)
     err = np.ones_like(sci)
@@ -332,7 +397,7 @@ def test_jwst_hand_example():
 
 
 @pytest.mark.parametrize("w", [2, 3, 4, 5, 6, 9, 25, 40])
-def test_jwst_mode_matches_literal_loop(w):
+def test_jwst_mode_matches_literal_loop(w, engine):
     rng = np.random.default_rng(100 + w)
     n = 40
     sci = rng.normal(50.0, 2.0, (n, 5, 6)).astype(np.float32)

@@ -393,8 +393,21 @@ def detect_outliers(
         # stcal's weight threshold is NaN when every sample is bad; nothing is masked then
         mask_median = bool(good_pixel_mask(dq, good_bits).any())
 
+    bad_bits = interpret_bit_flags(good_bits)
+
     def work(cols: slice) -> None:
         x, e = x2[:, cols], e2[:, cols]
+        if mode == "default":
+            block_motion = None if coeffs is None else (coeffs, basis2d[:, cols])
+            unjudged = _movmed.kernel_detect(
+                x, e, d2[:, cols], bad_bits, width, snr, block_motion, m2[:, cols], f2[:, cols]
+            )
+            if unjudged == 0:
+                return
+            if unjudged is not None:  # ERR missing somewhere: the full test below
+                g = good_pixel_mask(d2[:, cols], good_bits)
+                f2[:, cols] = find_outliers(x, e, m2[:, cols], snr, good=g)
+                return
         g = good_pixel_mask(d2[:, cols], good_bits)
         if mode == "jwst":
             m = _jwst_block(x, g if mask_median else None, width)
@@ -407,7 +420,9 @@ def detect_outliers(
         m2[:, cols] = m
 
     itemsize = 8 if mode == "jwst" else 4
-    _movmed.run_blocks(work, _movmed.column_blocks(n, x2.shape[1], itemsize, nthr), nthr)
+    in_place = mode == "default" and _movmed.kernel_available()
+    blocks = _movmed.column_blocks(n, x2.shape[1], itemsize, nthr, in_place=in_place)
+    _movmed.run_blocks(work, blocks, nthr)
     return OutlierResult(outliers, median)
 
 
