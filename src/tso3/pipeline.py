@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from . import __version__
 from .config import MODES, STEPS, Parameters, resolve_parameters
 from .errors import OutputExistsError, ParameterError
 from .io.atomic import StagedOutputs
-from .io.crfints import copy_with_primary_header, crfints_path
+from .io.crfints import crfints_path, primary_header_bytes, write_copy
 from .io.observation import Observation, load_observation
 from .progress import Progress
 from .stages import outliers
@@ -272,16 +273,32 @@ def _outlier_pass(obs, result, staged, params, mode, provenance, show):
     if not result.crfints:
         log.info("outlier_detection skipped: measuring the calints files")
         return {s.path: s.path for s in obs.segments}, None
-    targets = {}
-    for seg, final in zip(obs.segments, result.crfints, strict=True):
-        tmp = staged.reserve(final)
-        copy_with_primary_header(seg.path, tmp, _crfints_header(obs, params, provenance))
-        targets[seg.path] = tmp
+    header = _crfints_header(obs, params, provenance)
+    targets = {
+        seg.path: staged.reserve(final)
+        for seg, final in zip(obs.segments, result.crfints, strict=True)
+    }
     total = sum(s.shape[0] * s.shape[1] for s in obs.segments)
-    with Progress("outliers", total, enabled=show) as bar:
-        outcome = outliers.detect_and_write(
-            obs, targets, params.outlier_detection, mode=mode, progress=bar
-        )
+    # Each crfints starts as a copy of its segment, which the detection then patches.
+    # Copying is bound by the disk and detecting by the CPU, so the copies run in the
+    # background and a segment's copy is awaited only before its first patch.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="tso3-copy") as copier,
+        Progress("outliers", total, enabled=show) as bar,
+    ):
+        copies = {
+            src: copier.submit(write_copy, src, tmp, primary_header_bytes(src, header))
+            for src, tmp in targets.items()
+        }
+        try:
+            outcome = outliers.detect_and_write(
+                obs, targets, params.outlier_detection, mode=mode, progress=bar,
+                ready=lambda src: copies[src].result(),
+            )  # fmt: skip
+        except BaseException:
+            for pending in copies.values():
+                pending.cancel()
+            raise
     log.info("outlier_detection: %.4f %% of pixels flagged", 100 * outcome.flagged_fraction)
     return targets, outcome
 

@@ -10,6 +10,7 @@ sequential copy plus sparse writes, not a decode and re-encode of every array.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import warnings
@@ -40,20 +41,51 @@ def copy_with_primary_header(
     updates : mapping
         Keyword -> value, or keyword -> (value, comment), set in the primary header.
     """
+    write_copy(source, destination, primary_header_bytes(source, updates))
+
+
+def primary_header_bytes(source: str | os.PathLike, updates: Mapping[str, object]) -> bytes:
+    """The primary HDU of ``source`` with ``updates`` applied, as FITS bytes.
+
+    Split from :func:`write_copy` so that the header work (and its warnings filter,
+    which is process-wide) stays in the calling thread and the copy can run in another.
+    """
     with fits.open(source, memmap=True, do_not_scale_image_data=True) as hdul:
         header = hdul[0].header.copy()
-        rest_offset = hdul[1].fileinfo()["hdrLoc"] if len(hdul) > 1 else None
     for key, value in updates.items():
         header[key] = value
-    primary = fits.PrimaryHDU(header=header)
-    with open(destination, "wb") as out, warnings.catch_warnings():
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
         # a long value (e.g. an ASN table name) only shortens its comment: not worth a warning
         warnings.simplefilter("ignore", fits.verify.VerifyWarning)
-        primary.writeto(out)
-        if rest_offset is not None:
+        fits.PrimaryHDU(header=header).writeto(buffer)
+    return buffer.getvalue()
+
+
+def write_copy(source: str | os.PathLike, destination: str | os.PathLike, primary: bytes) -> None:
+    """Write ``primary`` (a whole primary HDU) then every other HDU of ``source`` as is."""
+    with open(source, "rb") as src:
+        head = fits.Header.fromfile(src)  # leaves the file at the end of the header
+        rest_offset = src.tell() + _padded(_primary_data_bytes(head))
+        with open(destination, "wb") as out:
+            out.write(primary)
             out.flush()
-            with open(source, "rb") as src:
+            if rest_offset < os.fstat(src.fileno()).st_size:
                 _copy_range(src, out, rest_offset)
+
+
+def _primary_data_bytes(header: fits.Header) -> int:
+    naxis = int(header.get("NAXIS", 0))
+    if naxis == 0:
+        return 0
+    count = 1
+    for k in range(1, naxis + 1):
+        count *= int(header.get(f"NAXIS{k}", 0))
+    return count * abs(int(header.get("BITPIX", 8))) // 8
+
+
+def _padded(nbytes: int) -> int:
+    return -(-nbytes // 2880) * 2880
 
 
 def _copy_range(src, dst, start: int) -> None:

@@ -23,6 +23,7 @@ from ..config import Extract1dParams
 from ..errors import InputError
 from ..io.extract1d_ref import load_extract1d_reference
 from ..io.observation import Observation
+from ..io.prefetch import read_ahead
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..io.x1dints import write_x1dints
@@ -247,9 +248,12 @@ def _extract_segment(
     # aperture pixels in the file's orientation, flat per frame
     inside = _oriented(setup.aperture.profile[None] > 0, setup.dispaxis)[0].reshape(-1)
     with seg.arrays("readonly") as arr:
-        for a in range(0, n, step):
-            b = min(n, a + step)
-            cubes = [arr.read(name, a, b) if arr.has(name) else None for name in _ARRAYS]
+
+        def read(block: tuple[int, int]) -> list[np.ndarray | None]:
+            return [arr.read(name, *block) if arr.has(name) else None for name in _ARRAYS]
+
+        blocks = [(a, min(n, a + step)) for a in range(0, n, step)]
+        for (a, b), cubes in read_ahead(read, blocks):
             filled = None
             if temporal is not None:
                 filled = fill_from_model(cubes[0], cubes[1:], *temporal.entries(a, b))

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import bottleneck as bn
 import numpy as np
 
 from ..config import OutlierDetectionParams
 from ..dqflags import OUTLIER_FLAG
 from ..io.observation import Observation
+from ..io.prefetch import read_ahead
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
+from ..steps import _movmed
 from ..steps.outliers import (
     MotionModel,
     detect_outliers,
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Integrations the motion patterns are learned from.
 MOTION_SAMPLE = 200
+_VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
+
 #: Bytes of input arrays per block (SCI, ERR, DQ, 3 VAR); temporaries add about 2x.
 BLOCK_BYTES = 128 * 1024**2
 
@@ -90,10 +94,31 @@ def _block_length(npix: int, width: int) -> int:
     return int(max(BLOCK_BYTES // (npix * 4 * 6), 4 * width, 16))
 
 
+class _LazyOutputs:
+    """The crfints arrays of a detector's segments, opened on first use.
+
+    Opening waits (``ready``) for the segment's copy, so copies still being written in
+    the background only hold up the first patch of their own segment.
+    """
+
+    def __init__(self, segs: list[Segment], outputs: dict, stack, ready) -> None:
+        self._segs, self._outputs, self._stack, self._ready = segs, outputs, stack, ready
+        self._open: dict[int, object] = {}
+
+    def __getitem__(self, k: int):
+        if k not in self._open:
+            seg = self._segs[k]
+            if self._ready is not None:
+                self._ready(seg.path)
+            target = seg.stored_at(self._outputs[seg.path])
+            self._open[k] = self._stack.enter_context(target.arrays("update"))
+        return self._open[k]
+
+
 class _Series:
     """Consecutive segments read as one time series (global integration indices)."""
 
-    def __init__(self, segs: list[Segment], inputs: list, outputs: list) -> None:
+    def __init__(self, segs: list[Segment], inputs: list, outputs: _LazyOutputs) -> None:
         self.segs, self.inputs, self.outputs = segs, inputs, outputs
         self.bounds = np.cumsum([0] + [s.nints for s in segs])
 
@@ -125,6 +150,7 @@ def detect_and_write(
     *,
     mode: str = "default",
     progress: Callable[[int], None] | None = None,
+    ready: Callable[[Path], None] | None = None,
 ) -> OutlierOutcome:
     """Run outlier detection on every detector series and patch the crfints files.
 
@@ -141,12 +167,17 @@ def detect_and_write(
         Window across segments (default) or within each segment (jwst).
     progress : callable, optional
         Called with the number of integrations done.
+    ready : callable, optional
+        Called with a segment path before its crfints is first opened; it returns once
+        that file is complete (the copies may still be being written in the background).
 
     Returns
     -------
     OutlierOutcome
     """
     outcome = OutlierOutcome({}, {}, {})
+    if not _movmed.kernel_available():
+        log.info("rolling median: tso3's compiled kernel is not built, using bottleneck (slower)")
     for det, segs in obs.series.items():
         _, ny, nx = segs[0].shape
         outcome.invalid_map[det] = np.zeros((ny, nx), np.int64)
@@ -158,14 +189,12 @@ def detect_and_write(
             outcome.flagged[s.path] = np.zeros(s.nints, np.int64)
         with contextlib.ExitStack() as stack:
             inputs = [stack.enter_context(s.arrays("readonly")) for s in segs]
-            outs = [
-                stack.enter_context(s.stored_at(outputs[s.path]).arrays("update")) for s in segs
-            ]
             # default: one series per detector; jwst: one per segment
             groups = [range(len(segs))] if mode != "jwst" else [[k] for k in range(len(segs))]
             for group in groups:
-                series = _Series([segs[k] for k in group], [inputs[k] for k in group],
-                                 [outs[k] for k in group])  # fmt: skip
+                members = [segs[k] for k in group]
+                opened = _LazyOutputs(members, outputs, stack, ready)
+                series = _Series(members, [inputs[k] for k in group], opened)
                 _run_series(det, series, params, mode, motion, outcome, pieces, progress)
         for s in segs:
             found = pieces[s.path]
@@ -189,12 +218,15 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
     width = params.rolling_window_width
     halo = width // 2 + 1
     length = n if mode == "jwst" and n <= 4 * width else _block_length(ny * nx, width)
-    for a in range(0, n, length):
-        b = min(n, a + length)
+
+    def read(block: tuple[int, int]):
+        a, b = block
         lo, hi = (0, n) if length >= n else (max(0, a - halo), min(n, b + halo))
-        sci = series.read("SCI", lo, hi)
-        err = series.read("ERR", lo, hi)
-        dq = series.read_dq(lo, hi)
+        arrays = (series.read("SCI", lo, hi), series.read("ERR", lo, hi), series.read_dq(lo, hi))
+        return lo, arrays, {k: series.read(k, a, b) for k in _VARIANCES}
+
+    blocks = [(a, min(n, a + length)) for a in range(0, n, length)]
+    for (a, b), (lo, (sci, err, dq), variances) in read_ahead(read, blocks):
         term = None
         if motion is not None:
             # the halo holds every window of the block, so the relative coefficients of
@@ -207,7 +239,6 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
         core = slice(a - lo, b - lo)
         outliers, median = res.outliers[core], res.median[core]
         sci, err, dq = sci[core], err[core], dq[core]
-        variances = {k: series.read(k, a, b) for k in ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")}
         # NaN already in every array: nothing to write there
         nan_before = np.isnan(sci) & np.isnan(err)
         for v in variances.values():
@@ -239,9 +270,7 @@ def learn_motion(segs: list[Segment], n_modes: int) -> MotionModel | None:
     """Frame-wide patterns of one detector series, from a sample of its integrations."""
     sample, _ = sample_integrations(segs, MOTION_SAMPLE)
     err, _ = sample_integrations(segs, MOTION_SAMPLE, name="ERR")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        noise = np.nanmedian(err, axis=0)
+    noise = bn.nanmedian(err, axis=0)  # NaN where no sample is valid, without a warning
     model = motion_basis(sample, n_modes, noise=noise)
     if model.basis.shape[0] == 0:
         log.info("no frame-wide change above the noise: no motion term")

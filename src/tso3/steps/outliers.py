@@ -588,13 +588,20 @@ def fit_motion(sci: np.ndarray, model: MotionModel, clip: float = 5.0) -> np.nda
     valid = np.isfinite(diff)
     np.copyto(diff, 0.0, where=~valid)
     outer = (a[:, None, :] * a[None, :, :]).reshape(k * k, -1).T
-    coeffs = _solve_masked(diff, valid, a, outer)
-    resid = diff - (coeffs @ a).astype(np.float32)
+    normal = (valid.astype(np.float32) @ outer).astype(np.float64)
+    rhs = (diff @ a.T).astype(np.float64)
+    coeffs = _solve(normal, rhs)
+    resid = diff - coeffs.astype(np.float32) @ a
     clipped = np.abs(resid) > clip
-    if clipped.any():
-        valid &= ~clipped
-        np.copyto(diff, 0.0, where=clipped)
-        coeffs = _solve_masked(diff, valid, a, outer)
+    rows = np.flatnonzero(clipped.any(axis=1))
+    if rows.size:
+        # refit only the integrations that lost pixels, by taking those pixels out of
+        # their normal equations (a handful of cosmic rays per integration)
+        lost = clipped[rows]
+        normal[rows] -= lost.astype(np.float32) @ outer
+        rhs[rows] -= np.where(lost, diff[rows], 0.0) @ a.T
+        coeffs[rows] = _solve(normal[rows], rhs[rows])
+        valid[rows] &= ~lost
     coeffs[valid.sum(axis=1) < 10 * max(k, 1)] = np.nan
     return coeffs
 
@@ -613,13 +620,13 @@ def _informative_pixels(energy: np.ndarray, fraction: float = 0.99) -> np.ndarra
     return np.sort(order[: max(n, min(len(order), 100))])
 
 
-def _solve_masked(diff, valid, a, outer) -> np.ndarray:
-    """Per-integration least squares over its valid pixels (tiny ridge for stability)."""
-    k = a.shape[0]
-    normal = (valid.astype(np.float32) @ outer).reshape(-1, k, k).astype(np.float64)
-    normal += 1e-9 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(k) + 1e-30
-    rhs = (diff @ a.T).astype(np.float64)
-    return np.linalg.solve(normal, rhs[..., None])[..., 0]
+def _solve(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Per-integration least squares from flattened normal equations ``(n, k*k)`` and
+    right-hand sides ``(n, k)`` (tiny ridge for stability)."""
+    k = rhs.shape[1]
+    matrix = normal.reshape(-1, k, k).copy()
+    matrix += 1e-9 * np.trace(matrix, axis1=1, axis2=2)[:, None, None] * np.eye(k) + 1e-30
+    return np.linalg.solve(matrix, rhs[..., None])[..., 0]
 
 
 def relative_motion(coefficients: np.ndarray, width: int) -> np.ndarray:
