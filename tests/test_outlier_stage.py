@@ -12,7 +12,7 @@ from stdatamodels.jwst import datamodels
 import tso3
 from tso3.simulate import simulate
 from tso3.stages import outliers as stage
-from tso3.steps.outliers import fit_motion, motion_basis
+from tso3.steps.outliers import detect_outliers, fit_motion, match_nans_and_flags, motion_basis
 
 
 def split(path, bounds, out_dir):
@@ -124,3 +124,25 @@ def test_motion_fit_explains_subpixel_shifts():
     assert np.abs(before[1]).max() > 8  # 0.03 px is a many-sigma change on the trace
     assert np.abs(resid[1]).max() < 6
     assert resid[0, 15, 60] > 40  # the cosmic ray stays in the residual
+
+
+def test_crfints_match_the_step_functions(tmp_path):
+    """The stage's sparse patches give what detect_outliers + match_nans_and_flags give."""
+    sim = simulate("nrs_brightobj", tmp_path / "sim", nints=60, segments=2, seed=11)
+    # a lost integration and a NaN only in VAR_FLAT, so DQ and NaN both have to change
+    with fits.open(sim.files[0], mode="update") as hdul:
+        hdul["SCI"].data[7] = np.nan
+        hdul["VAR_FLAT"].data[9, 10, 100] = np.nan
+    out = tmp_path / "out"
+    _run(sim.asn_path, out, overrides=["outlier_detection.motion_modes=0"])
+    names = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
+    cubes = {n: np.concatenate([fits.getdata(f, n) for f in sim.files]) for n in names}
+    cubes["DQ"] = cubes["DQ"].astype(np.uint32)
+    res = detect_outliers(cubes["SCI"], cubes["ERR"], cubes["DQ"])
+    assert res.n_flagged > 0
+    cubes["DQ"][res.outliers] |= np.uint32(17)
+    match_nans_and_flags(*(cubes[n] for n in names[:3]), *(cubes[n] for n in names[3:]))
+    written = sorted(out.glob("*_crfints.fits"))
+    for name in names:
+        got = np.concatenate([fits.getdata(f, name) for f in written])
+        np.testing.assert_array_equal(got, cubes[name], err_msg=name)

@@ -21,7 +21,7 @@ import bottleneck as bn
 import numpy as np
 
 from ..config import OutlierDetectionParams
-from ..dqflags import OUTLIER_FLAG
+from ..dqflags import DO_NOT_USE, OUTLIER_FLAG
 from ..io.observation import Observation
 from ..io.prefetch import read_ahead
 from ..io.sampling import sample_integrations
@@ -31,7 +31,6 @@ from ..steps.outliers import (
     MotionModel,
     detect_outliers,
     fit_motion,
-    match_nans_and_flags,
     motion_basis,
     relative_motion,
 )
@@ -238,30 +237,26 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
         )  # fmt: skip
         core = slice(a - lo, b - lo)
         outliers, median = res.outliers[core], res.median[core]
-        sci, err, dq = sci[core], err[core], dq[core]
-        # NaN already in every array: nothing to write there
-        nan_before = np.isnan(sci) & np.isnan(err)
-        for v in variances.values():
-            if v is not None:
-                nan_before &= np.isnan(v)
-        dq_in = dq.copy()
-        dq[outliers] |= np.uint32(OUTLIER_FLAG)
-        invalid = match_nans_and_flags(sci, err, dq, *variances.values())
-        outcome.invalid_map[det] += outliers.sum(axis=0)
+        floats = [sci[core], err[core]] + [v for v in variances.values() if v is not None]
+        changes = _block_changes(floats, dq[core], outliers)
+        npix = ny * nx
+        flagged = np.flatnonzero(outliers)
+        outcome.invalid_map[det] += np.bincount(flagged % npix, minlength=npix).reshape(ny, nx)
+        per_int = np.bincount(flagged // npix, minlength=b - a)
         outcome.n_pixels += outliers.size
-        outcome.n_flagged += int(outliers.sum())
+        outcome.n_flagged += flagged.size
         names = ["SCI", "ERR"] + [k for k, v in variances.items() if v is not None]
+        flat_median = median.reshape(-1)
         for k, la, lb, g in series.pieces(a, b):
             seg = series.segs[k]
-            part = slice(g - a, g - a + (lb - la))
-            outcome.flagged[seg.path][la:lb] += outliers[part].sum(axis=(1, 2))
-            offset = la * ny * nx
-            _patch(
-                series.outputs[k], offset, dq_in[part], dq[part],
-                invalid[part] & ~nan_before[part], names,
-            )  # fmt: skip
-            keep = np.flatnonzero(invalid[part] & np.isfinite(median[part]))
-            pieces[seg.path].append((keep + offset, median[part].reshape(-1)[keep]))
+            outcome.flagged[seg.path][la:lb] += per_int[g - a : g - a + (lb - la)]
+            # flat indices of this segment's part of the block, and where it lies in the file
+            start, stop = (g - a) * npix, (g - a + lb - la) * npix
+            shift = la * npix - start
+            _patch(series.outputs[k], changes.part(start, stop), shift, names)
+            inv = changes.invalid[(changes.invalid >= start) & (changes.invalid < stop)]
+            keep = inv[np.isfinite(flat_median[inv])]
+            pieces[seg.path].append((keep + shift, flat_median[keep]))
         if progress:
             progress(b - a)
 
@@ -279,15 +274,61 @@ def learn_motion(segs: list[Segment], n_modes: int) -> MotionModel | None:
     return model
 
 
-def _patch(out, offset: int, dq_old, dq_new, newly_invalid, names) -> None:
-    """Write only what changed: DQ where it differs, NaN where a value became invalid.
+@dataclass
+class _Changes:
+    """What the outlier pass changes in one block (flat indices into the block)."""
 
-    ``offset`` is the flat index of the block's first pixel in the segment cube.
+    dq_index: np.ndarray  # where DQ changes
+    dq_value: np.ndarray  # its new value there
+    newly_invalid: np.ndarray  # where a value becomes NaN
+    invalid: np.ndarray  # every invalid sample (DO_NOT_USE or NaN after the pass)
+
+    def part(self, start: int, stop: int) -> _Changes:
+        """The changes at flat indices ``start:stop`` (still block indices)."""
+
+        def inside(index: np.ndarray) -> slice:
+            lo, hi = np.searchsorted(index, [start, stop])
+            return slice(lo, hi)
+
+        dq = inside(self.dq_index)
+        new = inside(self.newly_invalid)
+        return _Changes(self.dq_index[dq], self.dq_value[dq], self.newly_invalid[new],
+                        self.invalid[inside(self.invalid)])  # fmt: skip
+
+
+def _block_changes(floats: list[np.ndarray], dq: np.ndarray, outliers: np.ndarray) -> _Changes:
+    """DQ and NaN changes of the pass, as :func:`tso3.steps.outliers.match_nans_and_flags`
+    would make them.
+
+    New outliers get ``DO_NOT_USE|OUTLIER``; a sample that is NaN in any float array
+    gets DO_NOT_USE; every float array becomes NaN where a sample is invalid.  Only the
+    indices are computed: the arrays themselves are never rewritten, since the crfints
+    are patched only where something changes (a small fraction of the samples).
     """
-    changed = np.flatnonzero(dq_new != dq_old)
-    if changed.size:
-        out.write_dq(changed + offset, dq_new.reshape(-1)[changed])
-    newly = np.flatnonzero(newly_invalid)
-    if newly.size:
+    anynan = np.isnan(floats[0])
+    allnan = anynan.copy()
+    for arr in floats[1:]:
+        nan = np.isnan(arr)
+        anynan |= nan
+        allnan &= nan
+    flagged_before = (dq & np.uint32(DO_NOT_USE)) != 0
+    invalid = anynan | flagged_before | outliers
+    touched = np.flatnonzero(outliers | (anynan & ~flagged_before))
+    flat_dq = dq.reshape(-1)
+    old = flat_dq[touched]
+    extra = np.where(outliers.reshape(-1)[touched], np.uint32(OUTLIER_FLAG), np.uint32(0))
+    new = old | np.uint32(DO_NOT_USE) | extra
+    differs = new != old
+    return _Changes(
+        touched[differs], new[differs], np.flatnonzero(invalid & ~allnan), np.flatnonzero(invalid)
+    )
+
+
+def _patch(out, changes: _Changes, shift: int, names: list[str]) -> None:
+    """Write only what changed into a crfints: DQ where it differs, NaN where a value
+    became invalid.  ``shift`` turns the block's flat indices into the file cube's."""
+    if changes.dq_index.size:
+        out.write_dq(changes.dq_index + shift, changes.dq_value)
+    if changes.newly_invalid.size:
         for name in names:
-            out.cube(name).reshape(-1)[newly + offset] = np.nan
+            out.cube(name).reshape(-1)[changes.newly_invalid + shift] = np.nan

@@ -582,7 +582,8 @@ def fit_motion(sci: np.ndarray, model: MotionModel, clip: float = 5.0) -> np.nda
     used = _informative_pixels((whitened**2).sum(axis=0))
     a = whitened[:, used].astype(np.float32)
     inv = (1.0 / scatter[used]).astype(np.float32)
-    diff = np.asarray(sci, dtype=np.float32).reshape(len(sci), -1)[:, used]
+    # np.take gathers columns several times faster than fancy indexing
+    diff = np.take(np.asarray(sci, dtype=np.float32).reshape(len(sci), -1), used, axis=1)
     diff -= model.reference.reshape(-1)[used]
     diff *= inv
     valid = np.isfinite(diff)
@@ -599,7 +600,7 @@ def fit_motion(sci: np.ndarray, model: MotionModel, clip: float = 5.0) -> np.nda
         # their normal equations (a handful of cosmic rays per integration)
         lost = clipped[rows]
         normal[rows] -= lost.astype(np.float32) @ outer
-        rhs[rows] -= np.where(lost, diff[rows], 0.0) @ a.T
+        rhs[rows] -= np.where(lost, diff[rows], np.float32(0)) @ a.T
         coeffs[rows] = _solve(normal[rows], rhs[rows])
         valid[rows] &= ~lost
     coeffs[valid.sum(axis=1) < 10 * max(k, 1)] = np.nan
