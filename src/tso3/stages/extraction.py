@@ -10,9 +10,11 @@ swapped views.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +25,11 @@ from ..config import Extract1dParams
 from ..errors import InputError
 from ..io.extract1d_ref import load_extract1d_reference
 from ..io.observation import Observation
-from ..io.prefetch import read_ahead
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..io.x1dints import write_x1dints
 from ..spectra import SpectraSet
+from ..steps._movmed import default_threads
 from ..steps.aperture import (
     DEFAULT_BKG_GAP,
     DEFAULT_EXTRACT_WIDTH,
@@ -224,39 +226,43 @@ def extract(
             )
             reference = float(pos[0]) if np.isfinite(pos[0]) else None
         use_temporal = repair is not None and params.repair and mode != "jwst"
-        for seg in segs:
-            temporal = repair.get(seg.path) if use_temporal else None
-            sums = _extract_segment(
-                seg.stored_at(sources[seg.path]),
-                setup,
-                settings,
-                model,
-                progress,
-                temporal,
-                reference,
-            )
-            result.spectra.append(_spectra_set(seg, setup, sums, lam, params, det))
+        stored = [seg.stored_at(sources[seg.path]) for seg in segs]
+        temporal = [repair.get(seg.path) if use_temporal else None for seg in segs]
+        sums = _extract_series(stored, temporal, setup, settings, model, progress, reference)
+        for seg, seg_sums in zip(segs, sums, strict=True):
+            result.spectra.append(_spectra_set(seg, setup, seg_sums, lam, params, det))
     return result
 
 
-def _extract_segment(
-    seg: Segment, setup, settings, model, progress, temporal=None, reference=None
-) -> dict[str, np.ndarray]:
-    n, ny, nx = seg.shape
-    step = max(1, BLOCK_BYTES // (ny * nx * 4))
-    pieces: list[dict[str, np.ndarray]] = []
+def _extract_series(
+    segs: list[Segment], temporal: list, setup, settings, model, progress, reference=None
+) -> list[dict[str, np.ndarray]]:
+    """Block sums of every segment of one detector, in order.
+
+    Blocks of integrations are independent and their work is numpy that releases the
+    GIL, so they run on a thread per core; memory holds one block per thread.
+    """
     # aperture pixels in the file's orientation, flat per frame
     inside = _oriented(setup.aperture.profile[None] > 0, setup.dispaxis)[0].reshape(-1)
-    with seg.arrays("readonly") as arr:
+    with contextlib.ExitStack() as stack:
+        arrays = [stack.enter_context(seg.arrays("readonly")) for seg in segs]
+        names = [[name if arr.has(name) else None for name in _ARRAYS] for arr in arrays]
+        for arr, present in zip(arrays, names, strict=True):
+            for name in filter(None, present):
+                arr.read(name, 0, 0)  # opens the lazy HDU data here, not in the threads
+        tasks = []
+        for k, seg in enumerate(segs):
+            n, ny, nx = seg.shape
+            step = max(1, BLOCK_BYTES // (ny * nx * 4))
+            tasks += [(k, a, min(n, a + step)) for a in range(0, n, step)]
 
-        def read(block: tuple[int, int]) -> list[np.ndarray | None]:
-            return [arr.read(name, *block) if arr.has(name) else None for name in _ARRAYS]
-
-        blocks = [(a, min(n, a + step)) for a in range(0, n, step)]
-        for (a, b), cubes in read_ahead(read, blocks):
+        def work(task: tuple[int, int, int]) -> dict[str, np.ndarray]:
+            k, a, b = task
+            _, ny, nx = segs[k].shape
+            cubes = [None if name is None else arrays[k].read(name, a, b) for name in names[k]]
             filled = None
-            if temporal is not None:
-                filled = fill_from_model(cubes[0], cubes[1:], *temporal.entries(a, b))
+            if temporal[k] is not None:
+                filled = fill_from_model(cubes[0], cubes[1:], *temporal[k].entries(a, b))
             cubes = [None if c is None else _oriented(c, setup.dispaxis) for c in cubes]
             sums = extract_block(
                 *cubes, aperture=setup.aperture, params=settings, model=model,
@@ -267,10 +273,15 @@ def _extract_segment(
                 sums["n_repaired"] = sums["n_repaired"] + np.bincount(
                     t[inside[pixel]], minlength=b - a
                 )
-            pieces.append(sums)
-            if progress:
-                progress(b - a)
-    return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+            return sums
+
+        pieces: list[list[dict[str, np.ndarray]]] = [[] for _ in segs]
+        with ThreadPoolExecutor(max_workers=default_threads()) as pool:
+            for (k, a, b), sums in zip(tasks, pool.map(work, tasks), strict=True):
+                pieces[k].append(sums)
+                if progress:
+                    progress(b - a)
+    return [{key: np.concatenate([p[key] for p in part]) for key in part[0]} for part in pieces]
 
 
 def _spectra_set(seg, setup, sums, lam, params, det) -> SpectraSet:
