@@ -121,24 +121,37 @@ typedef struct {
     int64_t unjudged;        /* out, detection: usable samples whose ERR is not > 0 */
 } pass_t;
 
-/* Load row t of columns [c0, c0 + nc): slot values (+inf when not usable) and 0/1. */
+/* Load row t of columns [c0, c0 + nc) as slot values (+inf when not usable) and add
+ * `sign` (+1 entering, -1 leaving) to the count of usable samples of each column. */
 static inline __attribute__((always_inline)) void load_row(const pass_t *p, ptrdiff_t t,
                                                            ptrdiff_t c0, ptrdiff_t nc,
                                                            float *restrict value,
-                                                           int32_t *restrict ok)
+                                                           int32_t *restrict count,
+                                                           int32_t sign)
 {
     const float *restrict xr = p->x + t * p->x_stride + c0;
     if (p->good != NULL) {
         const uint8_t *restrict gr = p->good + t * p->good_stride + c0;
-        for (ptrdiff_t c = 0; c < nc; c++) ok[c] = !isnan(xr[c]) && gr[c];
+        for (ptrdiff_t c = 0; c < nc; c++) {
+            int32_t ok = !isnan(xr[c]) & (gr[c] != 0);
+            value[c] = ok ? xr[c] : INFINITY;
+            count[c] += ok * sign;
+        }
     } else if (p->dq != NULL) {
         const uint32_t *restrict dr = p->dq + t * p->dq_stride + c0;
         const uint32_t bad = p->bad_bits;
-        for (ptrdiff_t c = 0; c < nc; c++) ok[c] = !isnan(xr[c]) && (dr[c] & bad) == 0;
+        for (ptrdiff_t c = 0; c < nc; c++) {
+            int32_t ok = !isnan(xr[c]) & ((dr[c] & bad) == 0);
+            value[c] = ok ? xr[c] : INFINITY;
+            count[c] += ok * sign;
+        }
     } else {
-        for (ptrdiff_t c = 0; c < nc; c++) ok[c] = !isnan(xr[c]);
+        for (ptrdiff_t c = 0; c < nc; c++) {
+            int32_t ok = !isnan(xr[c]);
+            value[c] = ok ? xr[c] : INFINITY;
+            count[c] += ok * sign;
+        }
     }
-    for (ptrdiff_t c = 0; c < nc; c++) value[c] = ok[c] ? xr[c] : INFINITY;
 }
 
 /* Detection for row i of columns [c0, c0 + nc), whose median is already in m. */
@@ -185,7 +198,7 @@ static inline __attribute__((always_inline)) int walk(pass_t *p)
     float *buf = malloc(sizeof(float) * (size_t)(2 * width * (block + 16)));
     if (buf == NULL) return -1;
     float leave[BLOCK], enter[BLOCK], motion[BLOCK];
-    int32_t count[BLOCK], ok[BLOCK];
+    int32_t count[BLOCK];
     p->unjudged = 0;
 #ifdef HAVE_AVX2_SLIDE
     __builtin_cpu_init();
@@ -200,17 +213,19 @@ static inline __attribute__((always_inline)) int walk(pass_t *p)
         float *s = buf;
         for (ptrdiff_t k = 0; k < width * rs; k++) s[k] = INFINITY;
         for (ptrdiff_t c = 0; c < nc; c++) count[c] = 0;
+        for (ptrdiff_t c = nc; c < ncp; c++) enter[c] = leave[c] = INFINITY;
         /* start with the all-missing window of i = -after - 1 and slide it along */
         for (ptrdiff_t i = -p->after; i < p->nints; i++) {
             ptrdiff_t t_in = i + p->after, t_out = i - p->before - 1;
-            for (ptrdiff_t c = 0; c < ncp; c++) enter[c] = leave[c] = INFINITY;
             if (t_in < p->nints) {
-                load_row(p, t_in, c0, nc, enter, ok);
-                for (ptrdiff_t c = 0; c < nc; c++) count[c] += ok[c];
+                load_row(p, t_in, c0, nc, enter, count, 1);
+            } else {
+                for (ptrdiff_t c = 0; c < nc; c++) enter[c] = INFINITY;
             }
             if (t_out >= 0) {
-                load_row(p, t_out, c0, nc, leave, ok);
-                for (ptrdiff_t c = 0; c < nc; c++) count[c] -= ok[c];
+                load_row(p, t_out, c0, nc, leave, count, -1);
+            } else {
+                for (ptrdiff_t c = 0; c < nc; c++) leave[c] = INFINITY;
             }
             float *t = s == buf ? buf + width * rs : buf;
 #ifdef HAVE_AVX2_SLIDE
@@ -222,13 +237,23 @@ static inline __attribute__((always_inline)) int walk(pass_t *p)
             s = t;
             if (i < 0) continue;
             float *m = p->med + i * p->med_stride + c0;
-            const int32_t stride = (int32_t)rs;
-            for (int32_t c = 0; c < (int32_t)nc; c++) {
-                int32_t k = count[c], kk = k > 1 ? k : 1;
-                float lo = s[((kk - 1) >> 1) * stride + c], hi = s[(kk >> 1) * stride + c];
-                m[c] = (float)(((double)lo + (double)hi) * 0.5);
+            /* Most windows are full: their middle slots are the same two rows for every
+             * column, read contiguously.  The few others (bad or NaN samples, the ends of
+             * the series) look up their own middle; a gather instruction for all
+             * columns would cost more than the whole slide. */
+            const float *lo = s + ((width - 1) / 2) * rs, *hi = s + (width / 2) * rs;
+            for (ptrdiff_t c = 0; c < nc; c++)
+                m[c] = (float)(((double)lo[c] + (double)hi[c]) * 0.5);
+            for (ptrdiff_t c = 0; c < nc; c++) {
+                int32_t k = count[c];
+                if (k == width) continue;
+                if (k < min_count || k == 0) {
+                    m[c] = NAN;
+                } else {
+                    double a = s[((k - 1) / 2) * rs + c], b = s[(k / 2) * rs + c];
+                    m[c] = (float)((a + b) * 0.5);
+                }
             }
-            for (int32_t c = 0; c < (int32_t)nc; c++) m[c] = count[c] >= min_count ? m[c] : NAN;
             if (p->err != NULL) judge_row(p, i, c0, nc, m, motion);
         }
     }
