@@ -276,7 +276,12 @@ def _extract_series(
             return sums
 
         pieces: list[list[dict[str, np.ndarray]]] = [[] for _ in segs]
-        with ThreadPoolExecutor(max_workers=default_threads()) as pool:
+        # The steps silence numpy's RuntimeWarnings with catch_warnings, which swaps the
+        # process-wide filter list: from several threads at once the swaps can interleave.
+        # With the same filter set here first, every list they swap in or back holds it,
+        # and this block restores the caller's filters once the threads are done.
+        with warnings.catch_warnings(), ThreadPoolExecutor(default_threads()) as pool:
+            warnings.simplefilter("ignore", RuntimeWarning)
             for (k, a, b), sums in zip(tasks, pool.map(work, tasks), strict=True):
                 pieces[k].append(sums)
                 if progress:

@@ -311,9 +311,8 @@ def find_outliers(
         # ERR missing or zero: judge those samples against the pixel's own scatter
         pixels = need.any(axis=0)
         d = np.where(usable[:, pixels], dev[:, pixels], np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            sigma = _MAD_TO_SIGMA * bn.nanmedian(d, axis=0)
+        # bottleneck warns of no all-NaN column; catch_warnings would not be thread-safe
+        sigma = _MAD_TO_SIGMA * bn.nanmedian(d, axis=0)
         with np.errstate(invalid="ignore"):
             alt = need[:, pixels] & (d > snr * sigma) & (sigma > 0)
         flags[:, pixels] |= alt

@@ -135,7 +135,10 @@ def to_spectra_set(
     SpectraSet
     """
     keep = np.isfinite(np.asarray(wavelength, dtype=np.float64))
-    vec = {k: np.ascontiguousarray(v[:, keep]) for k, v in columns.items()}
+    if keep.all():  # boolean indexing would copy every column for nothing
+        vec = {k: np.ascontiguousarray(v) for k, v in columns.items()}
+    else:
+        vec = {k: np.ascontiguousarray(v[:, keep]) for k, v in columns.items()}
     extras = extras or {}
     if units:
         kwargs.setdefault("flux_unit", units["flux"])
