@@ -452,3 +452,19 @@ def test_match_nans_and_flags():
     err[0, 1, 1] = np.nan
     match_nans_and_flags(sci, err, dq)
     assert np.isnan(sci[0, 1, 1]) and dq[0, 1, 1] == DO_NOT_USE
+
+
+def test_no_kernel_environment_variable_selects_bottleneck(monkeypatch):
+    """TSO3_NO_KERNEL forces the bottleneck engine, which gives the same medians."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(80, 40)).astype(np.float32)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    with_kernel = rolling_median(x, 9)
+    monkeypatch.setenv(_movmed.NO_KERNEL_ENV, "1")
+    _movmed._library.cache_clear()
+    try:
+        assert not _movmed.kernel_available()
+        np.testing.assert_array_equal(rolling_median(x, 9), with_kernel)
+    finally:
+        monkeypatch.delenv(_movmed.NO_KERNEL_ENV)
+        _movmed._library.cache_clear()
