@@ -155,6 +155,7 @@ def kernel_detect(
         or err.dtype != np.float32
         or dq.dtype.kind not in "iu"
         or dq.dtype.itemsize != 4
+        or not dq.dtype.isnative  # e.g. '>i4' straight from a FITS file
         or median.dtype != np.float32
         or flags.dtype != np.bool_
         or not all(_rows(a) for a in (median, flags))
