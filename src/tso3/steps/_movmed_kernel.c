@@ -242,16 +242,27 @@ static inline __attribute__((always_inline)) int walk(pass_t *p)
              * the series) look up their own middle; a gather instruction for all
              * columns would cost more than the whole slide. */
             const float *lo = s + ((width - 1) / 2) * rs, *hi = s + (width / 2) * rs;
-            for (ptrdiff_t c = 0; c < nc; c++)
-                m[c] = (float)(((double)lo[c] + (double)hi[c]) * 0.5);
-            for (ptrdiff_t c = 0; c < nc; c++) {
-                int32_t k = count[c];
-                if (k == width) continue;
-                if (k < min_count || k == 0) {
-                    m[c] = NAN;
-                } else {
-                    double a = s[((k - 1) / 2) * rs + c], b = s[(k / 2) * rs + c];
-                    m[c] = (float)((a + b) * 0.5);
+            if (lo == hi) { /* odd width: the middle slot itself */
+                for (ptrdiff_t c = 0; c < nc; c++) m[c] = lo[c];
+            } else {
+                for (ptrdiff_t c = 0; c < nc; c++)
+                    m[c] = (float)(((double)lo[c] + (double)hi[c]) * 0.5);
+            }
+            /* the others, found 16 columns at a time by a vectorised test */
+            for (ptrdiff_t g = 0; g < nc; g += 16) {
+                ptrdiff_t end = g + 16 < nc ? g + 16 : nc;
+                int32_t odd = 0;
+                for (ptrdiff_t c = g; c < end; c++) odd |= count[c] != width;
+                if (!odd) continue;
+                for (ptrdiff_t c = g; c < end; c++) {
+                    int32_t k = count[c];
+                    if (k == width) continue;
+                    if (k < min_count || k == 0) {
+                        m[c] = NAN;
+                    } else {
+                        double a = s[((k - 1) / 2) * rs + c], b = s[(k / 2) * rs + c];
+                        m[c] = (float)((a + b) * 0.5);
+                    }
                 }
             }
             if (p->err != NULL) judge_row(p, i, c0, nc, m, motion);
