@@ -78,7 +78,8 @@ static inline __attribute__((always_inline)) void slide(const float *restrict s,
 #include <immintrin.h>
 #define HAVE_AVX2_SLIDE 1
 /* The same with AVX2, eight columns at a time walking up the slots: s[j] and r[j-1]
- * stay in registers, so a slot costs one load, one store and four operations. */
+ * stay in registers, so a slot costs one load, one store and four operations.  Slot j is
+ * stored after slot j + 1 was loaded, so `t` may be `s` (an update in place). */
 __attribute__((target("avx2"))) static void slide_avx2(const float *s, float *t,
                                                        ptrdiff_t width, ptrdiff_t stride,
                                                        ptrdiff_t nc, const float *leave,
@@ -227,14 +228,17 @@ static inline __attribute__((always_inline)) int walk(pass_t *p)
             } else {
                 for (ptrdiff_t c = 0; c < nc; c++) leave[c] = INFINITY;
             }
-            float *t = s == buf ? buf + width * rs : buf;
 #ifdef HAVE_AVX2_SLIDE
-            if (use_avx2)
-                slide_avx2(s, t, width, rs, ncp, leave, enter);
-            else
+            if (use_avx2) {
+                /* in place: each slot is written only after the one above it was read */
+                slide_avx2(s, s, width, rs, ncp, leave, enter);
+            } else
 #endif
+            {
+                float *t = s == buf ? buf + width * rs : buf;
                 slide(s, t, width, rs, ncp, leave, enter);
-            s = t;
+                s = t;
+            }
             if (i < 0) continue;
             float *m = p->med + i * p->med_stride + c0;
             /* Most windows are full: their middle slots are the same two rows for every
