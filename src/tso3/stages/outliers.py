@@ -253,9 +253,9 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
             # flat indices of this segment's part of the block, and where it lies in the file
             start, stop = (g - a) * npix, (g - a + lb - la) * npix
             shift = la * npix - start
-            _patch(series.outputs[k], changes.part(start, stop), shift, names)
-            inv = changes.invalid[(changes.invalid >= start) & (changes.invalid < stop)]
-            keep = inv[np.isfinite(flat_median[inv])]
+            part = changes.part(start, stop)
+            _patch(series.outputs[k], part, shift, names)
+            keep = part.invalid[np.isfinite(flat_median[part.invalid])]
             pieces[seg.path].append((keep + shift, flat_median[keep]))
         if progress:
             progress(b - a)
