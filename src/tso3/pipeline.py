@@ -295,6 +295,8 @@ def _outlier_pass(obs, result, staged, params, mode, provenance, show):
                 obs, targets, params.outlier_detection, mode=mode, progress=bar,
                 ready=lambda src: copies[src].result(),
             )  # fmt: skip
+            for done in copies.values():
+                done.result()  # a failed copy fails the run, even if nothing patched it
         except BaseException:
             for pending in copies.values():
                 pending.cancel()
