@@ -29,21 +29,6 @@ def crfints_name(segment_path: str | os.PathLike, asn_id: str) -> str:
     return f"{output_basename(segment_path, asn_id)}_{asn_id}_{CRFINTS_SUFFIX}.fits"
 
 
-def copy_with_primary_header(
-    source: str | os.PathLike, destination: str | os.PathLike, updates: Mapping[str, object]
-) -> None:
-    """Copy a FITS file, replacing keywords of its primary header.
-
-    Parameters
-    ----------
-    source, destination : path-like
-        Input file and the file to create (overwritten).
-    updates : mapping
-        Keyword -> value, or keyword -> (value, comment), set in the primary header.
-    """
-    write_copy(source, destination, primary_header_bytes(source, updates))
-
-
 def primary_header_bytes(source: str | os.PathLike, updates: Mapping[str, object]) -> bytes:
     """The primary HDU of ``source`` with ``updates`` applied, as FITS bytes.
 
@@ -63,29 +48,16 @@ def primary_header_bytes(source: str | os.PathLike, updates: Mapping[str, object
 
 
 def write_copy(source: str | os.PathLike, destination: str | os.PathLike, primary: bytes) -> None:
-    """Write ``primary`` (a whole primary HDU) then every other HDU of ``source`` as is."""
-    with open(source, "rb") as src:
-        head = fits.Header.fromfile(src)  # leaves the file at the end of the header
-        rest_offset = src.tell() + _padded(_primary_data_bytes(head))
-        with open(destination, "wb") as out:
-            out.write(primary)
+    """Write ``primary`` (a whole primary HDU, see :func:`primary_header_bytes`), then
+    every other HDU of ``source`` byte for byte."""
+    with fits.open(source, memmap=True, do_not_scale_image_data=True) as hdul:
+        rest_offset = hdul[1].fileinfo()["hdrLoc"] if len(hdul) > 1 else None
+    with open(destination, "wb") as out:
+        out.write(primary)
+        if rest_offset is not None:
             out.flush()
-            if rest_offset < os.fstat(src.fileno()).st_size:
+            with open(source, "rb") as src:
                 _copy_range(src, out, rest_offset)
-
-
-def _primary_data_bytes(header: fits.Header) -> int:
-    naxis = int(header.get("NAXIS", 0))
-    if naxis == 0:
-        return 0
-    count = 1
-    for k in range(1, naxis + 1):
-        count *= int(header.get(f"NAXIS{k}", 0))
-    return count * abs(int(header.get("BITPIX", 8))) // 8
-
-
-def _padded(nbytes: int) -> int:
-    return -(-nbytes // 2880) * 2880
 
 
 def _copy_range(src, dst, start: int) -> None:

@@ -159,7 +159,7 @@ def detect_and_write(
         The validated input.
     outputs : dict
         Segment path -> crfints file already created as a copy of the segment
-        (see :func:`tso3.io.crfints.copy_with_primary_header`); patched in place.
+        (see :func:`tso3.io.crfints.write_copy`); patched in place.
     params : OutlierDetectionParams
         Step parameters.
     mode : {"default", "jwst"}
