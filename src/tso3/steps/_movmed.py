@@ -127,6 +127,19 @@ def kernel_median(
     return out
 
 
+def detect_supported(x: np.ndarray, err: np.ndarray, dq: np.ndarray, width: int) -> bool:
+    """Whether :func:`kernel_detect` can take these inputs (else numpy does the work)."""
+    return (
+        _detect_kernel() is not None
+        and 2 <= width <= KERNEL_MAX_WIDTH
+        and x.dtype == np.float32
+        and err.dtype == np.float32
+        and dq.dtype.kind in "iu"
+        and dq.dtype.itemsize == 4
+        and dq.dtype.isnative  # not '>i4' straight from a FITS file
+    )
+
+
 def kernel_detect(
     x: np.ndarray,
     err: np.ndarray,
@@ -149,13 +162,7 @@ def kernel_detect(
     """
     func = _detect_kernel()
     if (
-        func is None
-        or not 2 <= width <= KERNEL_MAX_WIDTH
-        or x.dtype != np.float32
-        or err.dtype != np.float32
-        or dq.dtype.kind not in "iu"
-        or dq.dtype.itemsize != 4
-        or not dq.dtype.isnative  # e.g. '>i4' straight from a FITS file
+        not detect_supported(x, err, dq, width)
         or median.dtype != np.float32
         or flags.dtype != np.bool_
         or not all(_rows(a) for a in (median, flags))

@@ -419,7 +419,8 @@ def detect_outliers(
         m2[:, cols] = m
 
     itemsize = 8 if mode == "jwst" else 4
-    in_place = mode == "default" and _movmed.kernel_available()
+    # the compiled pass copies nothing, so it takes wide column blocks; numpy does not
+    in_place = mode == "default" and _movmed.detect_supported(x2, e2, d2, width)
     blocks = _movmed.column_blocks(n, x2.shape[1], itemsize, nthr, in_place=in_place)
     _movmed.run_blocks(work, blocks, nthr)
     return OutlierResult(outliers, median)
