@@ -126,6 +126,18 @@ def test_motion_fit_explains_subpixel_shifts():
     assert resid[0, 15, 60] > 40  # the cosmic ray stays in the residual
 
 
+def test_motion_fit_is_the_same_on_any_number_of_threads():
+    rng = np.random.default_rng(2)
+    sample = (100 + rng.normal(0, 1, (120, 8, 16))).astype(np.float32)
+    sample[:, 3:5, 6:9] += rng.normal(0, 20, (120, 1, 1)).astype(np.float32)  # a pattern
+    model = motion_basis(sample, 2)
+    assert model.basis.shape[0] >= 1
+    series = (100 + rng.normal(0, 1, (700, 8, 16))).astype(np.float32)
+    series[5, 2, 2] = np.nan
+    one = fit_motion(series, model, n_threads=1)
+    assert np.array_equal(one, fit_motion(series, model, n_threads=3), equal_nan=True)
+
+
 def test_crfints_match_the_step_functions(tmp_path):
     """The stage's sparse patches give what detect_outliers + match_nans_and_flags give."""
     sim = simulate("nrs_brightobj", tmp_path / "sim", nints=60, segments=2, seed=11)

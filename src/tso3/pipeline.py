@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from . import __version__
 from .config import MODES, STEPS, Parameters, resolve_parameters
 from .errors import OutputExistsError, ParameterError
@@ -102,7 +104,7 @@ def run(
         if name not in STEPS:
             raise ParameterError("skip", f"unknown step {name!r} (known: {', '.join(STEPS)})")
     params = resolve_parameters(config, overrides)
-    obs = load_observation(inputs)
+    obs = load_observation(inputs, open_models=False)  # headers and times: fast
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = _plan(obs, out, skip, plots)
@@ -110,25 +112,43 @@ def run(
     planned_speclc = result.speclc
     staged = StagedOutputs()
     show = not quiet
-    with _run_log(result.log_file, staged):
-        log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())
-        log.info("parameters: %s", json.dumps(params.as_dict()))
+    # tso3 spreads its own work over the cores; BLAS threads on top of that only spin
+    # and steal them (2 s of CPU in a 10 s run on two cores)
+    with _run_log(result.log_file, staged), threadpool_limits(limits=1, user_api="blas"):
+        log.info("tso3 %s, mode %s", __version__, mode)
         provenance = {"version": __version__, "mode": mode, "parameters": params.as_dict()}
         timings: dict[str, float] = {}
         timer = functools.partial(_timed, timings)
         try:
-            with timer("outlier_detection"):
-                sources, outcome = _outlier_pass(
-                    obs, result, staged, params, mode, provenance, show
+            with contextlib.ExitStack() as stages:
+                targets, ready = stages.enter_context(
+                    _crfints_copies(obs, result, staged, params, provenance)
                 )
-            repair = outcome.repair if outcome else None
-            ctx = _Context(obs, params, mode, provenance, result, staged, timer, show)
-            if obs.is_imaging and "tso_photometry" not in skip:
-                products = _photometry(ctx, sources, repair)
-            elif not obs.is_imaging and "extract_1d" not in skip:
-                products = _spectroscopy(ctx, sources, repair, "white_light" not in skip)
-            else:
-                products = {}
+                # Copying is bound by the disk, parsing the metadata models (the ASDF
+                # trees) by the CPU: the models are opened while the copies run.
+                with timer("load"):
+                    obs.open_models()
+                log.info("%s", obs.describe())
+                log.info("parameters: %s", json.dumps(params.as_dict()))
+                ctx = _Context(obs, params, mode, provenance, result, staged, timer, show)
+                spectroscopy = not obs.is_imaging and "extract_1d" not in skip
+                stream = None
+                if spectroscopy and targets:
+                    # the spectra are extracted from the blocks the outlier pass cleans
+                    stream = stages.enter_context(_block_extraction(ctx))
+                with timer("outlier_detection"):
+                    sources, outcome = _outlier_pass(
+                        obs, targets, ready, params, mode, show, stream
+                    )
+                repair = outcome.repair if outcome else None
+                if obs.is_imaging and "tso_photometry" not in skip:
+                    products = _photometry(ctx, sources, repair)
+                elif spectroscopy:
+                    products = _spectroscopy(
+                        ctx, sources, repair, "white_light" not in skip, stream
+                    )
+                else:
+                    products = {}
             if plots:
                 with timer("plots"):
                     result.plots = _plots(out, obs, outcome, products, staged)
@@ -181,17 +201,33 @@ def _photometry(ctx: _Context, sources: dict, repair) -> dict:
     return {"phot": table}
 
 
-def _spectroscopy(ctx: _Context, sources: dict, repair, white_light: bool) -> dict:
-    """Spectroscopy: spectra -> x1dints, then white light (and binned curves)."""
+def _block_extraction(ctx: _Context):
+    """Extraction that takes its blocks from the outlier pass (apertures placed now)."""
+    from .stages import extraction
+
+    with ctx.timer("extract_1d"):
+        return extraction.BlockExtraction(ctx.obs, ctx.params.extract_1d, mode=ctx.mode)
+
+
+def _spectroscopy(ctx: _Context, sources: dict, repair, white_light: bool, stream=None) -> dict:
+    """Spectroscopy: spectra -> x1dints, then white light (and binned curves).
+
+    ``stream`` is the :class:`~tso3.stages.extraction.BlockExtraction` the outlier pass
+    fed; without one the spectra are extracted from the ``sources`` files.
+    """
     from .stages import extraction, whitelight
 
     obs, result = ctx.obs, ctx.result
     with ctx.timer("extract_1d"):
-        total = sum(s.nints for s in obs.segments)
-        with Progress("extract_1d", total, enabled=ctx.show) as bar:
-            spectra = extraction.extract(
-                obs, sources, ctx.params.extract_1d, mode=ctx.mode, repair=repair, progress=bar
-            )
+        if stream is not None:
+            spectra = stream.result()
+        else:
+            total = sum(s.nints for s in obs.segments)
+            with Progress("extract_1d", total, enabled=ctx.show) as bar:
+                spectra = extraction.extract(
+                    obs, sources, ctx.params.extract_1d, mode=ctx.mode, repair=repair,
+                    progress=bar,
+                )  # fmt: skip
         x1d = ctx.staged.reserve(result.x1dints)
         extraction.write(spectra, obs, x1d, ctx.provenance, outliers_done=bool(result.crfints))
     products: dict[str, object] = {"extraction": spectra}
@@ -268,39 +304,56 @@ def _drop_unwritten(result: RunResult, skip: set[str], obs: Observation) -> None
         result.whtlt = result.speclc = None
 
 
-def _outlier_pass(obs, result, staged, params, mode, provenance, show):
-    """Write crfints and return (arrays to measure from, outcome) — calints when skipped."""
+@contextlib.contextmanager
+def _crfints_copies(obs, result, staged, params, provenance):
+    """Start every crfints as a background copy of its segment.
+
+    Yields ``(targets, ready)``: segment path -> temporary crfints path, and a function
+    that waits for one segment's copy.  Leaving the block waits for every copy, so a
+    failed copy fails the run even if nothing patched it; an error inside the block
+    cancels the copies not yet started.
+    """
     if not result.crfints:
-        log.info("outlier_detection skipped: measuring the calints files")
-        return {s.path: s.path for s in obs.segments}, None
+        yield {}, None
+        return
     header = _crfints_header(obs, params, provenance)
     targets = {
         seg.path: staged.reserve(final)
         for seg, final in zip(obs.segments, result.crfints, strict=True)
     }
-    total = sum(s.shape[0] * s.shape[1] for s in obs.segments)
-    # Each crfints starts as a copy of its segment, which the detection then patches.
-    # Copying is bound by the disk and detecting by the CPU, so the copies run in the
-    # background and a segment's copy is awaited only before its first patch.
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="tso3-copy") as copier,
-        Progress("outliers", total, enabled=show) as bar,
-    ):
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tso3-copy") as copier:
         copies = {
             src: copier.submit(write_copy, src, tmp, primary_header_bytes(src, header))
             for src, tmp in targets.items()
         }
         try:
-            outcome = outliers.detect_and_write(
-                obs, targets, params.outlier_detection, mode=mode, progress=bar,
-                ready=lambda src: copies[src].result(),
-            )  # fmt: skip
+            yield targets, lambda src: copies[src].result()
             for done in copies.values():
-                done.result()  # a failed copy fails the run, even if nothing patched it
+                done.result()
         except BaseException:
             for pending in copies.values():
                 pending.cancel()
             raise
+
+
+def _outlier_pass(obs, targets, ready, params, mode, show, stream=None):
+    """Patch the crfints copies and return (arrays to measure from, outcome).
+
+    With outlier_detection skipped (no targets) the calints are measured instead.
+    ``stream`` (a BlockExtraction) is given every cleaned block.
+    """
+    if not targets:
+        log.info("outlier_detection skipped: measuring the calints files")
+        return {s.path: s.path for s in obs.segments}, None
+    total = sum(s.shape[0] * s.shape[1] for s in obs.segments)
+    # A segment's copy is awaited only before its first patch.
+    with Progress("outliers", total, enabled=show) as bar:
+        outcome = outliers.detect_and_write(
+            obs, targets, params.outlier_detection, mode=mode, progress=bar, ready=ready,
+            sink=None if stream is None else stream.submit,
+        )  # fmt: skip
+    for src in targets:
+        ready(src)  # the measurements read every crfints
     log.info("outlier_detection: %.4f %% of pixels flagged", 100 * outcome.flagged_fraction)
     return targets, outcome
 

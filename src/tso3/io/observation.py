@@ -88,6 +88,11 @@ class Observation:
         segs = self.series[detector or self.detectors[0]]
         return np.concatenate([s.int_times for s in segs])
 
+    def open_models(self) -> None:
+        """Parse every segment's metadata model (raises InputError for an invalid one)."""
+        for seg in self.segments:
+            seg.open_model()
+
     def describe(self) -> str:
         """A few human-readable lines about the observation."""
         first = self.first
@@ -113,19 +118,24 @@ class Observation:
 
 def is_tso(segment: Segment) -> bool:
     """The reference's ``is_tso``: TSOVISIT or a TSO EXP_TYPE, and NINTS >= 2."""
-    meta = segment.meta
-    tso = bool(meta.visit.tsovisit) or segment.exp_type in TSO_EXP_TYPES
-    nints = meta.exposure.nints
-    return tso and not (nints is not None and nints < 2)
+    tso = bool(segment.keyword("TSOVISIT")) or segment.exp_type in TSO_EXP_TYPES
+    nints = segment.keyword("NINTS")
+    return tso and not (nints is not None and int(nints) < 2)
 
 
-def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) -> Observation:
+def load_observation(
+    inputs: Sequence[str | os.PathLike] | str | os.PathLike, open_models: bool = True
+) -> Observation:
     """Read and validate the input of a tso3 run.
 
     Parameters
     ----------
     inputs : path-like or sequence of path-like
         An ASN JSON, calints files, or one folder of calints files.
+    open_models : bool
+        Also parse every segment's metadata model now.  With ``False`` only headers and
+        INT_TIMES are read (fast); call :meth:`Observation.open_models` before using
+        ``meta``, the WCS or WAVELENGTH.
 
     Returns
     -------
@@ -155,7 +165,10 @@ def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) ->
         raise InputError(segments[0].path, f"EXP_TYPE {exp_type} is not a TSO mode tso3 handles")
     series = _order_series(segments)
     association = found if isinstance(found, Association) else _derive_association(series)
-    return Observation(association=association, series=series, exp_type=exp_type)
+    obs = Observation(association=association, series=series, exp_type=exp_type)
+    if open_models:
+        obs.open_models()
+    return obs
 
 
 def _common_exp_type(segments: list[Segment]) -> str:
@@ -218,25 +231,22 @@ def _order_series(segments: list[Segment]) -> dict[str, list[Segment]]:
 def _derive_association(series: dict[str, list[Segment]]) -> Association:
     """Build the association the archive would have made for these segments."""
     first = next(iter(series.values()))[0]
-    meta = first.meta
+    key = first.keyword
     fields = parse_exposure_name(first.path) or {}
-    program = str(meta.observation.program_number or fields.get("program") or "00000").zfill(5)
-    observation = str(
-        meta.observation.observation_number or fields.get("observation") or "001"
-    ).zfill(3)
-    inst = meta.instrument
+    program = str(key("PROGRAM") or fields.get("program") or "00000").zfill(5)
+    observation = str(key("OBSERVTN") or fields.get("observation") or "001").zfill(3)
     slit = None
     if first.exp_type == "NRS_BRIGHTOBJ":
-        slit = getattr(first.model, "name", None) or inst.fixed_slit or "S1600A1"
+        slit = first.sci_header.get("SLTNAME") or key("FXD_SLIT") or "S1600A1"
     name = product_name_from_meta(
         program=program,
         observation=observation,
-        instrument=str(inst.name or "unknown").lower(),
-        filter=inst.filter,
-        pupil=inst.pupil,
-        grating=inst.grating,
+        instrument=str(key("INSTRUME") or "unknown").lower(),
+        filter=key("FILTER"),
+        pupil=key("PUPIL"),
+        grating=key("GRATING"),
         slit=slit,
-        subarray=meta.subarray.name,
+        subarray=key("SUBARRAY"),
     )
     members = [s.path for segs in series.values() for s in segs]
     return Association(members=members, product_name=name, asn_id=f"o{observation}")

@@ -1,10 +1,14 @@
 """Exposure segments: metadata through stdatamodels, big arrays memory-mapped.
 
 A real TSO exposure is cut into segments of a few GB each.  tso3 never loads a whole
-segment to learn its metadata: :func:`read_segment` parses the headers, INT_TIMES,
-WAVELENGTH and the ASDF tree (WCS) through the stdatamodels schema of the file's model
-class, with the large image extensions left on disk.  :meth:`Segment.arrays` then gives
-memory-mapped views of SCI, ERR, DQ and VAR_* for block-wise processing.
+segment to learn its metadata: :func:`read_segment` checks the FITS headers and reads
+INT_TIMES, which is all it takes to order and validate a series.  The full metadata
+model (the ASDF tree with the WCS, WAVELENGTH) is parsed through the stdatamodels schema
+of the file's model class when first asked for (:meth:`Segment.open_model`), with the
+large image extensions left on disk.  That parse is CPU-bound (the first one in a process
+loads every asdf extension, ~1-2 s), so a run can do it while disk-bound work goes on.
+:meth:`Segment.arrays` gives memory-mapped views of SCI, ERR, DQ and VAR_* for block-wise
+processing.
 """
 
 from __future__ import annotations
@@ -56,19 +60,17 @@ class Segment:
     ----------
     path : Path
         The file.
-    model : stdatamodels DataModel
-        CubeModel or SlitModel holding everything but the big cubes (``model.meta``,
-        ``model.meta.wcs``, ``model.wavelength`` when present, ``model.int_times``).
     shape : tuple of int
         ``(nints_in_file, ny, nx)`` of SCI.
     intstart, intend : int
         1-based inclusive integration range of this file in the exposure.
     int_times : numpy structured array
         The INT_TIMES rows of this segment's integrations, in order.
+    primary_header, sci_header : astropy.io.fits.Header
+        The headers, for what a run needs before the metadata model is open.
     """
 
     path: Path
-    model: object
     shape: tuple[int, int, int]
     intstart: int
     intend: int
@@ -76,19 +78,50 @@ class Segment:
     primary_header: fits.Header = field(repr=False)
     sci_header: fits.Header = field(repr=False)
     hdu_names: tuple[str, ...] = ()
+    _model: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def model(self):
+        """CubeModel or SlitModel of everything but the big cubes (opened on first use).
+
+        ``model.meta``, ``model.meta.wcs``, ``model.wavelength`` when present,
+        ``model.int_times``.  See :meth:`open_model`.
+        """
+        return self.open_model()
+
+    def open_model(self):
+        """Parse (once) and return the metadata model.
+
+        Raises
+        ------
+        InputError
+            When stdatamodels cannot read the file as a JWST data model.
+        """
+        if self._model is None:
+            with fits.open(self.path, memmap=True, do_not_scale_image_data=True) as hdul:
+                try:
+                    self._model = open_metadata_model(self.path, hdul)
+                except Exception as exc:  # stdatamodels raises many types for bad trees
+                    raise InputError(self.path, f"not a valid JWST data model ({exc})") from None
+        return self._model
 
     @property
     def meta(self):
         """The stdatamodels ``meta`` tree of the segment."""
         return self.model.meta
 
+    def keyword(self, name: str, default=None):
+        """A primary-header keyword (what the model's ``meta`` would map it to)."""
+        value = self.primary_header.get(name, default)
+        return default if value is None or isinstance(value, fits.card.Undefined) else value
+
     @property
     def exp_type(self) -> str:
-        return str(self.model.meta.exposure.type).upper()
+        return str(self.keyword("EXP_TYPE", "")).upper()
 
     @property
     def detector(self) -> str:
-        return str(self.model.meta.instrument.detector or "").upper()
+        return str(self.keyword("DETECTOR", "")).upper()
 
     @property
     def nints(self) -> int:
@@ -98,7 +131,7 @@ class Segment:
     @property
     def segment_number(self) -> int:
         """EXSEGNUM, or 1 when absent (the reference's convention)."""
-        return int(self.model.meta.exposure.segment_number or 1)
+        return int(self.keyword("EXSEGNUM") or 1)
 
     @property
     def wavelength(self) -> np.ndarray | None:
@@ -246,7 +279,9 @@ def open_metadata_model(path: Path, hdul: fits.HDUList):
 
 
 def read_segment(path: str | os.PathLike) -> Segment:
-    """Read one calints segment's metadata and check it is a usable TSO segment.
+    """Read one calints segment's headers and times and check it is a usable TSO segment.
+
+    The metadata model is not parsed here (see :meth:`Segment.open_model`).
 
     Parameters
     ----------
@@ -290,26 +325,20 @@ def read_segment(path: str | os.PathLike) -> Segment:
                     )
         if "ERR" not in names or "DQ" not in names:
             raise InputError(path, "ERR or DQ extension missing")
-        try:
-            model = open_metadata_model(path, hdul)
-        except Exception as exc:  # stdatamodels raises many types for malformed trees
-            raise InputError(path, f"not a valid JWST data model ({exc})") from None
         primary = hdul[0].header.copy()
         sci_header = hdul["SCI"].header.copy()
-
-    exposure = model.meta.exposure
-    intstart = int(exposure.integration_start or 1)
-    intend = int(exposure.integration_end or (intstart + shape[0] - 1))
-    if intend - intstart + 1 != shape[0]:
-        raise InputError(
-            path,
-            f"INTSTART={intstart}, INTEND={intend} span {intend - intstart + 1} integrations "
-            f"but SCI has {shape[0]}",
-        )
-    int_times = _segment_int_times(path, model, intstart, intend)
+        table = hdul["INT_TIMES"].data if "INT_TIMES" in names else None
+        intstart = int(primary.get("INTSTART") or 1)
+        intend = int(primary.get("INTEND") or (intstart + shape[0] - 1))
+        if intend - intstart + 1 != shape[0]:
+            raise InputError(
+                path,
+                f"INTSTART={intstart}, INTEND={intend} span {intend - intstart + 1} "
+                f"integrations but SCI has {shape[0]}",
+            )
+        int_times = _segment_int_times(path, table, intstart, intend)
     return Segment(
         path=path.resolve(),
-        model=model,
         shape=shape,  # type: ignore[arg-type]
         intstart=intstart,
         intend=intend,
@@ -320,9 +349,8 @@ def read_segment(path: str | os.PathLike) -> Segment:
     )
 
 
-def _segment_int_times(path: Path, model, intstart: int, intend: int) -> np.ndarray:
+def _segment_int_times(path: Path, table, intstart: int, intend: int) -> np.ndarray:
     """The INT_TIMES rows for [intstart, intend], whatever superset the table holds."""
-    table = getattr(model, "int_times", None)
     if table is None or len(table) == 0:
         raise InputError(path, "INT_TIMES table is missing or empty")
     table = np.asarray(table)

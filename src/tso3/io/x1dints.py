@@ -22,6 +22,7 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from tso3.io.x1dints_read import (
     read_x1dints,
 )
 from tso3.spectra import TIME_COLUMNS, VECTOR_COLUMNS, SpectraSet
+from tso3.steps._movmed import default_threads
 
 log = logging.getLogger(__name__)
 
@@ -209,14 +211,17 @@ def _column_units(s: SpectraSet) -> dict[str, str]:
     return {col: unit for col, unit in units.items() if unit}
 
 
-def _spec_model(s: SpectraSet, default_name: str | None, default_detector: str | None):
+def _spec_model(
+    s: SpectraSet, table: np.ndarray, default_name: str | None, default_detector: str | None
+):
+    """The EXTRACT1D model of one SpectraSet, ``table`` being its :func:`_spec_table`."""
     from stdatamodels.jwst.datamodels import TSOSpecModel
 
     spec = TSOSpecModel(validate_on_assignment=False)
     # Stored as is: assigning through the attribute would convert the big-endian table
     # to native order, and the FITS writer would then swap it back byte by byte (4 s
     # for 6000 x 512 spectra instead of 0.3 s).  The schema still validates it on save.
-    spec._instance["spec_table"] = _spec_table(s)
+    spec._instance["spec_table"] = table
     kwmap = _spec_keyword_map()
     for key, value in s.meta.items():
         attr = kwmap.get(str(key).upper())
@@ -344,8 +349,11 @@ def write_x1dints(
     exp_type = model.meta.exposure.type
     detector = model.meta.instrument.detector
     s_region = next((s.meta["S_REGION"] for s in spectra if s.meta.get("S_REGION")), None)
-    for index, s in enumerate(spectra):
-        spec = _spec_model(s, exp_type, detector)
+    # the tables are big copies that release the GIL: one segment per core
+    with ThreadPoolExecutor(default_threads()) as pool:
+        tables = list(pool.map(_spec_table, spectra))
+    for index, (s, table) in enumerate(zip(spectra, tables, strict=True)):
+        spec = _spec_model(s, table, exp_type, detector)
         if index == 0 and s_region:
             spec.s_region = s_region
         model.spec.append(spec)

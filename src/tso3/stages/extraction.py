@@ -170,6 +170,66 @@ def setup_detector(
     return DetectorSetup(detector, dispaxis, med, wl, ap, trace)
 
 
+@dataclass
+class _DetectorPlan:
+    """Everything fixed before the first integration of a detector is extracted."""
+
+    setup: DetectorSetup
+    settings: ExtractParams
+    model: np.ndarray
+    reference: float | None
+    wavelength: np.ndarray  # (nx,) of the aperture
+    inside: np.ndarray  # aperture pixels in the file's orientation, flat per frame
+    temporal: bool  # fill flagged pixels from the outlier step's model
+
+
+def _plan_detector(segs, sources, params: Extract1dParams, mode: str, det: str, temporal: bool):
+    setup = setup_detector(segs, sources, params, det)
+    ap = setup.aperture
+    model = profile_model(setup.median, ap, subtract_background=ap.bkg_profile is not None)
+    settings = ExtractParams(
+        extraction_type=params.extraction_type,
+        repair="profile" if (params.repair and mode != "jwst") else None,
+        subtract_background=ap.bkg_profile is not None,
+    )
+    reference = None
+    if ap.trace is not None and (
+        settings.repair == "profile" or params.extraction_type == "optimal"
+    ):
+        hw = trace_half_width(ap, settings)
+        pos, _ = trace_timeseries(setup.median[None], ap.trace, hw, columns=ap.profile.any(axis=0))
+        reference = float(pos[0]) if np.isfinite(pos[0]) else None
+    inside = _oriented(ap.profile[None] > 0, setup.dispaxis)[0].reshape(-1)
+    lam = aperture_wavelength(ap.profile, setup.wavelength)
+    temporal = temporal and params.repair and mode != "jwst"
+    return _DetectorPlan(setup, settings, model, reference, lam, inside, temporal)
+
+
+def _extract_cubes(plan: _DetectorPlan, cubes: list, fill=None) -> dict[str, np.ndarray]:
+    """Sums of one block: ``cubes`` are SCI and VAR_* (None if absent) in the file's
+    orientation, ``fill`` the outlier model's (flat indices, values) or None."""
+    filled = None
+    if fill is not None and plan.temporal:
+        filled = fill_from_model(cubes[0], cubes[1:], *fill)
+    setup = plan.setup
+    oriented = [None if c is None else _oriented(c, setup.dispaxis) for c in cubes]
+    sums = extract_block(
+        *oriented, aperture=setup.aperture, params=plan.settings, model=plan.model,
+        reference_position=plan.reference,
+    )  # fmt: skip
+    if filled is not None and filled.size and "n_repaired" in sums:
+        npix = cubes[0][0].size
+        t, pixel = np.divmod(filled, npix)
+        sums["n_repaired"] = sums["n_repaired"] + np.bincount(
+            t[plan.inside[pixel]], minlength=len(cubes[0])
+        )
+    return sums
+
+
+def _join(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
 def extract(
     obs: Observation,
     sources: dict[Path, Path],
@@ -206,44 +266,24 @@ def extract(
     """
     result = Extraction(spectra=[])
     for det, segs in obs.series.items():
-        setup = setup_detector(segs, sources, params, det)
-        result.setups[det] = setup
-        ap = setup.aperture
-        model = profile_model(setup.median, ap, subtract_background=ap.bkg_profile is not None)
-        lam = aperture_wavelength(ap.profile, setup.wavelength)
-        settings = ExtractParams(
-            extraction_type=params.extraction_type,
-            repair="profile" if (params.repair and mode != "jwst") else None,
-            subtract_background=ap.bkg_profile is not None,
-        )
-        reference = None
-        if ap.trace is not None and (
-            settings.repair == "profile" or params.extraction_type == "optimal"
-        ):
-            hw = trace_half_width(ap, settings)
-            pos, _ = trace_timeseries(
-                setup.median[None], ap.trace, hw, columns=ap.profile.any(axis=0)
-            )
-            reference = float(pos[0]) if np.isfinite(pos[0]) else None
-        use_temporal = repair is not None and params.repair and mode != "jwst"
+        plan = _plan_detector(segs, sources, params, mode, det, temporal=repair is not None)
+        result.setups[det] = plan.setup
         stored = [seg.stored_at(sources[seg.path]) for seg in segs]
-        temporal = [repair.get(seg.path) if use_temporal else None for seg in segs]
-        sums = _extract_series(stored, temporal, setup, settings, model, progress, reference)
+        temporal = [repair.get(seg.path) if plan.temporal else None for seg in segs]
+        sums = _extract_series(stored, temporal, plan, progress)
         for seg, seg_sums in zip(segs, sums, strict=True):
-            result.spectra.append(_spectra_set(seg, setup, seg_sums, lam, params, det))
+            result.spectra.append(_spectra_set(seg, plan, seg_sums, params, det))
     return result
 
 
 def _extract_series(
-    segs: list[Segment], temporal: list, setup, settings, model, progress, reference=None
+    segs: list[Segment], temporal: list, plan: _DetectorPlan, progress
 ) -> list[dict[str, np.ndarray]]:
-    """Block sums of every segment of one detector, in order.
+    """Block sums of every segment of one detector, read from the files, in order.
 
     Blocks of integrations are independent and their work is numpy that releases the
     GIL, so they run on a thread per core; memory holds one block per thread.
     """
-    # aperture pixels in the file's orientation, flat per frame
-    inside = _oriented(setup.aperture.profile[None] > 0, setup.dispaxis)[0].reshape(-1)
     with contextlib.ExitStack() as stack:
         arrays = [stack.enter_context(seg.arrays("readonly")) for seg in segs]
         names = [[name if arr.has(name) else None for name in _ARRAYS] for arr in arrays]
@@ -258,22 +298,9 @@ def _extract_series(
 
         def work(task: tuple[int, int, int]) -> dict[str, np.ndarray]:
             k, a, b = task
-            _, ny, nx = segs[k].shape
             cubes = [None if name is None else arrays[k].read(name, a, b) for name in names[k]]
-            filled = None
-            if temporal[k] is not None:
-                filled = fill_from_model(cubes[0], cubes[1:], *temporal[k].entries(a, b))
-            cubes = [None if c is None else _oriented(c, setup.dispaxis) for c in cubes]
-            sums = extract_block(
-                *cubes, aperture=setup.aperture, params=settings, model=model,
-                reference_position=reference,
-            )  # fmt: skip
-            if filled is not None and filled.size and "n_repaired" in sums:
-                t, pixel = np.divmod(filled, ny * nx)
-                sums["n_repaired"] = sums["n_repaired"] + np.bincount(
-                    t[inside[pixel]], minlength=b - a
-                )
-            return sums
+            fill = None if temporal[k] is None else temporal[k].entries(a, b)
+            return _extract_cubes(plan, cubes, fill)
 
         pieces: list[list[dict[str, np.ndarray]]] = [[] for _ in segs]
         # The steps silence numpy's RuntimeWarnings with catch_warnings, which swaps the
@@ -286,10 +313,97 @@ def _extract_series(
                 pieces[k].append(sums)
                 if progress:
                     progress(b - a)
-    return [{key: np.concatenate([p[key] for p in part]) for key in part[0]} for part in pieces]
+    return [_join(part) for part in pieces]
 
 
-def _spectra_set(seg, setup, sums, lam, params, det) -> SpectraSet:
+class BlockExtraction:
+    """Extraction fed with blocks of integrations already in memory.
+
+    The outlier pass hands over each block it has cleaned (:meth:`submit`), so the
+    spectra are extracted while the pass goes on and the crfints are never read back.
+    The aperture of each detector is placed on the median image of the calints (the
+    outlier pass has not run yet when it is needed; a median of hundreds of
+    integrations does not see cosmic rays).  Blocks are extracted on a thread per
+    core, at most ``MAX_PENDING`` blocks waiting, so memory stays bounded.
+
+    Use as a context manager; :meth:`result` gives the :class:`Extraction`.
+    """
+
+    MAX_PENDING = 3
+
+    def __init__(self, obs: Observation, params: Extract1dParams, *, mode: str = "default") -> None:
+        self._obs, self._params = obs, params
+        calints = {s.path: s.path for s in obs.segments}
+        self._plans = {
+            det: _plan_detector(segs, calints, params, mode, det, temporal=True)
+            for det, segs in obs.series.items()
+        }
+        self._detector = {s.path: det for det, segs in obs.series.items() for s in segs}
+        self._parts: dict[Path, list] = {s.path: [] for s in obs.segments}
+        self._pending: list = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._warnings = warnings.catch_warnings()
+
+    def __enter__(self) -> BlockExtraction:
+        # see _extract_series: one RuntimeWarning filter for every thread's swaps
+        self._warnings.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+        self._pool = ThreadPoolExecutor(default_threads(), thread_name_prefix="tso3-extract")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+        finally:
+            self._warnings.__exit__(*exc)
+
+    def submit(
+        self,
+        segment: Path,
+        start: int,
+        sci: np.ndarray,
+        variances: list[np.ndarray | None],
+        invalid: np.ndarray,
+        fill: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """Extract integrations ``start:start+len(sci)`` of ``segment`` (in the background).
+
+        ``sci`` and ``variances`` are the block as read from the calints; they are
+        changed in place: NaN at the flat indices ``invalid`` (as in the crfints), then
+        the outlier model's values ``fill`` (flat indices, values) put back.
+        """
+        while len(self._pending) >= self.MAX_PENDING:
+            self._pending.pop(0).result()
+        plan = self._plans[self._detector[segment]]
+
+        def work() -> dict[str, np.ndarray]:
+            for cube in (sci, *variances):
+                if cube is not None:
+                    cube.reshape(-1)[invalid] = np.nan
+            return _extract_cubes(plan, [sci, *variances], fill)
+
+        future = self._pool.submit(work)
+        self._parts[segment].append((start, len(sci), future))
+        self._pending.append(future)
+
+    def result(self) -> Extraction:
+        """Wait for every block and build the spectra (segments in ASN order)."""
+        out = Extraction(spectra=[], setups={d: p.setup for d, p in self._plans.items()})
+        for det, segs in self._obs.series.items():
+            for seg in segs:
+                parts = sorted(self._parts[seg.path], key=lambda part: part[0])
+                done = sum(count for _, count, _ in parts)
+                if done != seg.nints:
+                    raise RuntimeError(
+                        f"{seg.path.name}: {done} of {seg.nints} integrations were extracted"
+                    )
+                sums = _join([future.result() for _, _, future in parts])
+                out.spectra.append(_spectra_set(seg, self._plans[det], sums, self._params, det))
+        return out
+
+
+def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
+    setup, lam = plan.setup, plan.wavelength
     meta = seg.model.meta
     columns, units = spectra_columns(
         sums,

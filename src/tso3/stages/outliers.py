@@ -150,6 +150,7 @@ def detect_and_write(
     mode: str = "default",
     progress: Callable[[int], None] | None = None,
     ready: Callable[[Path], None] | None = None,
+    sink: Callable | None = None,
 ) -> OutlierOutcome:
     """Run outlier detection on every detector series and patch the crfints files.
 
@@ -169,6 +170,10 @@ def detect_and_write(
     ready : callable, optional
         Called with a segment path before its crfints is first opened; it returns once
         that file is complete (the copies may still be being written in the background).
+    sink : callable, optional
+        Given every cleaned block, segment by segment, so a later step can use it while
+        the pass goes on: ``sink(segment_path, start, sci, variances, invalid, fill)``
+        (see :meth:`tso3.stages.extraction.BlockExtraction.submit`).
 
     Returns
     -------
@@ -194,7 +199,7 @@ def detect_and_write(
                 members = [segs[k] for k in group]
                 opened = _LazyOutputs(members, outputs, stack, ready)
                 series = _Series(members, [inputs[k] for k in group], opened)
-                _run_series(det, series, params, mode, motion, outcome, pieces, progress)
+                _run_series(det, series, params, mode, motion, outcome, pieces, progress, sink)
         for s in segs:
             found = pieces[s.path]
             idx = np.concatenate([p[0] for p in found]) if found else np.zeros(0, np.int64)
@@ -210,7 +215,7 @@ def detect_and_write(
     return outcome
 
 
-def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, progress):
+def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, progress, sink):
     """Median, flags, NaN matching and crfints patches for one series, block by block."""
     n = series.nints
     _, ny, nx = series.segs[0].shape
@@ -257,6 +262,13 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
             _patch(series.outputs[k], part, shift, names)
             keep = part.invalid[np.isfinite(flat_median[part.invalid])]
             pieces[seg.path].append((keep + shift, flat_median[keep]))
+            if sink is not None:
+                rows = slice(g - a, g - a + lb - la)
+                sink(
+                    seg.path, la, sci[core][rows],
+                    [None if v is None else v[rows] for v in variances.values()],
+                    part.invalid - start, (keep - start, flat_median[keep]),
+                )  # fmt: skip
         if progress:
             progress(b - a)
 

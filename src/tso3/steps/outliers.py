@@ -555,7 +555,9 @@ def motion_basis(
     return MotionModel(reference, basis.reshape(k, *shape).astype(np.float32), scale.reshape(shape))
 
 
-def fit_motion(sci: np.ndarray, model: MotionModel, clip: float = 5.0) -> np.ndarray:
+def fit_motion(
+    sci: np.ndarray, model: MotionModel, clip: float = 5.0, n_threads: int | None = None
+) -> np.ndarray:
     """Coefficients of each integration's change from the reference on the patterns.
 
     Weighted least squares (weights 1/scatter^2) over the valid pixels, then once more
@@ -570,6 +572,9 @@ def fit_motion(sci: np.ndarray, model: MotionModel, clip: float = 5.0) -> np.nda
         From :func:`motion_basis`.
     clip : float
         Rejection threshold of the second fit, in scatters.
+    n_threads : int, optional
+        Worker threads (default: all usable cores); integrations are fitted
+        independently, so they are split between the threads.
 
     Returns
     -------
@@ -582,13 +587,31 @@ def fit_motion(sci: np.ndarray, model: MotionModel, clip: float = 5.0) -> np.nda
     used = _informative_pixels((whitened**2).sum(axis=0))
     a = whitened[:, used].astype(np.float32)
     inv = (1.0 / scatter[used]).astype(np.float32)
+    reference = model.reference.reshape(-1)[used]
+    outer = (a[:, None, :] * a[None, :, :]).reshape(k * k, -1).T
+    flat = np.asarray(sci, dtype=np.float32).reshape(len(sci), -1)
+    coeffs = np.empty((len(sci), k))
+
+    def work(rows: slice) -> None:
+        coeffs[rows] = _fit_rows(flat[rows], used, reference, inv, a, outer, clip)
+
+    nthr = _threads(n_threads)
+    # blocks of >= 256 integrations: below that a thread costs more than it saves
+    step = max(256, -(-len(sci) // nthr))
+    blocks = [slice(i, i + step) for i in range(0, len(sci), step)]
+    _movmed.run_blocks(work, blocks, nthr)
+    return coeffs
+
+
+def _fit_rows(flat, used, reference, inv, a, outer, clip) -> np.ndarray:
+    """:func:`fit_motion` of the integrations ``flat`` (nints, npix) on prepared patterns."""
+    k = a.shape[0]
     # np.take gathers columns several times faster than fancy indexing
-    diff = np.take(np.asarray(sci, dtype=np.float32).reshape(len(sci), -1), used, axis=1)
-    diff -= model.reference.reshape(-1)[used]
+    diff = np.take(flat, used, axis=1)
+    diff -= reference
     diff *= inv
     valid = np.isfinite(diff)
     np.copyto(diff, 0.0, where=~valid)
-    outer = (a[:, None, :] * a[None, :, :]).reshape(k * k, -1).T
     normal = (valid.astype(np.float32) @ outer).astype(np.float64)
     rhs = (diff @ a.T).astype(np.float64)
     coeffs = _solve(normal, rhs)

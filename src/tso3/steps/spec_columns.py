@@ -135,8 +135,12 @@ def to_spectra_set(
     SpectraSet
     """
     keep = np.isfinite(np.asarray(wavelength, dtype=np.float64))
-    if keep.all():  # boolean indexing would copy every column for nothing
-        vec = {k: np.ascontiguousarray(v) for k, v in columns.items()}
+    finite = np.flatnonzero(keep)
+    if finite.size and finite[-1] - finite[0] + 1 == finite.size:
+        # one run of finite wavelengths (NaN only at the ends, the usual case): views
+        # of the columns, not copies of every one of them
+        run = slice(int(finite[0]), int(finite[-1]) + 1)
+        vec = {k: v[:, run] for k, v in columns.items()}
     else:
         vec = {k: np.ascontiguousarray(v[:, keep]) for k, v in columns.items()}
     extras = extras or {}
