@@ -11,8 +11,10 @@ streams integration blocks through centroiding and photometry in one read.  With
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from ..io.observation import Observation
 from ..io.phot_table import build_phot_table, write_phot_table
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
+from ..steps._movmed import default_threads
 from ..steps.photometry import (
     aperture_photometry,
     apertures_text,
@@ -219,23 +222,38 @@ def _streamed(obs, sources, params, cal, x0, y0, whole, odd, repair, use_dq, pro
             xa, ya = aperture_centre(sample["centroid_x"], sample["centroid_y"])
             log.info("aperture at x=%.3f, y=%.3f (0-based)", xa, ya)
         del sci, valid
+    def work(task) -> dict[str, np.ndarray]:
+        seg, arr, sl = task
+        sci = _read(arr, "SCI", sl, cal)
+        err = _read(arr, "ERR", sl, cal)
+        valid = _valid(arr, sl, use_dq)
+        model = None
+        if repair is not None and seg.path in repair:
+            model = repair[seg.path].block(sl.start, sl.stop)
+            model *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
+        cols = _centroids(sci, valid, box, params, odd) if box else {}
+        bx, by = xa, ya
+        if params.moving_centroid and cols:
+            bx, by = cols["centroid_x"], cols["centroid_y"]
+        phot = _photometry(sci, err, valid, bx, by, params, whole, model)
+        phot.update(cols)
+        return phot
+
     parts = []
-    for seg in obs.segments:
-        with seg.stored_at(sources[seg.path]).arrays("readonly") as arr:
-            for sl in _blocks(seg):
-                sci = _read(arr, "SCI", sl, cal)
-                err = _read(arr, "ERR", sl, cal)
-                valid = _valid(arr, sl, use_dq)
-                model = None
-                if repair is not None and seg.path in repair:
-                    model = repair[seg.path].block(sl.start, sl.stop)
-                    model *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
-                cols = _centroids(sci, valid, box, params, odd) if box else {}
-                bx, by = xa, ya
-                if params.moving_centroid and cols:
-                    bx, by = cols["centroid_x"], cols["centroid_y"]
-                phot = _photometry(sci, err, valid, bx, by, params, whole, model)
-                phot.update(cols)
+    with contextlib.ExitStack() as stack:
+        tasks = []
+        for seg in obs.segments:
+            arr = stack.enter_context(seg.stored_at(sources[seg.path]).arrays("readonly"))
+            tasks += [(seg, arr, sl) for sl in _blocks(seg)]
+            for name in ("SCI", "ERR"):  # opens the lazy HDUs here, not in the threads
+                arr.read(name, 0, 0)
+            if use_dq:
+                arr.read_dq_range(0, 0)
+        # Blocks are independent numpy work: a thread per core.  As in the extraction
+        # stage, the RuntimeWarning filter is set here, before the threads swap theirs.
+        with warnings.catch_warnings(), ThreadPoolExecutor(default_threads()) as pool:
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for (_, _, sl), phot in zip(tasks, pool.map(work, tasks), strict=True):
                 parts.append(phot)
                 if progress:
                     progress(sl.stop - sl.start)
