@@ -131,18 +131,17 @@ def run(
                 log.info("%s", obs.describe())
                 log.info("parameters: %s", json.dumps(params.as_dict()))
                 ctx = _Context(obs, params, mode, provenance, result, staged, timer, show)
+                photometry = obs.is_imaging and "tso_photometry" not in skip
                 spectroscopy = not obs.is_imaging and "extract_1d" not in skip
-                stream = None
-                if spectroscopy and targets:
-                    # the spectra are extracted from the blocks the outlier pass cleans
-                    stream = stages.enter_context(_block_extraction(ctx))
+                # the measuring stage takes its blocks from the outlier pass
+                stream = stages.enter_context(_measure_in_pass(ctx, photometry, spectroscopy))
                 with timer("outlier_detection"):
                     sources, outcome = _outlier_pass(
                         obs, targets, ready, params, mode, show, stream
                     )
                 repair = outcome.repair if outcome else None
-                if obs.is_imaging and "tso_photometry" not in skip:
-                    products = _photometry(ctx, sources, repair)
+                if photometry:
+                    products = _photometry(ctx, sources, repair, stream)
                 elif spectroscopy:
                     products = _spectroscopy(
                         ctx, sources, repair, "white_light" not in skip, stream
@@ -186,27 +185,47 @@ class _Context:
     show: bool
 
 
-def _photometry(ctx: _Context, sources: dict, repair) -> dict:
-    """Imaging: aperture photometry of every integration -> phot.ecsv."""
+def _photometry(ctx: _Context, sources: dict, repair, stream=None) -> dict:
+    """Imaging: aperture photometry of every integration -> phot.ecsv.
+
+    ``stream`` is the :class:`~tso3.stages.photometry.BlockPhotometry` the outlier pass
+    fed; without one the integrations are measured from the ``sources`` files.
+    """
     from .stages import photometry  # photutils is only needed here
 
     with ctx.timer("tso_photometry"):
-        with Progress("photometry", ctx.obs.nints(), enabled=ctx.show) as bar:
-            table = photometry.measure(
-                ctx.obs, sources, ctx.params.tso_photometry, mode=ctx.mode, repair=repair,
-                provenance=ctx.provenance, progress=bar,
-            )  # fmt: skip
+        if stream is not None:
+            table = stream.result()
+        else:
+            with Progress("photometry", ctx.obs.nints(), enabled=ctx.show) as bar:
+                table = photometry.measure(
+                    ctx.obs, sources, ctx.params.tso_photometry, mode=ctx.mode,
+                    repair=repair, provenance=ctx.provenance, progress=bar,
+                )  # fmt: skip
         photometry.write(table, ctx.staged.reserve(ctx.result.phot))
     ctx.result.summary["scatter_ppm"] = light_curve_scatter_ppm(table["net_aperture_sum"].value)
     return {"phot": table}
 
 
-def _block_extraction(ctx: _Context):
-    """Extraction that takes its blocks from the outlier pass (apertures placed now)."""
-    from .stages import extraction
+def _measure_in_pass(ctx: _Context, photometry: bool, spectroscopy: bool):
+    """The measuring stage that the outlier pass feeds, when there is one.
 
-    with ctx.timer("extract_1d"):
-        return extraction.BlockExtraction(ctx.obs, ctx.params.extract_1d, mode=ctx.mode)
+    A context manager whose value is the stage (``None`` when the outlier pass is
+    skipped, or for jwst-mode photometry, which measures whole segments).
+    """
+    if not ctx.result.crfints:
+        return contextlib.nullcontext()
+    if spectroscopy:
+        from .stages import extraction
+
+        with ctx.timer("extract_1d"):  # places the apertures
+            return extraction.BlockExtraction(ctx.obs, ctx.params.extract_1d, mode=ctx.mode)
+    if photometry and ctx.mode != "jwst":
+        from .stages import photometry as phot
+
+        with ctx.timer("tso_photometry"):  # places the aperture
+            return phot.BlockPhotometry(ctx.obs, ctx.params.tso_photometry, ctx.provenance)
+    return contextlib.nullcontext()
 
 
 def _spectroscopy(ctx: _Context, sources: dict, repair, white_light: bool, stream=None) -> dict:

@@ -48,6 +48,7 @@ from ..steps.extract import (
 )
 from ..steps.spec_columns import spectra_columns, to_spectra_set
 from ..steps.trace import Trace, find_trace, trace_timeseries
+from .blocks import BlockWorkers, as_in_crfints
 
 log = logging.getLogger(__name__)
 
@@ -317,19 +318,16 @@ def _extract_series(
 
 
 class BlockExtraction:
-    """Extraction fed with blocks of integrations already in memory.
+    """Extraction fed with blocks of integrations by the outlier pass.
 
-    The outlier pass hands over each block it has cleaned (:meth:`submit`), so the
-    spectra are extracted while the pass goes on and the crfints are never read back.
-    The aperture of each detector is placed on the median image of the calints (the
-    outlier pass has not run yet when it is needed; a median of hundreds of
-    integrations does not see cosmic rays).  Blocks are extracted on a thread per
-    core, at most ``MAX_PENDING`` blocks waiting, so memory stays bounded.
+    The pass hands over each block it has judged (:meth:`submit`, its ``sink``), so the
+    spectra are extracted on worker threads while it goes on, and the crfints are never
+    read back.  The aperture of each detector is placed on the median image of the
+    calints (the outlier pass has not run yet when it is needed; a median of hundreds
+    of integrations does not see cosmic rays).
 
     Use as a context manager; :meth:`result` gives the :class:`Extraction`.
     """
-
-    MAX_PENDING = 3
 
     def __init__(self, obs: Observation, params: Extract1dParams, *, mode: str = "default") -> None:
         self._obs, self._params = obs, params
@@ -339,65 +337,45 @@ class BlockExtraction:
             for det, segs in obs.series.items()
         }
         self._detector = {s.path: det for det, segs in obs.series.items() for s in segs}
-        self._parts: dict[Path, list] = {s.path: [] for s in obs.segments}
-        self._pending: list = []
-        self._pool: ThreadPoolExecutor | None = None
-        self._warnings = warnings.catch_warnings()
+        self._workers = BlockWorkers({s.path: s.nints for s in obs.segments})
 
     def __enter__(self) -> BlockExtraction:
-        # see _extract_series: one RuntimeWarning filter for every thread's swaps
-        self._warnings.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-        self._pool = ThreadPoolExecutor(default_threads(), thread_name_prefix="tso3-extract")
+        self._workers.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        try:
-            self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
-        finally:
-            self._warnings.__exit__(*exc)
+        self._workers.__exit__(*exc)
 
     def submit(
         self,
         segment: Path,
         start: int,
-        sci: np.ndarray,
-        variances: list[np.ndarray | None],
+        cubes: dict[str, np.ndarray | None],
         invalid: np.ndarray,
         fill: tuple[np.ndarray, np.ndarray],
     ) -> None:
-        """Extract integrations ``start:start+len(sci)`` of ``segment`` (in the background).
+        """Extract integrations ``start:`` of ``segment`` from ``cubes`` (in the background).
 
-        ``sci`` and ``variances`` are the block as read from the calints; they are
-        changed in place: NaN at the flat indices ``invalid`` (as in the crfints), then
-        the outlier model's values ``fill`` (flat indices, values) put back.
+        ``cubes`` are the block's arrays as read from the calints (by extension name);
+        the ones extraction uses are changed in place: NaN at the flat indices
+        ``invalid`` (as in the crfints), then the outlier model's ``fill`` (flat
+        indices, values) put back.
         """
-        while len(self._pending) >= self.MAX_PENDING:
-            self._pending.pop(0).result()
         plan = self._plans[self._detector[segment]]
+        arrays = [cubes.get(name) for name in _ARRAYS]
 
-        def work() -> dict[str, np.ndarray]:
-            for cube in (sci, *variances):
-                if cube is not None:
-                    cube.reshape(-1)[invalid] = np.nan
-            return _extract_cubes(plan, [sci, *variances], fill)
+        def job() -> dict[str, np.ndarray]:
+            as_in_crfints(arrays, invalid)
+            return _extract_cubes(plan, arrays, fill)
 
-        future = self._pool.submit(work)
-        self._parts[segment].append((start, len(sci), future))
-        self._pending.append(future)
+        self._workers.submit(segment, start, len(arrays[0]), job)
 
     def result(self) -> Extraction:
         """Wait for every block and build the spectra (segments in ASN order)."""
         out = Extraction(spectra=[], setups={d: p.setup for d, p in self._plans.items()})
         for det, segs in self._obs.series.items():
             for seg in segs:
-                parts = sorted(self._parts[seg.path], key=lambda part: part[0])
-                done = sum(count for _, count, _ in parts)
-                if done != seg.nints:
-                    raise RuntimeError(
-                        f"{seg.path.name}: {done} of {seg.nints} integrations were extracted"
-                    )
-                sums = _join([future.result() for _, _, future in parts])
+                sums = _join(self._workers.results(seg.path))
                 out.spectra.append(_spectra_set(seg, self._plans[det], sums, self._params, det))
         return out
 

@@ -171,9 +171,11 @@ def detect_and_write(
         Called with a segment path before its crfints is first opened; it returns once
         that file is complete (the copies may still be being written in the background).
     sink : callable, optional
-        Given every cleaned block, segment by segment, so a later step can use it while
-        the pass goes on: ``sink(segment_path, start, sci, variances, invalid, fill)``
-        (see :meth:`tso3.stages.extraction.BlockExtraction.submit`).
+        Given every judged block, segment by segment, so a later step can measure it
+        while the pass goes on: ``sink(segment_path, start, cubes, invalid, fill)``
+        with the arrays as read from the calints (name -> array, which the sink may
+        change), the flat indices that are NaN in the crfints, and the rolling-median
+        model's (flat indices, values).  See :mod:`tso3.stages.blocks`.
 
     Returns
     -------
@@ -264,11 +266,9 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
             pieces[seg.path].append((keep + shift, flat_median[keep]))
             if sink is not None:
                 rows = slice(g - a, g - a + lb - la)
-                sink(
-                    seg.path, la, sci[core][rows],
-                    [None if v is None else v[rows] for v in variances.values()],
-                    part.invalid - start, (keep - start, flat_median[keep]),
-                )  # fmt: skip
+                cubes = {"SCI": sci[core][rows], "ERR": err[core][rows]}
+                cubes.update((k, None if v is None else v[rows]) for k, v in variances.items())
+                sink(seg.path, la, cubes, part.invalid - start, (keep - start, flat_median[keep]))
         if progress:
             progress(b - a)
 

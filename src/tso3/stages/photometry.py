@@ -44,6 +44,7 @@ from ..steps.tso_photometry import (
     odd_box_width,
     tso_photometry,
 )
+from .blocks import BlockWorkers, as_in_crfints
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,7 @@ def _planned_position(seg: Segment) -> tuple[float, float]:
 
 
 def _read(arrays, name: str, sl: slice, cal: Calibration) -> np.ndarray:
-    block = arrays.read(name, sl.start, sl.stop)
-    block *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
-    return block
+    return _calibrate(arrays.read(name, sl.start, sl.stop), cal)
 
 
 def _valid(arrays, sl: slice, use_dq: bool) -> np.ndarray | None:
@@ -157,54 +156,39 @@ def measure(
     astropy.table.QTable
         The ``phot.ecsv`` table, all segments, in time order.
     """
+    plan = _plan(obs, sources, params, use_dq=repair is None)
+    if mode == "jwst":
+        parts = _per_segment_reference(obs, sources, plan, progress)
+    else:
+        parts = _streamed(obs, sources, plan, repair, progress)
+    return _table(obs, parts, plan, provenance)
+
+
+@dataclass
+class _Plan:
+    """What is fixed before the first integration is measured."""
+
+    params: TsoPhotometryParams
+    cal: Calibration
+    planned: tuple[float, float]  # the pointing's source position (0-based)
+    aperture: tuple[float | None, float | None]  # fixed aperture centre
+    box: tuple[float, float] | None  # centroid search centre (None: no centroiding)
+    whole: bool
+    odd: dict[str, int]
+    use_dq: bool  # validity from DQ (no outlier pass) rather than NaN
+
+
+def _plan(obs: Observation, sources, params: TsoPhotometryParams, use_dq: bool) -> _Plan:
+    """Calibration, and the aperture placed on a sample of integrations."""
     seg0 = obs.first
     meta = seg0.model.meta
     cal = calibration(seg0, params.gain)
     x0, y0 = _planned_position(seg0)
     whole = is_whole_frame(meta.subarray.name, meta.instrument.pupil)
-    use_dq = repair is None
     odd = {
         "search_box_width": odd_box_width("search_box_width", params.search_box_width),
         "fit_box_width": odd_box_width("fit_box_width", params.fit_box_width),
     }
-    if mode == "jwst":
-        parts = _per_segment_reference(obs, sources, params, cal, x0, y0, whole, odd, progress)
-    else:
-        parts = _streamed(obs, sources, params, cal, x0, y0, whole, odd, repair, use_dq, progress)
-    columns = {
-        k: np.concatenate([p[k] for p in parts]) for k in parts[0] if all(k in p for p in parts)
-    }
-    times = obs.int_times()
-    ra, dec = _sky(seg0, columns["aperture_x"], columns["aperture_y"])
-    table = build_phot_table(
-        columns,
-        unit=cal.unit,
-        meta={
-            "instrument": meta.instrument.name,
-            "detector": meta.instrument.detector,
-            "channel": meta.instrument.channel,
-            "subarray": meta.subarray.name,
-            "filter": meta.instrument.filter,
-            "pupil": meta.instrument.pupil,
-            "target_name": meta.target.catalog_name,
-        },
-        mjd=times["int_mid_MJD_UTC"],
-        bjd_tdb=times["int_mid_BJD_TDB"],
-        ra=ra,
-        dec=dec,
-        apertures=apertures_text(
-            params.radius[0], params.radius_inner, params.radius_outer, whole_frame=whole
-        ),
-        whole_frame=whole,
-    )
-    if cal.note:
-        table.meta["unit_note"] = cal.note
-    if provenance:
-        table.meta["tso3"] = provenance
-    return table
-
-
-def _streamed(obs, sources, params, cal, x0, y0, whole, odd, repair, use_dq, progress):
     xa: float | None = x0
     ya: float | None = y0
     box = None
@@ -221,23 +205,76 @@ def _streamed(obs, sources, params, cal, x0, y0, whole, odd, repair, use_dq, pro
             sample = _centroids(sci, valid, box, params, odd)
             xa, ya = aperture_centre(sample["centroid_x"], sample["centroid_y"])
             log.info("aperture at x=%.3f, y=%.3f (0-based)", xa, ya)
-        del sci, valid
+    return _Plan(params, cal, (x0, y0), (xa, ya), box, whole, odd, use_dq)
+
+
+def _table(obs: Observation, parts: list[dict], plan: _Plan, provenance) -> QTable:
+    """The phot.ecsv table from the per-block columns (in time order)."""
+    seg0 = obs.first
+    meta = seg0.model.meta
+    columns = {
+        k: np.concatenate([p[k] for p in parts]) for k in parts[0] if all(k in p for p in parts)
+    }
+    times = obs.int_times()
+    ra, dec = _sky(seg0, columns["aperture_x"], columns["aperture_y"])
+    params = plan.params
+    table = build_phot_table(
+        columns,
+        unit=plan.cal.unit,
+        meta={
+            "instrument": meta.instrument.name,
+            "detector": meta.instrument.detector,
+            "channel": meta.instrument.channel,
+            "subarray": meta.subarray.name,
+            "filter": meta.instrument.filter,
+            "pupil": meta.instrument.pupil,
+            "target_name": meta.target.catalog_name,
+        },
+        mjd=times["int_mid_MJD_UTC"],
+        bjd_tdb=times["int_mid_BJD_TDB"],
+        ra=ra,
+        dec=dec,
+        apertures=apertures_text(
+            params.radius[0], params.radius_inner, params.radius_outer, whole_frame=plan.whole
+        ),
+        whole_frame=plan.whole,
+    )
+    if plan.cal.note:
+        table.meta["unit_note"] = plan.cal.note
+    if provenance:
+        table.meta["tso3"] = provenance
+    return table
+
+
+def _measure_block(plan: _Plan, sci, err, valid, model) -> dict[str, np.ndarray]:
+    """Centroids and photometry of one block of calibrated integrations."""
+    params = plan.params
+    cols = _centroids(sci, valid, plan.box, params, plan.odd) if plan.box else {}
+    bx, by = plan.aperture
+    if params.moving_centroid and cols:
+        bx, by = cols["centroid_x"], cols["centroid_y"]
+    phot = _photometry(sci, err, valid, bx, by, params, plan.whole, model)
+    phot.update(cols)
+    return phot
+
+
+def _calibrate(block: np.ndarray, cal: Calibration) -> np.ndarray:
+    block *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
+    return block
+
+
+def _streamed(obs, sources, plan: _Plan, repair, progress):
+    """Blocks read from the files, measured on a thread per core."""
+
     def work(task) -> dict[str, np.ndarray]:
         seg, arr, sl = task
-        sci = _read(arr, "SCI", sl, cal)
-        err = _read(arr, "ERR", sl, cal)
-        valid = _valid(arr, sl, use_dq)
+        sci = _read(arr, "SCI", sl, plan.cal)
+        err = _read(arr, "ERR", sl, plan.cal)
+        valid = _valid(arr, sl, plan.use_dq)
         model = None
         if repair is not None and seg.path in repair:
-            model = repair[seg.path].block(sl.start, sl.stop)
-            model *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
-        cols = _centroids(sci, valid, box, params, odd) if box else {}
-        bx, by = xa, ya
-        if params.moving_centroid and cols:
-            bx, by = cols["centroid_x"], cols["centroid_y"]
-        phot = _photometry(sci, err, valid, bx, by, params, whole, model)
-        phot.update(cols)
-        return phot
+            model = _calibrate(repair[seg.path].block(sl.start, sl.stop), plan.cal)
+        return _measure_block(plan, sci, err, valid, model)
 
     parts = []
     with contextlib.ExitStack() as stack:
@@ -247,10 +284,10 @@ def _streamed(obs, sources, params, cal, x0, y0, whole, odd, repair, use_dq, pro
             tasks += [(seg, arr, sl) for sl in _blocks(seg)]
             for name in ("SCI", "ERR"):  # opens the lazy HDUs here, not in the threads
                 arr.read(name, 0, 0)
-            if use_dq:
+            if plan.use_dq:
                 arr.read_dq_range(0, 0)
-        # Blocks are independent numpy work: a thread per core.  As in the extraction
-        # stage, the RuntimeWarning filter is set here, before the threads swap theirs.
+        # As in the extraction stage, the RuntimeWarning filter is set here, before
+        # the threads swap theirs.
         with warnings.catch_warnings(), ThreadPoolExecutor(default_threads()) as pool:
             warnings.simplefilter("ignore", RuntimeWarning)
             for (_, _, sl), phot in zip(tasks, pool.map(work, tasks), strict=True):
@@ -258,6 +295,52 @@ def _streamed(obs, sources, params, cal, x0, y0, whole, odd, repair, use_dq, pro
                 if progress:
                     progress(sl.stop - sl.start)
     return parts
+
+
+class BlockPhotometry:
+    """Photometry fed with blocks of integrations by the outlier pass (default mode).
+
+    Like :class:`tso3.stages.extraction.BlockExtraction`: the aperture is placed on a
+    sample of the calints, then every block the pass has judged is measured on worker
+    threads while the pass goes on; the crfints are never read back.
+
+    Use as a context manager; :meth:`result` gives the ``phot.ecsv`` table.
+    """
+
+    def __init__(
+        self, obs: Observation, params: TsoPhotometryParams, provenance: dict | None = None
+    ) -> None:
+        self._obs, self._provenance = obs, provenance
+        self._plan = _plan(obs, {s.path: s.path for s in obs.segments}, params, use_dq=True)
+        self._plan.use_dq = False  # the blocks come with their invalid pixels NaN
+        self._workers = BlockWorkers({s.path: s.nints for s in obs.segments})
+
+    def __enter__(self) -> BlockPhotometry:
+        self._workers.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._workers.__exit__(*exc)
+
+    def submit(self, segment: Path, start: int, cubes: dict, invalid, fill) -> None:
+        """Measure integrations ``start:`` of ``segment`` (see BlockExtraction.submit)."""
+        plan = self._plan
+        sci, err = cubes["SCI"], cubes["ERR"]
+
+        def job() -> dict[str, np.ndarray]:
+            as_in_crfints((sci, err), invalid)
+            model = np.full(sci.shape, np.nan, np.float32)
+            model.reshape(-1)[fill[0]] = fill[1]
+            for block in (sci, err, model):
+                _calibrate(block, plan.cal)
+            return _measure_block(plan, sci, err, None, model)
+
+        self._workers.submit(segment, start, len(sci), job)
+
+    def result(self) -> QTable:
+        """Wait for every block and build the table."""
+        parts = [p for seg in self._obs.segments for p in self._workers.results(seg.path)]
+        return _table(self._obs, parts, self._plan, self._provenance)
 
 
 def _centroids(sci, valid, box, params, odd) -> dict[str, np.ndarray]:
@@ -282,7 +365,8 @@ def _photometry(sci, err, valid, x, y, params, whole, model) -> dict[str, np.nda
     )  # fmt: skip
 
 
-def _per_segment_reference(obs, sources, params, cal, x0, y0, whole, odd, progress):
+def _per_segment_reference(obs, sources, plan: _Plan, progress):
+    params, cal, (x0, y0), odd = plan.params, plan.cal, plan.planned, plan.odd
     parts = []
     for seg in obs.segments:
         with seg.stored_at(sources[seg.path]).arrays("readonly") as arr:
@@ -305,7 +389,7 @@ def _per_segment_reference(obs, sources, params, cal, x0, y0, whole, odd, progre
                 search_box_width=odd["search_box_width"],
                 fit_box_width=odd["fit_box_width"],
                 background_method=params.background_method,
-                whole_frame=whole,
+                whole_frame=plan.whole,
                 mode="jwst",
             )  # fmt: skip
         )
