@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -124,20 +125,28 @@ def run(
                 targets, ready = stages.enter_context(
                     _crfints_copies(obs, result, staged, params, provenance)
                 )
+                photometry = obs.is_imaging and "tso_photometry" not in skip
+                spectroscopy = not obs.is_imaging and "extract_1d" not in skip
                 # Copying is bound by the disk, parsing the metadata models (the ASDF
-                # trees) by the CPU: the models are opened while the copies run.
+                # trees) by one core in pure Python: the copies, and the preparations
+                # that need only the arrays, run while the models are opened.
+                early = stages.enter_context(_Preparations(obs, params, mode, targets))
+                if targets and spectroscopy:
+                    early.median_images()
+                elif targets and photometry and mode != "jwst":
+                    early.photometry_sample()
                 with timer("load"):
                     obs.open_models()
                 log.info("%s", obs.describe())
                 log.info("parameters: %s", json.dumps(params.as_dict()))
                 ctx = _Context(obs, params, mode, provenance, result, staged, timer, show)
-                photometry = obs.is_imaging and "tso_photometry" not in skip
-                spectroscopy = not obs.is_imaging and "extract_1d" not in skip
                 # the measuring stage takes its blocks from the outlier pass
-                stream = stages.enter_context(_measure_in_pass(ctx, photometry, spectroscopy))
+                stream = stages.enter_context(
+                    _measure_in_pass(ctx, photometry, spectroscopy, early)
+                )
                 with timer("outlier_detection"):
                     sources, outcome = _outlier_pass(
-                        obs, targets, ready, params, mode, show, stream
+                        obs, targets, ready, params, mode, show, stream, early.motions()
                     )
                 repair = outcome.repair if outcome else None
                 if photometry:
@@ -207,7 +216,64 @@ def _photometry(ctx: _Context, sources: dict, repair, stream=None) -> dict:
     return {"phot": table}
 
 
-def _measure_in_pass(ctx: _Context, photometry: bool, spectroscopy: bool):
+class _Preparations:
+    """Work that needs the arrays but no metadata model, on a background thread.
+
+    Started before the models are parsed (pure Python on one core), so it uses the
+    other core: the motion patterns of the outlier pass and, for spectra, the median
+    images the apertures are placed on, or the photometry's sample of integrations.
+    A context manager; the results are waited for when asked.
+    """
+
+    def __init__(self, obs: Observation, params: Parameters, mode: str, targets) -> None:
+        self._obs = obs
+        self._medians = self._motions = self._sample = None
+        self._stack = contextlib.ExitStack()
+        # the outer filter makes the two threads' catch_warnings swaps harmless (see
+        # tso3.stages.blocks); the pool is shut down before it is restored
+        self._stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore", RuntimeWarning)
+        self._pool = self._stack.enter_context(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tso3-prep")
+        )
+        if targets:
+            self._motions = self._pool.submit(
+                outliers.learn_motions, obs, params.outlier_detection, mode
+            )
+
+    def __enter__(self) -> _Preparations:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None:
+            for job in (self._motions, self._medians, self._sample):
+                if job is not None:
+                    job.cancel()
+        self._stack.__exit__(*exc)
+
+    def median_images(self) -> None:
+        """Start the extraction's median images."""
+        from .stages import extraction
+
+        self._medians = self._pool.submit(extraction.median_images, self._obs)
+
+    def photometry_sample(self) -> None:
+        """Start reading the integrations the photometry aperture is placed on."""
+        from .stages import photometry
+
+        self._sample = self._pool.submit(photometry.sample_frames, self._obs)
+
+    def sample(self):
+        return None if self._sample is None else self._sample.result()
+
+    def motions(self):
+        return None if self._motions is None else self._motions.result()
+
+    def medians(self):
+        return None if self._medians is None else self._medians.result()
+
+
+def _measure_in_pass(ctx: _Context, photometry: bool, spectroscopy: bool, early: _Preparations):
     """The measuring stage that the outlier pass feeds, when there is one.
 
     A context manager whose value is the stage (``None`` when the outlier pass is
@@ -219,12 +285,16 @@ def _measure_in_pass(ctx: _Context, photometry: bool, spectroscopy: bool):
         from .stages import extraction
 
         with ctx.timer("extract_1d"):  # places the apertures
-            return extraction.BlockExtraction(ctx.obs, ctx.params.extract_1d, mode=ctx.mode)
+            return extraction.BlockExtraction(
+                ctx.obs, ctx.params.extract_1d, mode=ctx.mode, medians=early.medians()
+            )
     if photometry and ctx.mode != "jwst":
         from .stages import photometry as phot
 
         with ctx.timer("tso_photometry"):  # places the aperture
-            return phot.BlockPhotometry(ctx.obs, ctx.params.tso_photometry, ctx.provenance)
+            return phot.BlockPhotometry(
+                ctx.obs, ctx.params.tso_photometry, ctx.provenance, sample=early.sample()
+            )
     return contextlib.nullcontext()
 
 
@@ -355,11 +425,12 @@ def _crfints_copies(obs, result, staged, params, provenance):
             raise
 
 
-def _outlier_pass(obs, targets, ready, params, mode, show, stream=None):
+def _outlier_pass(obs, targets, ready, params, mode, show, stream=None, motions=None):
     """Patch the crfints copies and return (arrays to measure from, outcome).
 
     With outlier_detection skipped (no targets) the calints are measured instead.
-    ``stream`` (a BlockExtraction) is given every cleaned block.
+    ``stream`` (a BlockExtraction or BlockPhotometry) is given every judged block;
+    ``motions`` are the motion models when already learned.
     """
     if not targets:
         log.info("outlier_detection skipped: measuring the calints files")
@@ -369,7 +440,7 @@ def _outlier_pass(obs, targets, ready, params, mode, show, stream=None):
     with Progress("outliers", total, enabled=show) as bar:
         outcome = outliers.detect_and_write(
             obs, targets, params.outlier_detection, mode=mode, progress=bar, ready=ready,
-            sink=None if stream is None else stream.submit,
+            sink=None if stream is None else stream.submit, motions=motions,
         )  # fmt: skip
     for src in targets:
         ready(src)  # the measurements read every crfints

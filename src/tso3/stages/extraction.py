@@ -121,14 +121,34 @@ def _slit_name(seg: Segment) -> str:
     )
 
 
+def median_images(obs: Observation, sources=None) -> dict[str, np.ndarray]:
+    """:func:`median_image` of every detector series, in the files' orientation.
+
+    Needs the arrays only, not the metadata models (``sources`` default: the calints).
+    """
+    sources = sources or {s.path: s.path for s in obs.segments}
+    return {det: median_image(segs, sources, 1) for det, segs in obs.series.items()}
+
+
 def setup_detector(
-    segs: list[Segment], sources, params: Extract1dParams, detector: str
+    segs: list[Segment],
+    sources,
+    params: Extract1dParams,
+    detector: str,
+    median: np.ndarray | None = None,
 ) -> DetectorSetup:
-    """Median image, trace and aperture of one detector series."""
+    """Median image, trace and aperture of one detector series.
+
+    ``median``: the series' :func:`median_image` in the files' orientation, when
+    already made.
+    """
     seg0 = segs[0]
     dispaxis = int(seg0.model.meta.wcsinfo.dispersion_direction or 1)
     wl = np.ascontiguousarray(_oriented(wavelength_image(seg0), dispaxis))
-    med = median_image(segs, sources, dispaxis)
+    if median is None:
+        med = median_image(segs, sources, dispaxis)
+    else:
+        med = np.ascontiguousarray(_oriented(median, dispaxis))
     try:
         trace = find_trace(med, valid=np.isfinite(wl) & np.isfinite(med))
     except ValueError as exc:
@@ -184,8 +204,10 @@ class _DetectorPlan:
     temporal: bool  # fill flagged pixels from the outlier step's model
 
 
-def _plan_detector(segs, sources, params: Extract1dParams, mode: str, det: str, temporal: bool):
-    setup = setup_detector(segs, sources, params, det)
+def _plan_detector(
+    segs, sources, params: Extract1dParams, mode: str, det: str, temporal: bool, median=None
+):
+    setup = setup_detector(segs, sources, params, det, median)
     ap = setup.aperture
     model = profile_model(setup.median, ap, subtract_background=ap.bkg_profile is not None)
     settings = ExtractParams(
@@ -324,16 +346,25 @@ class BlockExtraction:
     spectra are extracted on worker threads while it goes on, and the crfints are never
     read back.  The aperture of each detector is placed on the median image of the
     calints (the outlier pass has not run yet when it is needed; a median of hundreds
-    of integrations does not see cosmic rays).
+    of integrations does not see cosmic rays); ``medians`` are those images
+    (:func:`median_images`) when already made.
 
     Use as a context manager; :meth:`result` gives the :class:`Extraction`.
     """
 
-    def __init__(self, obs: Observation, params: Extract1dParams, *, mode: str = "default") -> None:
+    def __init__(
+        self,
+        obs: Observation,
+        params: Extract1dParams,
+        *,
+        mode: str = "default",
+        medians: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self._obs, self._params = obs, params
         calints = {s.path: s.path for s in obs.segments}
+        medians = medians or {}
         self._plans = {
-            det: _plan_detector(segs, calints, params, mode, det, temporal=True)
+            det: _plan_detector(segs, calints, params, mode, det, True, medians.get(det))
             for det, segs in obs.series.items()
         }
         self._detector = {s.path: det for det, segs in obs.series.items() for s in segs}

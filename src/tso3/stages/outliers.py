@@ -151,6 +151,7 @@ def detect_and_write(
     progress: Callable[[int], None] | None = None,
     ready: Callable[[Path], None] | None = None,
     sink: Callable | None = None,
+    motions: dict[str, MotionModel | None] | None = None,
 ) -> OutlierOutcome:
     """Run outlier detection on every detector series and patch the crfints files.
 
@@ -176,6 +177,8 @@ def detect_and_write(
         with the arrays as read from the calints (name -> array, which the sink may
         change), the flat indices that are NaN in the crfints, and the rolling-median
         model's (flat indices, values).  See :mod:`tso3.stages.blocks`.
+    motions : dict, optional
+        :func:`learn_motions` of this observation, when already done.
 
     Returns
     -------
@@ -187,9 +190,9 @@ def detect_and_write(
     for det, segs in obs.series.items():
         _, ny, nx = segs[0].shape
         outcome.invalid_map[det] = np.zeros((ny, nx), np.int64)
-        motion = None
-        if mode != "jwst" and params.motion_modes > 0:
-            motion = learn_motion(segs, params.motion_modes)
+        if motions is None:
+            motions = learn_motions(obs, params, mode)
+        motion = motions.get(det)
         pieces: dict[Path, list[tuple[np.ndarray, np.ndarray]]] = {s.path: [] for s in segs}
         for s in segs:
             outcome.flagged[s.path] = np.zeros(s.nints, np.int64)
@@ -271,6 +274,19 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
                 sink(seg.path, la, cubes, part.invalid - start, (keep - start, flat_median[keep]))
         if progress:
             progress(b - a)
+
+
+def learn_motions(
+    obs: Observation, params: OutlierDetectionParams, mode: str = "default"
+) -> dict[str, MotionModel | None]:
+    """The motion model of every detector series (none in jwst mode or with 0 modes).
+
+    Needs the arrays only, not the metadata models, so a run can learn them while it
+    parses those.
+    """
+    if mode == "jwst" or params.motion_modes <= 0:
+        return {det: None for det in obs.series}
+    return {det: learn_motion(segs, params.motion_modes) for det, segs in obs.series.items()}
 
 
 def learn_motion(segs: list[Segment], n_modes: int) -> MotionModel | None:

@@ -113,12 +113,14 @@ def _blocks(seg: Segment) -> list[slice]:
     return [slice(a, min(n, a + step)) for a in range(0, n, step)]
 
 
-def _sample_frames(obs: Observation, sources, use_dq: bool, cal: Calibration):
-    """Calibrated SCI (and validity) of up to CENTROID_SAMPLE integrations of the series."""
+def sample_frames(obs: Observation, sources=None, use_dq: bool = True):
+    """SCI (and validity from DQ) of up to CENTROID_SAMPLE integrations of the series.
+
+    Needs the arrays only, not the metadata models (``sources`` default: the calints).
+    """
+    sources = sources or {s.path: s.path for s in obs.segments}
     segs = [seg.stored_at(sources[seg.path]) for seg in obs.segments]
-    cube, valid = sample_integrations(segs, CENTROID_SAMPLE, with_valid=use_dq)
-    cube *= np.float32(cal.factor) if np.ndim(cal.factor) == 0 else cal.factor
-    return cube, valid
+    return sample_integrations(segs, CENTROID_SAMPLE, with_valid=use_dq)
 
 
 def measure(
@@ -178,8 +180,13 @@ class _Plan:
     use_dq: bool  # validity from DQ (no outlier pass) rather than NaN
 
 
-def _plan(obs: Observation, sources, params: TsoPhotometryParams, use_dq: bool) -> _Plan:
-    """Calibration, and the aperture placed on a sample of integrations."""
+def _plan(
+    obs: Observation, sources, params: TsoPhotometryParams, use_dq: bool, sample=None
+) -> _Plan:
+    """Calibration, and the aperture placed on a sample of integrations.
+
+    ``sample``: :func:`sample_frames` of ``sources``, when already read.
+    """
     seg0 = obs.first
     meta = seg0.model.meta
     cal = calibration(seg0, params.gain)
@@ -193,7 +200,8 @@ def _plan(obs: Observation, sources, params: TsoPhotometryParams, use_dq: bool) 
     ya: float | None = y0
     box = None
     if params.centroid_source:
-        sci, valid = _sample_frames(obs, sources, use_dq, cal)
+        sci, valid = sample if sample is not None else sample_frames(obs, sources, use_dq)
+        sci = _calibrate(sci, cal)
         cx1, cy1 = locate_source(
             sci, valid, x0, y0, search_box_width=odd["search_box_width"],
             radius_inner=params.radius_inner,
@@ -301,17 +309,23 @@ class BlockPhotometry:
     """Photometry fed with blocks of integrations by the outlier pass (default mode).
 
     Like :class:`tso3.stages.extraction.BlockExtraction`: the aperture is placed on a
-    sample of the calints, then every block the pass has judged is measured on worker
+    sample of the calints (``sample``: their :func:`sample_frames`, when already
+    read), then every block the pass has judged is measured on worker
     threads while the pass goes on; the crfints are never read back.
 
     Use as a context manager; :meth:`result` gives the ``phot.ecsv`` table.
     """
 
     def __init__(
-        self, obs: Observation, params: TsoPhotometryParams, provenance: dict | None = None
+        self,
+        obs: Observation,
+        params: TsoPhotometryParams,
+        provenance: dict | None = None,
+        sample=None,
     ) -> None:
         self._obs, self._provenance = obs, provenance
-        self._plan = _plan(obs, {s.path: s.path for s in obs.segments}, params, use_dq=True)
+        calints = {s.path: s.path for s in obs.segments}
+        self._plan = _plan(obs, calints, params, use_dq=True, sample=sample)
         self._plan.use_dq = False  # the blocks come with their invalid pixels NaN
         self._workers = BlockWorkers({s.path: s.nints for s in obs.segments})
 
