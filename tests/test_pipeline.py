@@ -295,6 +295,26 @@ def test_folder_input_and_info(small, tmp_path):
     assert info.returncode == 0 and "net_aperture_sum [" in info.stdout and "40 rows" in info.stdout
 
 
+def test_bad_metadata_tree_exit_2_without_outputs(small, tmp_path):
+    """A broken ASDF tree is found only when the models are parsed, which a run does
+    while it already copies the crfints: still one line, no outputs, no leftovers."""
+    files = []
+    for path in small.files:
+        files.append(tmp_path / path.name)
+        files[-1].write_bytes(path.read_bytes())
+    with fits.open(files[1], mode="update") as hdul:
+        tree = hdul["ASDF"].data["ASDF_METADATA"][0]
+        tree[40:200] = ord("x")  # garbage in the YAML header
+    stamps = {p: p.stat().st_mtime_ns for p in files}
+    out = tmp_path / "out"
+    proc = tso3("run", *files, "-o", out)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert files[1].name in proc.stderr and "not a valid JWST data model" in proc.stderr
+    assert _outputs(out) == []  # hidden temporary files included
+    assert {p: p.stat().st_mtime_ns for p in files} == stamps
+
+
 def test_demo_runs(tmp_path):
     proc = tso3("demo", "-o", tmp_path / "demo")
     assert proc.returncode == 0, proc.stderr

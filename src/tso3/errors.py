@@ -22,7 +22,8 @@ class InputError(Tso3Error):
 
     def __init__(self, path: str | os.PathLike | None, problem: str) -> None:
         self.path = None if path is None else os.fspath(path)
-        self.problem = problem
+        # one line whatever the message of an exception it quotes
+        self.problem = problem = " ".join(str(problem).split())
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
 

@@ -116,7 +116,6 @@ def run(
     # tso3 spreads its own work over the cores; BLAS threads on top of that only spin
     # and steal them (2 s of CPU in a 10 s run on two cores)
     with _run_log(result.log_file, staged), threadpool_limits(limits=1, user_api="blas"):
-        log.info("tso3 %s, mode %s", __version__, mode)
         provenance = {"version": __version__, "mode": mode, "parameters": params.as_dict()}
         timings: dict[str, float] = {}
         timer = functools.partial(_timed, timings)
@@ -136,8 +135,8 @@ def run(
                 elif targets and photometry and mode != "jwst":
                     early.photometry_sample()
                 with timer("load"):
-                    obs.open_models()
-                log.info("%s", obs.describe())
+                    obs.open_models()  # the last check of the input: nothing logged before
+                log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())
                 log.info("parameters: %s", json.dumps(params.as_dict()))
                 ctx = _Context(obs, params, mode, provenance, result, staged, timer, show)
                 # the measuring stage takes its blocks from the outlier pass

@@ -193,6 +193,11 @@ def detect_and_write(
         if motions is None:
             motions = learn_motions(obs, params, mode)
         motion = motions.get(det)
+        if motion is not None:
+            n_modes = len(motion.basis)
+            log.info("motion term: %d frame-wide pattern(s) in the rolling-median model", n_modes)
+        elif mode != "jwst" and params.motion_modes > 0:
+            log.info("no frame-wide change above the noise: no motion term")
         pieces: dict[Path, list[tuple[np.ndarray, np.ndarray]]] = {s.path: [] for s in segs}
         for s in segs:
             outcome.flagged[s.path] = np.zeros(s.nints, np.int64)
@@ -295,11 +300,7 @@ def learn_motion(segs: list[Segment], n_modes: int) -> MotionModel | None:
     err, _ = sample_integrations(segs, MOTION_SAMPLE, name="ERR")
     noise = bn.nanmedian(err, axis=0)  # NaN where no sample is valid, without a warning
     model = motion_basis(sample, n_modes, noise=noise)
-    if model.basis.shape[0] == 0:
-        log.info("no frame-wide change above the noise: no motion term")
-        return None
-    log.info("motion term: %d frame-wide pattern(s) in the rolling-median model", len(model.basis))
-    return model
+    return model if model.basis.shape[0] else None
 
 
 @dataclass
