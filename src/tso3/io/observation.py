@@ -237,7 +237,7 @@ def _derive_association(series: dict[str, list[Segment]]) -> Association:
     observation = str(key("OBSERVTN") or fields.get("observation") or "001").zfill(3)
     slit = None
     if first.exp_type == "NRS_BRIGHTOBJ":
-        slit = first.sci_header.get("SLTNAME") or key("FXD_SLIT") or "S1600A1"
+        slit = first.slit_name or "S1600A1"
     name = product_name_from_meta(
         program=program,
         observation=observation,

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,14 @@ _DQ_OFFSET = np.uint32(1 << 31)
 
 
 @dataclass
+class _ModelSlot:
+    """The metadata model of a segment file, parsed on first use under a lock."""
+
+    model: object = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
 class Segment:
     """One calints segment file: its metadata, times, and lazy access to its arrays.
 
@@ -78,7 +87,9 @@ class Segment:
     primary_header: fits.Header = field(repr=False)
     sci_header: fits.Header = field(repr=False)
     hdu_names: tuple[str, ...] = ()
-    _model: object = field(default=None, repr=False, compare=False)
+    wavelength_image: np.ndarray | None = field(default=None, repr=False)
+    # shared by every stored_at() view, so the model is parsed once, by one thread
+    _slot: _ModelSlot = field(default_factory=lambda: _ModelSlot(), repr=False, compare=False)
 
     @property
     def model(self):
@@ -97,13 +108,17 @@ class Segment:
         InputError
             When stdatamodels cannot read the file as a JWST data model.
         """
-        if self._model is None:
-            with fits.open(self.path, memmap=True, do_not_scale_image_data=True) as hdul:
-                try:
-                    self._model = open_metadata_model(self.path, hdul)
-                except Exception as exc:  # stdatamodels raises many types for bad trees
-                    raise InputError(self.path, f"not a valid JWST data model ({exc})") from None
-        return self._model
+        slot = self._slot
+        with slot.lock:  # another thread asking meanwhile waits for this parse
+            if slot.model is None:
+                with fits.open(self.path, memmap=True, do_not_scale_image_data=True) as hdul:
+                    try:
+                        slot.model = open_metadata_model(self.path, hdul)
+                    except Exception as exc:  # stdatamodels raises many types for bad trees
+                        raise InputError(
+                            self.path, f"not a valid JWST data model ({exc})"
+                        ) from None
+            return slot.model
 
     @property
     def meta(self):
@@ -135,11 +150,24 @@ class Segment:
 
     @property
     def wavelength(self) -> np.ndarray | None:
-        """The 2-D WAVELENGTH array, or ``None`` when absent or all zero."""
-        wl = getattr(self.model, "wavelength", None)
+        """The 2-D WAVELENGTH array, or ``None`` when absent or all zero.
+
+        Read with the headers (it is small), so it needs no metadata model.
+        """
+        wl = self.wavelength_image
         if wl is None or not np.any(np.nan_to_num(wl)):
             return None
-        return np.asarray(wl)
+        return wl
+
+    @property
+    def dispaxis(self) -> int:
+        """DISPAXIS of the SCI header (1 = dispersion along x), 1 when absent."""
+        return int(self.sci_header.get("DISPAXIS") or 1)
+
+    @property
+    def slit_name(self) -> str | None:
+        """SLTNAME (SCI header), else FXD_SLIT, else ``None``."""
+        return self.sci_header.get("SLTNAME") or self.keyword("FXD_SLIT")
 
     def stored_at(self, path: str | os.PathLike) -> Segment:
         """The same segment, with its arrays read from (or written to) ``path``.
@@ -337,6 +365,9 @@ def read_segment(path: str | os.PathLike) -> Segment:
                 f"integrations but SCI has {shape[0]}",
             )
         int_times = _segment_int_times(path, table, intstart, intend)
+        wavelength = None
+        if "WAVELENGTH" in names and hdul["WAVELENGTH"].header.get("NAXIS", 0) == 2:
+            wavelength = np.asarray(hdul["WAVELENGTH"].data, dtype=np.float64)
     return Segment(
         path=path.resolve(),
         shape=shape,  # type: ignore[arg-type]
@@ -346,6 +377,7 @@ def read_segment(path: str | os.PathLike) -> Segment:
         primary_header=primary,
         sci_header=sci_header,
         hdu_names=names,
+        wavelength_image=wavelength,
     )
 
 

@@ -84,7 +84,10 @@ def _oriented(cube: np.ndarray, dispaxis: int) -> np.ndarray:
 
 
 def wavelength_image(seg: Segment) -> np.ndarray:
-    """2-D wavelengths (um): the WAVELENGTH extension, else the spectral WCS."""
+    """2-D wavelengths (um): the WAVELENGTH extension, else the spectral WCS.
+
+    Only the WCS needs the metadata model.
+    """
     wl = seg.wavelength
     if wl is not None:
         return np.asarray(wl, dtype=np.float64)
@@ -116,9 +119,7 @@ def median_image(segs: list[Segment], sources, dispaxis: int) -> np.ndarray:
 
 
 def _slit_name(seg: Segment) -> str:
-    return str(
-        getattr(seg.model, "name", None) or seg.model.meta.instrument.fixed_slit or seg.exp_type
-    )
+    return str(seg.slit_name or seg.exp_type)
 
 
 def median_images(obs: Observation, sources=None) -> dict[str, np.ndarray]:
@@ -143,7 +144,7 @@ def setup_detector(
     already made.
     """
     seg0 = segs[0]
-    dispaxis = int(seg0.model.meta.wcsinfo.dispersion_direction or 1)
+    dispaxis = seg0.dispaxis
     wl = np.ascontiguousarray(_oriented(wavelength_image(seg0), dispaxis))
     if median is None:
         med = median_image(segs, sources, dispaxis)
