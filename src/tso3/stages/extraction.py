@@ -122,7 +122,9 @@ def _slit_name(seg: Segment) -> str:
     return str(seg.slit_name or seg.exp_type)
 
 
-def median_images(obs: Observation, sources=None) -> dict[str, np.ndarray]:
+def median_images(
+    obs: Observation, sources: dict[Path, Path] | None = None
+) -> dict[str, np.ndarray]:
     """:func:`median_image` of every detector series, in the files' orientation.
 
     Needs the arrays only, not the metadata models (``sources`` default: the calints).

@@ -113,7 +113,9 @@ def _blocks(seg: Segment) -> list[slice]:
     return [slice(a, min(n, a + step)) for a in range(0, n, step)]
 
 
-def sample_frames(obs: Observation, sources=None, use_dq: bool = True):
+def sample_frames(
+    obs: Observation, sources: dict[Path, Path] | None = None, use_dq: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """SCI (and validity from DQ) of up to CENTROID_SAMPLE integrations of the series.
 
     Needs the arrays only, not the metadata models (``sources`` default: the calints).
@@ -336,7 +338,14 @@ class BlockPhotometry:
     def __exit__(self, *exc) -> None:
         self._workers.__exit__(*exc)
 
-    def submit(self, segment: Path, start: int, cubes: dict, invalid, fill) -> None:
+    def submit(
+        self,
+        segment: Path,
+        start: int,
+        cubes: dict[str, np.ndarray | None],
+        invalid: np.ndarray,
+        fill: tuple[np.ndarray, np.ndarray],
+    ) -> None:
         """Measure integrations ``start:`` of ``segment`` (see BlockExtraction.submit)."""
         plan = self._plan
         sci, err = cubes["SCI"], cubes["ERR"]
