@@ -29,7 +29,7 @@ def as_in_crfints(cubes: Sequence[np.ndarray | None], invalid: np.ndarray) -> No
     """
     for cube in cubes:
         if cube is not None:
-            cube.reshape(-1)[invalid] = np.nan
+            np.put(cube, invalid, np.nan)  # in place, contiguous or not
 
 
 class BlockWorkers:
