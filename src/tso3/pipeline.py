@@ -107,6 +107,7 @@ def run(
     params = resolve_parameters(config, overrides)
     obs = load_observation(inputs, open_models=False)  # headers and times: fast
     out = Path(output_dir)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     result = _plan(obs, out, skip, plots)
     _refuse_existing(result, overwrite, obs.product_name)
@@ -172,6 +173,9 @@ def run(
             staged.commit()
         except BaseException:
             staged.abort()
+            if created:  # a failed run leaves no output folder it made (if still empty)
+                with contextlib.suppress(OSError):
+                    out.rmdir()
             raise
     if overwrite and planned_speclc is not None and result.speclc is None:
         # a speclc of an earlier run with binning would no longer match the other products
@@ -263,13 +267,17 @@ class _Preparations:
         self._sample = self._pool.submit(photometry.sample_frames, self._obs)
 
     def sample(self):
-        return None if self._sample is None else self._sample.result()
+        """The photometry sample (once: the future lets go of it)."""
+        job, self._sample = self._sample, None
+        return None if job is None else job.result()
 
     def motions(self):
         return None if self._motions is None else self._motions.result()
 
     def medians(self):
-        return None if self._medians is None else self._medians.result()
+        """The median images (once: the future lets go of them)."""
+        job, self._medians = self._medians, None
+        return None if job is None else job.result()
 
 
 def _measure_in_pass(ctx: _Context, photometry: bool, spectroscopy: bool, early: _Preparations):

@@ -44,13 +44,14 @@ class BlockWorkers:
     nints : dict of Path to int
         The segments and their integrations; :meth:`results` checks every one was
         covered.
-    max_pending : int
-        Jobs queued or running at most.
+    max_pending : int, optional
+        Jobs queued or running at most (default: one more than the threads).
     """
 
-    def __init__(self, nints: dict[Path, int], max_pending: int = 3) -> None:
+    def __init__(self, nints: dict[Path, int], max_pending: int | None = None) -> None:
         self._nints = dict(nints)
-        self._max_pending = max_pending
+        # one job per thread plus one queued, so no thread waits for the next block
+        self._max_pending = max_pending or default_threads() + 1
         self._parts: dict[Path, list[tuple[int, int, Future]]] = {p: [] for p in nints}
         self._pending: list[Future] = []
         self._pool: ThreadPoolExecutor | None = None

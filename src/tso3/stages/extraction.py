@@ -112,9 +112,9 @@ def wavelength_image(seg: Segment) -> np.ndarray:
 def median_image(segs: list[Segment], sources, dispaxis: int) -> np.ndarray:
     """NaN-ignoring median over up to MEDIAN_SAMPLE integrations spread over the series."""
     sample, _ = sample_integrations([s.stored_at(sources[s.path]) for s in segs], MEDIAN_SAMPLE)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = bn.nanmedian(sample, axis=0)
+    # bottleneck does not warn of all-NaN pixels, and no catch_warnings here: this runs
+    # on a background thread beside other code that swaps the warning filters
+    med = bn.nanmedian(sample, axis=0)
     return np.ascontiguousarray(_oriented(med, dispaxis))
 
 

@@ -160,7 +160,8 @@ def measure(
     astropy.table.QTable
         The ``phot.ecsv`` table, all segments, in time order.
     """
-    plan = _plan(obs, sources, params, use_dq=repair is None)
+    # jwst mode centroids each segment itself (_per_segment_reference)
+    plan = _plan(obs, sources, params, use_dq=repair is None, place=mode != "jwst")
     if mode == "jwst":
         parts = _per_segment_reference(obs, sources, plan, progress)
     else:
@@ -183,9 +184,14 @@ class _Plan:
 
 
 def _plan(
-    obs: Observation, sources, params: TsoPhotometryParams, use_dq: bool, sample=None
+    obs: Observation,
+    sources,
+    params: TsoPhotometryParams,
+    use_dq: bool,
+    sample=None,
+    place: bool = True,
 ) -> _Plan:
-    """Calibration, and the aperture placed on a sample of integrations.
+    """Calibration, and (``place``) the aperture placed on a sample of integrations.
 
     ``sample``: :func:`sample_frames` of ``sources``, when already read.
     """
@@ -201,7 +207,7 @@ def _plan(
     xa: float | None = x0
     ya: float | None = y0
     box = None
-    if params.centroid_source:
+    if params.centroid_source and place:
         sci, valid = sample if sample is not None else sample_frames(obs, sources, use_dq)
         sci = _calibrate(sci, cal)
         cx1, cy1 = locate_source(

@@ -526,8 +526,9 @@ def motion_basis(
     """
     sample = np.asarray(sample, dtype=np.float32)
     m = sample.shape[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    # np.errstate, not catch_warnings: this may run on a background thread, and
+    # catch_warnings swaps the process-wide filter list (bottleneck itself never warns)
+    with np.errstate(invalid="ignore"):
         reference = bn.nanmedian(sample, axis=0).astype(np.float32)
         resid = (sample - reference).reshape(m, -1)
         sigma = _MAD_TO_SIGMA * bn.nanmedian(np.abs(resid), axis=0)
