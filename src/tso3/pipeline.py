@@ -232,8 +232,8 @@ class _Preparations:
         self._obs = obs
         self._medians = self._motions = self._sample = None
         self._stack = contextlib.ExitStack()
-        # the outer filter makes the two threads' catch_warnings swaps harmless (see
-        # tso3.stages.blocks); the pool is shut down before it is restored
+        # The background work swaps no filters itself (the main thread does meanwhile);
+        # this one covers its numpy RuntimeWarnings and is restored after the pool ends.
         self._stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", RuntimeWarning)
         self._pool = self._stack.enter_context(

@@ -12,7 +12,7 @@ segment in integration order.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +30,20 @@ def as_in_crfints(cubes: Sequence[np.ndarray | None], invalid: np.ndarray) -> No
     for cube in cubes:
         if cube is not None:
             np.put(cube, invalid, np.nan)  # in place, contiguous or not
+
+
+def threaded_map(work: Callable, tasks: Iterable) -> Iterator:
+    """``work(task)`` of every task on a thread per core, results in task order.
+
+    Block work is numpy that releases the GIL.  The steps silence numpy's
+    RuntimeWarnings with catch_warnings, which swaps the process-wide filter list; from
+    several threads at once the swaps can interleave.  With the same filter set here
+    first, every list they swap in or back holds it, and the caller's filters come back
+    once the threads are done.
+    """
+    with warnings.catch_warnings(), ThreadPoolExecutor(default_threads()) as pool:
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield from pool.map(work, tasks)
 
 
 class BlockWorkers:
@@ -58,9 +72,7 @@ class BlockWorkers:
         self._warnings = warnings.catch_warnings()
 
     def __enter__(self) -> BlockWorkers:
-        # The steps silence numpy's RuntimeWarnings with catch_warnings, which swaps the
-        # process-wide filter list; from several threads the swaps can interleave.  With
-        # the same filter set here first, every list they swap in or back holds it.
+        # one RuntimeWarning filter for every thread's swaps (see threaded_map)
         self._warnings.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)
         self._pool = ThreadPoolExecutor(default_threads(), thread_name_prefix="tso3-block")
@@ -89,3 +101,42 @@ class BlockWorkers:
                 f"{segment.name}: {done} of {self._nints[segment]} integrations were measured"
             )
         return [future.result() for _, _, future in parts]
+
+
+class BlockStage:
+    """A measuring stage fed by the outlier pass: its blocks run on :class:`BlockWorkers`.
+
+    Subclasses say what one block's job is (:meth:`_job`) and build their product from
+    ``self._workers.results(segment)``.  Use as a context manager.
+    """
+
+    def __init__(self, nints: dict[Path, int]) -> None:
+        self._workers = BlockWorkers(nints)
+
+    def __enter__(self):
+        self._workers.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._workers.__exit__(*exc)
+
+    def submit(
+        self,
+        segment: Path,
+        start: int,
+        cubes: dict[str, np.ndarray | None],
+        invalid: np.ndarray,
+        fill: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """Measure integrations ``start:`` of ``segment`` in the background (the sink).
+
+        ``cubes`` are the block's arrays as read from the calints (by extension name);
+        the ones the stage uses are changed in place: NaN at the flat indices
+        ``invalid`` (as in the crfints, see :func:`as_in_crfints`), and the outlier
+        model's ``fill`` (flat indices, values) used for the repair.
+        """
+        job = self._job(segment, cubes, invalid, fill)
+        self._workers.submit(segment, start, len(cubes["SCI"]), job)
+
+    def _job(self, segment: Path, cubes, invalid, fill) -> Callable[[], object]:
+        raise NotImplementedError

@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..io.x1dints import write_x1dints
 from ..spectra import SpectraSet
-from ..steps._movmed import default_threads
 from ..steps.aperture import (
     DEFAULT_BKG_GAP,
     DEFAULT_EXTRACT_WIDTH,
@@ -48,7 +46,7 @@ from ..steps.extract import (
 )
 from ..steps.spec_columns import spectra_columns, to_spectra_set
 from ..steps.trace import Trace, find_trace, trace_timeseries
-from .blocks import BlockWorkers, as_in_crfints
+from .blocks import BlockStage, as_in_crfints, threaded_map
 
 log = logging.getLogger(__name__)
 
@@ -329,20 +327,14 @@ def _extract_series(
             return _extract_cubes(plan, cubes, fill)
 
         pieces: list[list[dict[str, np.ndarray]]] = [[] for _ in segs]
-        # The steps silence numpy's RuntimeWarnings with catch_warnings, which swaps the
-        # process-wide filter list: from several threads at once the swaps can interleave.
-        # With the same filter set here first, every list they swap in or back holds it,
-        # and this block restores the caller's filters once the threads are done.
-        with warnings.catch_warnings(), ThreadPoolExecutor(default_threads()) as pool:
-            warnings.simplefilter("ignore", RuntimeWarning)
-            for (k, a, b), sums in zip(tasks, pool.map(work, tasks), strict=True):
-                pieces[k].append(sums)
-                if progress:
-                    progress(b - a)
+        for (k, a, b), sums in zip(tasks, threaded_map(work, tasks), strict=True):
+            pieces[k].append(sums)
+            if progress:
+                progress(b - a)
     return [_join(part) for part in pieces]
 
 
-class BlockExtraction:
+class BlockExtraction(BlockStage):
     """Extraction fed with blocks of integrations by the outlier pass.
 
     The pass hands over each block it has judged (:meth:`submit`, its ``sink``), so the
@@ -371,30 +363,9 @@ class BlockExtraction:
             for det, segs in obs.series.items()
         }
         self._detector = {s.path: det for det, segs in obs.series.items() for s in segs}
-        self._workers = BlockWorkers({s.path: s.nints for s in obs.segments})
+        super().__init__({s.path: s.nints for s in obs.segments})
 
-    def __enter__(self) -> BlockExtraction:
-        self._workers.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._workers.__exit__(*exc)
-
-    def submit(
-        self,
-        segment: Path,
-        start: int,
-        cubes: dict[str, np.ndarray | None],
-        invalid: np.ndarray,
-        fill: tuple[np.ndarray, np.ndarray],
-    ) -> None:
-        """Extract integrations ``start:`` of ``segment`` from ``cubes`` (in the background).
-
-        ``cubes`` are the block's arrays as read from the calints (by extension name);
-        the ones extraction uses are changed in place: NaN at the flat indices
-        ``invalid`` (as in the crfints), then the outlier model's ``fill`` (flat
-        indices, values) put back.
-        """
+    def _job(self, segment, cubes, invalid, fill):
         plan = self._plans[self._detector[segment]]
         arrays = [cubes.get(name) for name in _ARRAYS]
 
@@ -402,7 +373,7 @@ class BlockExtraction:
             as_in_crfints(arrays, invalid)
             return _extract_cubes(plan, arrays, fill)
 
-        self._workers.submit(segment, start, len(arrays[0]), job)
+        return job
 
     def result(self) -> Extraction:
         """Wait for every block and build the spectra (segments in ASN order)."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from ..io.observation import Observation
 from ..io.phot_table import build_phot_table, write_phot_table
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
-from ..steps._movmed import default_threads
 from ..steps.photometry import (
     aperture_photometry,
     apertures_text,
@@ -44,7 +42,7 @@ from ..steps.tso_photometry import (
     odd_box_width,
     tso_photometry,
 )
-from .blocks import BlockWorkers, as_in_crfints
+from .blocks import BlockStage, as_in_crfints, threaded_map
 
 log = logging.getLogger(__name__)
 
@@ -302,18 +300,14 @@ def _streamed(obs, sources, plan: _Plan, repair, progress):
                 arr.read(name, 0, 0)
             if plan.use_dq:
                 arr.read_dq_range(0, 0)
-        # As in the extraction stage, the RuntimeWarning filter is set here, before
-        # the threads swap theirs.
-        with warnings.catch_warnings(), ThreadPoolExecutor(default_threads()) as pool:
-            warnings.simplefilter("ignore", RuntimeWarning)
-            for (_, _, sl), phot in zip(tasks, pool.map(work, tasks), strict=True):
-                parts.append(phot)
-                if progress:
-                    progress(sl.stop - sl.start)
+        for (_, _, sl), phot in zip(tasks, threaded_map(work, tasks), strict=True):
+            parts.append(phot)
+            if progress:
+                progress(sl.stop - sl.start)
     return parts
 
 
-class BlockPhotometry:
+class BlockPhotometry(BlockStage):
     """Photometry fed with blocks of integrations by the outlier pass (default mode).
 
     Like :class:`tso3.stages.extraction.BlockExtraction`: the aperture is placed on a
@@ -335,24 +329,9 @@ class BlockPhotometry:
         calints = {s.path: s.path for s in obs.segments}
         self._plan = _plan(obs, calints, params, use_dq=True, sample=sample)
         self._plan.use_dq = False  # the blocks come with their invalid pixels NaN
-        self._workers = BlockWorkers({s.path: s.nints for s in obs.segments})
+        super().__init__({s.path: s.nints for s in obs.segments})
 
-    def __enter__(self) -> BlockPhotometry:
-        self._workers.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._workers.__exit__(*exc)
-
-    def submit(
-        self,
-        segment: Path,
-        start: int,
-        cubes: dict[str, np.ndarray | None],
-        invalid: np.ndarray,
-        fill: tuple[np.ndarray, np.ndarray],
-    ) -> None:
-        """Measure integrations ``start:`` of ``segment`` (see BlockExtraction.submit)."""
+    def _job(self, segment, cubes, invalid, fill):
         plan = self._plan
         sci, err = cubes["SCI"], cubes["ERR"]
 
@@ -364,7 +343,7 @@ class BlockPhotometry:
                 _calibrate(block, plan.cal)
             return _measure_block(plan, sci, err, None, model)
 
-        self._workers.submit(segment, start, len(sci), job)
+        return job
 
     def result(self) -> QTable:
         """Wait for every block and build the table."""
