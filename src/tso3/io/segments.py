@@ -89,7 +89,7 @@ class Segment:
     hdu_names: tuple[str, ...] = ()
     wavelength_image: np.ndarray | None = field(default=None, repr=False)
     # shared by every stored_at() view, so the model is parsed once, by one thread
-    _slot: _ModelSlot = field(default_factory=lambda: _ModelSlot(), repr=False, compare=False)
+    _slot: _ModelSlot = field(default_factory=_ModelSlot, repr=False, compare=False)
 
     @property
     def model(self):
