@@ -26,7 +26,7 @@ import numpy as np
 from astropy.io import fits
 
 from tso3.dqflags import DO_NOT_USE
-from tso3.steps._movmed import default_threads
+from tso3.parallel import Cores, cores
 from tso3.steps.outliers import detect_outliers
 
 
@@ -120,7 +120,7 @@ def main() -> None:
     shape = (args.ny, args.nx)
     gb = args.nints * args.ny * args.nx * 12 / 1e9
     print(f"cube {args.nints} x {args.ny} x {args.nx}, {args.segments} segments, {gb:.2f} GB")
-    print(f"threads: {default_threads()}")
+    print(f"threads: {cores()}")
 
     with tempfile.TemporaryDirectory(prefix="bench_outliers_") as tmpdir:
         t0 = time.perf_counter()
@@ -139,9 +139,9 @@ def main() -> None:
             assert np.array_equal(hdul["DQ"].data, dq[: hdul["DQ"].shape[0]])
 
     timings = {}
-    for label, kw in [("(b) detect_outliers", {}), ("(b1) same, 1 thread", {"n_threads": 1})]:
+    for label, kw in [("(b) detect_outliers", {"pool": Cores()}), ("(b1) same, 1 thread", {})]:
         ts = []
-        for _ in range(args.repeat if not kw else 1):
+        for _ in range(args.repeat if kw else 1):
             gc.collect()
             t0 = time.perf_counter()
             res = detect_outliers(sci, err, dq, rolling_window_width=args.width, **kw)
@@ -152,7 +152,7 @@ def main() -> None:
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    res = detect_outliers(sci, err, dq, rolling_window_width=args.width)
+    res = detect_outliers(sci, err, dq, rolling_window_width=args.width, pool=Cores())
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
     result_bytes = res.median.nbytes + res.outliers.nbytes
@@ -160,7 +160,9 @@ def main() -> None:
     seg_bounds = np.linspace(0, args.nints, args.segments + 1).astype(int)
     t0 = time.perf_counter()
     for a, b in zip(seg_bounds[:-1], seg_bounds[1:], strict=True):
-        detect_outliers(sci[a:b], err[a:b], dq[a:b], rolling_window_width=args.width, mode="jwst")
+        detect_outliers(
+            sci[a:b], err[a:b], dq[a:b], rolling_window_width=args.width, mode="jwst", pool=Cores()
+        )
     timings["(b2) mode=jwst, per segment"] = time.perf_counter() - t0
 
     t_base, nwin = baseline(sci, args.width, args.baseline_windows)

@@ -9,13 +9,8 @@ from astropy.table import Table
 from tso3.errors import InputError, ParameterError
 from tso3.io.lightcurves import read_speclc, write_speclc
 from tso3.spectra import SpectraSet
-from tso3.steps.binning import (
-    bin_edges,
-    bin_spectra,
-    binned_light_curves,
-    element_edges,
-    weight_matrix,
-)
+from tso3.stages.whitelight import binned_light_curves
+from tso3.steps.binning import bin_edges, bin_spectra, element_edges, weight_matrix
 from tso3.steps.whitelight import white_light_flux
 
 WL = np.arange(1.0, 11.0)  # elements cover [0.5, 10.5], 1 um each

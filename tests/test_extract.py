@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from tso3.dqflags import DO_NOT_USE
+from tso3.spectra import spectra_columns, to_spectra_set
 from tso3.steps.aperture import aperture_wavelength, box_profile, default_aperture
 from tso3.steps.extract import ExtractParams, box_extract, extract_block, profile_model
 from tso3.steps.optimal import optimal_extract
-from tso3.steps.spec_columns import spectra_columns, to_spectra_set
 
 NY, NX = 32, 60
 SIGMA = 1.3

@@ -10,6 +10,7 @@ from astropy.io import fits
 from stdatamodels.jwst import datamodels
 
 import tso3
+from tso3.parallel import Cores
 from tso3.simulate import simulate
 from tso3.stages import outliers as stage
 from tso3.steps.outliers import detect_outliers, fit_motion, match_nans_and_flags, motion_basis
@@ -134,8 +135,8 @@ def test_motion_fit_is_the_same_on_any_number_of_threads():
     assert model.basis.shape[0] >= 1
     series = (100 + rng.normal(0, 1, (700, 8, 16))).astype(np.float32)
     series[5, 2, 2] = np.nan
-    one = fit_motion(series, model, n_threads=1)
-    assert np.array_equal(one, fit_motion(series, model, n_threads=3), equal_nan=True)
+    one = fit_motion(series, model)
+    assert np.array_equal(one, fit_motion(series, model, pool=Cores(3)), equal_nan=True)
 
 
 def test_crfints_match_the_step_functions(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from scipy import special, stats
 
 from tso3.dqflags import DO_NOT_USE, JUMP_DET, OUTLIER, SATURATED
+from tso3.parallel import Cores
 from tso3.steps import _movmed
 from tso3.steps.outliers import (
     detect_outliers,
@@ -26,11 +27,18 @@ from tso3.steps.outliers import (
 @pytest.fixture(params=["kernel", "bottleneck"])
 def engine(request, monkeypatch):
     """Run a test with the compiled moving median and again with bottleneck's."""
-    if request.param == "bottleneck":
-        monkeypatch.setattr(_movmed, "_kernel", lambda: None)
-    elif not _movmed.kernel_available():
+    if request.param == "kernel" and not _movmed.kernel_available():
         pytest.skip("the compiled moving-median kernel was not built")
-    return request.param
+    if request.param == "bottleneck":
+        # The library lookup is cached; clear it on both sides so that neither the
+        # median nor the fused detection kernel can be found during the test.
+        monkeypatch.setenv(_movmed.NO_KERNEL_ENV, "1")
+        _movmed._library.cache_clear()
+        assert not _movmed.kernel_available()
+    yield request.param
+    if request.param == "bottleneck":
+        monkeypatch.delenv(_movmed.NO_KERNEL_ENV)
+        _movmed._library.cache_clear()
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -145,7 +153,7 @@ def test_rolling_median_matches_definition(w, engine):
     x[rng.random(x.shape) < 0.1] = np.nan
     good = rng.random(x.shape) > 0.2
     x[:, 0, 0] = np.nan  # an all-NaN pixel gives NaN, not an error
-    got = rolling_median(x, w, good, n_threads=2)
+    got = rolling_median(x, w, good, pool=Cores(2))
     want = brute_rolling(x, w, good)
     np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
     assert np.isnan(got[:, 0, 0]).all()
@@ -290,8 +298,8 @@ def test_segmentation_invariance(engine):
     joined = detect_outliers(*rejoined)
     np.testing.assert_array_equal(whole.outliers, joined.outliers)
     np.testing.assert_array_equal(whole.median, joined.median)
-    one_thread = detect_outliers(sci, err, dq, n_threads=1)
-    np.testing.assert_array_equal(whole.outliers, one_thread.outliers)
+    two_threads = detect_outliers(sci, err, dq, pool=Cores(2))
+    np.testing.assert_array_equal(whole.outliers, two_threads.outliers)
 
 
 @pytest.mark.parametrize("w", [1, 2, 24, 25, 400])
@@ -409,7 +417,7 @@ def test_jwst_mode_matches_literal_loop(w, engine):
     dq[rng.random(sci.shape) < 0.05] |= JUMP_DET
     good = good_pixel_mask(dq)
     ref_m = jwst_literal(sci, good, w)
-    np.testing.assert_array_equal(rolling_median_jwst(sci, w, good, n_threads=2), ref_m)
+    np.testing.assert_array_equal(rolling_median_jwst(sci, w, good, pool=Cores(2)), ref_m)
     ref_flags = np.abs(sci - ref_m) > 5.0 * np.nan_to_num(err)
     res = detect_outliers(sci, err, dq, rolling_window_width=w, mode="jwst")
     np.testing.assert_array_equal(res.outliers, ref_flags)

@@ -9,14 +9,10 @@ from astropy.io import fits
 from astropy.table import QTable
 
 from tso3.errors import InputError
+from tso3.formats import PHOT_COLUMNS
 from tso3.io.gain import load_gain
 from tso3.io.phot_table import build_phot_table, write_phot_table
-from tso3.steps.photometry import (
-    PHOT_COLUMNS,
-    aperture_photometry,
-    apertures_text,
-    whole_frame_photometry,
-)
+from tso3.steps.photometry import aperture_photometry, apertures_text, whole_frame_photometry
 
 REFERENCE_ORDER = [
     "MJD",

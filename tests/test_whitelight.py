@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from astropy.table import QTable, Table
 
+from tso3.formats import whitelight_meta
 from tso3.io.lightcurves import write_whitelight_table
 from tso3.io.x1dints import read_x1dints
 from tso3.spectra import SpectraSet
@@ -111,7 +113,7 @@ def test_single_detector_columns_units_meta():
         "FILTER": "P750L",
         "TARGNAME": "WASP-39",
     }
-    t = white_light_table([s], min_wavelength=2, max_wavelength=4, meta=meta)
+    t = white_light_table([s], min_wavelength=2, max_wavelength=4, meta=whitelight_meta(meta))
     assert t.colnames == ["MJD_UTC", "BJD_TDB", "whitelight_flux", "whitelight_flux_err"]
     assert str(t["whitelight_flux"].unit) == "Jy"
     np.testing.assert_allclose(t["whitelight_flux"].value, 3.0)
@@ -202,7 +204,11 @@ def test_ecsv_roundtrip(tmp_path):
 def test_archive_pair_reproduced(mode):
     x = read_x1dints(REAL / f"{STEM}_x1dints.fits")
     t = white_light_table(
-        x.spectra, min_wavelength=5.0, max_wavelength=12.0, mode=mode, meta=x.primary
+        x.spectra,
+        min_wavelength=5.0,
+        max_wavelength=12.0,
+        mode=mode,
+        meta=whitelight_meta(x.primary),
     )
     ref = Table.read(REAL / f"{STEM}_whtlt.ecsv")  # old file: columns MJD, whitelight_flux
     assert len(t) == len(ref) == 10
@@ -211,3 +217,30 @@ def test_archive_pair_reproduced(mode):
     assert np.all(t["whitelight_flux_err"].value > 0)
     for key in ("instrument", "exp_type", "subarray", "filter", "target_name"):
         assert t.meta[key] == ref.meta[key]
+
+
+def test_whitelight_meta_from_keywords_or_names():
+    meta = whitelight_meta({"INSTRUME": "NIRSPEC", "instrument": "NIRCAM", "PUPIL": "CLEAR"})
+    assert list(meta) == ["instrument", "exp_type", "subarray", "filter", "pupil", "target_name"]
+    assert meta["instrument"] == "NIRCAM" and meta["pupil"] == "CLEAR"
+    assert meta["exp_type"] is None and whitelight_meta(None)["target_name"] is None
+    # the step copies the meta it is given
+    s = spectra_set(np.ones((2, 10)), WL, [1.0, 2.0])
+    assert white_light_table([s], meta={"a": 1}).meta == {"a": 1, "number_of_integrations": 2}
+
+
+def test_any_object_with_the_attributes():
+    s = spectra_set(np.arange(20.0).reshape(2, 10), WL, [1.0, 2.0], detector="NRS1")
+    names = ("wavelength", "flux", "flux_var_poisson", "flux_var_rnoise", "flux_var_flat")
+    like = SimpleNamespace(
+        **{n: getattr(s, n) for n in names},
+        nints=s.nints,
+        times=s.times,
+        spectral_order=1,
+        detector="NRS1",
+        flux_unit="Jy",
+    )
+    a, b = white_light_table([s], max_wavelength=5), white_light_table([like], max_wavelength=5)
+    assert a.colnames == b.colnames
+    for name in a.colnames:
+        np.testing.assert_array_equal(a[name], b[name])

@@ -10,8 +10,9 @@ from astropy.io import fits
 from stdatamodels.jwst import datamodels
 
 from tso3.errors import InputError, OutputExistsError
-from tso3.io.x1dints import INT_TIMES_DTYPE, read_x1dints, write_x1dints
-from tso3.spectra import TIME_COLUMNS, SpectraSet
+from tso3.formats import INT_TIMES_DTYPE, TIME_COLUMNS
+from tso3.io.x1dints import read_x1dints, write_x1dints
+from tso3.spectra import SpectraSet
 
 
 def _shared() -> Path | None:

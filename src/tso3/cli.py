@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import MODES, STEPS
+from .config import STEPS
 from .errors import Tso3Error
+from .steps import MODES
 
 log = logging.getLogger("tso3")
 
@@ -128,7 +129,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 
 def _cmd_whitelight(args: argparse.Namespace) -> None:
-    from .stages.whitelight import whitelight_from_x1dints
+    from .commands.whitelight import whitelight_from_x1dints
 
     paths = whitelight_from_x1dints(
         args.x1dints,

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, ParameterError
-
-MODES = ("default", "jwst")
+from .steps import MODES
 
 
 def _number(value: Any) -> float:
@@ -353,3 +352,14 @@ def resolve_parameters(
             raise ParameterError(step, f"unknown step (known: {', '.join(STEPS)})")
         layers.setdefault(step, {}).update(values)
     return Parameters(**{step: _build(step, layers.get(step, {}), source) for step in STEPS})
+
+
+def check_run_options(skip: Iterable[str], mode: str) -> set[str]:
+    """The steps to skip, checked, and the mode (ParameterError for unknown names)."""
+    if mode not in MODES:
+        raise ParameterError("mode", f"{mode!r} is not one of {', '.join(MODES)}")
+    skip = set(skip)
+    for name in skip:
+        if name not in STEPS:
+            raise ParameterError("skip", f"unknown step {name!r} (known: {', '.join(STEPS)})")
+    return skip

@@ -1,49 +1,32 @@
-"""The in-memory form of extracted time-series spectra.
+"""The in-memory forms of extracted time-series spectra and of their light curves.
 
 One :class:`SpectraSet` holds the 1-D spectra of every integration of one
 segment, for one spectral order on one detector: exactly what one EXTRACT1D
-extension of an ``x1dints`` file holds.  Extraction produces them, the x1dints
-writer and reader convert them to and from files, and the white-light and
-binning steps consume them.
+extension of an ``x1dints`` file holds.  Extraction produces them (the sums of the
+extraction step become their columns through :func:`spectra_columns` and
+:func:`to_spectra_set`), the x1dints writer and reader convert them to and from files,
+and the white-light and binning steps consume them.
+
+One :class:`SpecLightCurve` holds the binned spectroscopic light curves of one
+(detector, order): what one SPECLC/BINS pair of a ``speclc`` file holds.
+
+Column and keyword names of the files are in :mod:`tso3.formats`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Vector columns of an EXTRACT1D table, in file order (after INT_NUM).
-VECTOR_COLUMNS = (
-    "wavelength",
-    "flux",
-    "flux_error",
-    "flux_var_poisson",
-    "flux_var_rnoise",
-    "flux_var_flat",
-    "surf_bright",
-    "sb_error",
-    "sb_var_poisson",
-    "sb_var_rnoise",
-    "sb_var_flat",
-    "dq",
-    "background",
-    "bkgd_error",
-    "bkgd_var_poisson",
-    "bkgd_var_rnoise",
-    "bkgd_var_flat",
-    "npixels",
-)
+from .dqflags import DO_NOT_USE
 
-#: Per-integration time columns: attribute name -> EXTRACT1D column name.
-TIME_COLUMNS = {
-    "mjd_beg": "MJD-BEG",
-    "mjd_avg": "MJD-AVG",
-    "mjd_end": "MJD-END",
-    "tdb_beg": "TDB-BEG",
-    "tdb_mid": "TDB-MID",
-    "tdb_end": "TDB-END",
-}
+__all__ = ["SpecLightCurve", "SpectraSet", "spectra_columns", "to_spectra_set"]
+
+log = logging.getLogger(__name__)
+
+_X = ("poisson", "rnoise", "flat")
 
 
 @dataclass
@@ -79,7 +62,7 @@ class SpectraSet:
     detector: str = ""
     flux_unit: str = "Jy"
     sb_unit: str = "MJy/sr"
-    #: per-integration times (days), keys of TIME_COLUMNS, each shape (nints,)
+    #: per-integration times (days), keys of tso3.formats.TIME_COLUMNS, each (nints,)
     times: dict[str, np.ndarray] = field(default_factory=dict)
     #: keywords for the EXTRACT1D header (SLTNAME, SRCTYPE, EXTRXSTR, DISPAXIS, ...)
     meta: dict[str, object] = field(default_factory=dict)
@@ -118,3 +101,172 @@ class SpectraSet:
         """Wavelengths as a ``(nints, nwave)`` array (a broadcast view when 1-D)."""
         wl = np.asarray(self.wavelength)
         return np.broadcast_to(wl, self.flux.shape) if wl.ndim == 1 else wl
+
+
+@dataclass
+class SpecLightCurve:
+    """Binned light curves of one (detector, order), all segments, sorted by time.
+
+    Attributes
+    ----------
+    edges, centres : numpy.ndarray
+        Bin edges ``(nbins+1,)`` and centres ``(nbins,)``, microns.
+    mjd_utc, bjd_tdb : numpy.ndarray
+        Mid-integration times ``(nints,)``; BJD_TDB is BJD - 2400000.5.
+    int_num : numpy.ndarray
+        Integration numbers ``(nints,)``.
+    flux, flux_err, npoints : numpy.ndarray
+        ``(nints, nbins)``, see :func:`tso3.steps.binning.bin_spectra`.
+    """
+
+    edges: np.ndarray
+    centres: np.ndarray
+    mjd_utc: np.ndarray
+    bjd_tdb: np.ndarray
+    int_num: np.ndarray
+    flux: np.ndarray
+    flux_err: np.ndarray
+    npoints: np.ndarray
+    spectral_order: int = 1
+    detector: str = ""
+    flux_unit: str = "Jy"
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+def spectra_columns(
+    sums: dict[str, np.ndarray],
+    *,
+    bunit: str | None,
+    pixar_sr: float | None,
+    source_type: str | None,
+    instrument: str | None,
+    photom_complete: bool = True,
+    optimal: bool = False,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """EXTRACT1D vector columns from extraction sums, in the reference's units.
+
+    Parameters
+    ----------
+    sums : dict
+        Output of ``box_extract``/``optimal_extract``/``extract_block``: ``flux`` (S),
+        ``var_*`` (including background terms), ``background`` (BKG),
+        ``bkg_var_*``, ``npixels``.
+    bunit : str or None
+        BUNIT of SCI (``MJy/sr``, or ``MJy`` for NIRSpec point sources).
+    pixar_sr : float or None
+        PIXAR_SR; None -> 1.0 with a warning, as the reference.
+    source_type, instrument : str or None
+        SRCTYPE and INSTRUME: NIRSPEC + POINT means per-pixel MJy input.
+    photom_complete : bool
+        False (S_PHOTOM not COMPLETE) keeps the data units (DN/s).
+    optimal : bool
+        Optimal extraction: the SB columns are 0 (as the reference).
+
+    Returns
+    -------
+    columns : dict of ndarray (nints, nx)
+        ``flux``, ``flux_var_{poisson,rnoise,flat}``, ``surf_bright``, ``sb_var_*``,
+        ``background``, ``bkgd_var_*``, ``npixels`` (float64) and ``dq`` (uint32).
+    units : dict of str
+        ``flux``, ``flux_var``, ``sb``, ``sb_var`` units.
+    """
+    s = np.asarray(sums["flux"], dtype=np.float64)
+    npix = np.asarray(sums["npixels"], dtype=np.float64)
+    n = np.where(npix == 0, 1.0, npix)
+    bkg = np.asarray(sums["background"], dtype=np.float64)
+    var = {x: np.asarray(sums["var_" + x], dtype=np.float64) for x in _X}
+    bvar = {x: np.asarray(sums["bkg_var_" + x], dtype=np.float64) for x in _X}
+    omega = pixar_sr
+    if omega is None:
+        log.warning("PIXAR_SR missing: using 1.0 sr for the flux conversion")
+        omega = 1.0
+    per_pixel = (instrument or "").upper() == "NIRSPEC" and (source_type or "").upper() == "POINT"
+    cols: dict[str, np.ndarray] = {}
+    sb = s / n
+    sbv = {x: var[x] / n**2 for x in _X}
+    background = bkg / n
+    bkgd_var = {x: bvar[x] / n**2 for x in _X}
+    if not photom_complete:
+        units = {"flux": "DN/s", "flux_var": "DN^2 / s^2", "sb": "DN/s", "sb_var": "DN^2 / s^2"}
+        cols["flux"] = s.copy()
+        fvar = {x: var[x].copy() for x in _X}
+    elif per_pixel:
+        units = {"flux": "Jy", "flux_var": "Jy^2", "sb": "MJy/sr", "sb_var": "MJy^2 / sr^2"}
+        cols["flux"] = s * 1e6
+        fvar = {x: var[x] * 1e12 for x in _X}
+        sb = np.zeros_like(s)
+        sbv = {x: np.zeros_like(s) for x in _X}
+        background = background / omega
+        bkgd_var = {x: bkgd_var[x] / omega**2 for x in _X}
+    else:
+        units = {"flux": "Jy", "flux_var": "Jy^2", "sb": "MJy/sr", "sb_var": "MJy^2 / sr^2"}
+        cols["flux"] = s * omega * 1e6
+        fvar = {x: var[x] * omega**2 * 1e12 for x in _X}
+    if optimal:
+        sb = np.zeros_like(s)
+        sbv = {x: np.zeros_like(s) for x in _X}
+    for x in _X:
+        cols["flux_var_" + x] = fvar[x]
+    cols["surf_bright"] = sb
+    for x in _X:
+        cols["sb_var_" + x] = sbv[x]
+    cols["background"] = background
+    for x in _X:
+        cols["bkgd_var_" + x] = bkgd_var[x]
+    cols["npixels"] = npix.copy()
+    cols["dq"] = np.where(np.isnan(cols["flux"]), DO_NOT_USE, 0).astype(np.uint32)
+    return cols, units
+
+
+def to_spectra_set(
+    columns: dict[str, np.ndarray],
+    wavelength: np.ndarray,
+    *,
+    int_num: np.ndarray,
+    units: dict[str, str] | None = None,
+    extras: dict[str, np.ndarray] | None = None,
+    **kwargs: object,
+) -> SpectraSet:
+    """Build a :class:`SpectraSet`, dropping elements whose wavelength is NaN (as §E).
+
+    Parameters
+    ----------
+    columns : dict
+        From :func:`spectra_columns`.
+    wavelength : ndarray (nx,)
+        From :func:`tso3.steps.aperture.aperture_wavelength`.
+    int_num : ndarray (nints,)
+    units : dict, optional
+        From :func:`spectra_columns` (sets ``flux_unit`` and ``sb_unit``).
+    extras : dict, optional
+        ``trace_position``, ``trace_width``, ``n_repaired`` per integration.
+    **kwargs
+        Other SpectraSet fields: ``segment``, ``spectral_order``, ``detector``,
+        ``times``, ``meta``.
+
+    Returns
+    -------
+    SpectraSet
+    """
+    keep = np.isfinite(np.asarray(wavelength, dtype=np.float64))
+    finite = np.flatnonzero(keep)
+    if finite.size and finite[-1] - finite[0] + 1 == finite.size:
+        # one run of finite wavelengths (NaN only at the ends, the usual case): views
+        # of the columns, not copies of every one of them
+        run = slice(int(finite[0]), int(finite[-1]) + 1)
+        vec = {k: v[:, run] for k, v in columns.items()}
+    else:
+        vec = {k: np.ascontiguousarray(v[:, keep]) for k, v in columns.items()}
+    extras = extras or {}
+    if units:
+        kwargs.setdefault("flux_unit", units["flux"])
+        kwargs.setdefault("sb_unit", units["sb"])
+    return SpectraSet(
+        wavelength=np.asarray(wavelength, dtype=np.float64)[keep],
+        int_num=np.asarray(int_num),
+        trace_position=extras.get("trace_position"),
+        trace_width=extras.get("trace_width"),
+        n_repaired=extras.get("n_repaired"),
+        **vec,
+        **kwargs,  # type: ignore[arg-type]
+    )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import numpy as np
+
+from .runlog import file_only
 
 
 def light_curve_scatter_ppm(flux: np.ndarray) -> float:
@@ -48,3 +53,15 @@ def format_summary(result) -> str:
         lines.append(f"  light-curve scatter  {s['scatter_ppm']:.0f} ppm (point-to-point)")
     lines.append(f"  elapsed              {s.get('elapsed_s', 0.0):.1f} s")
     return "\n".join(lines)
+
+
+def summarise(result, obs, outcome, timer, started: float) -> None:
+    """Closing numbers into ``result.summary``; timings and summary into the log file."""
+    result.summary.update(
+        integrations=obs.nints(),
+        flagged_fraction=outcome.flagged_fraction if outcome else 0.0,
+        timings=dict(timer),
+    )
+    result.summary["elapsed_s"] = time.perf_counter() - started
+    file_only.info("timings [s]: %s", json.dumps(timer.rounded()))
+    file_only.info("%s", format_summary(result))

@@ -23,9 +23,9 @@ from astropy.io import fits
 from astropy.table import QTable
 
 from tso3.errors import InputError, OutputExistsError
+from tso3.formats import WHITELIGHT_META_KEYS
 from tso3.io.atomic import atomic_output
-from tso3.steps.binning import SpecLightCurve
-from tso3.steps.whitelight import WHITELIGHT_META_KEYS
+from tso3.spectra import SpecLightCurve
 
 __all__ = ["read_speclc", "write_speclc", "write_whitelight_table"]
 
@@ -71,7 +71,7 @@ def write_speclc(
     ----------
     path : str or os.PathLike
         Output file.
-    curves : sequence of SpecLightCurve
+    curves : sequence of tso3.spectra.SpecLightCurve
         One (detector, order) each; written as ``SPECLC``/``BINS`` pairs with EXTVER 1..N.
     meta : mapping or None
         Primary keywords (FITS names, or the whtlt meta names ``instrument`` ...).
@@ -135,7 +135,7 @@ def read_speclc(path: str | os.PathLike) -> list[SpecLightCurve]:
 
     Returns
     -------
-    list of SpecLightCurve
+    list of tso3.spectra.SpecLightCurve
         One per SPECLC extension; ``meta`` holds the primary header.
     """
     try:

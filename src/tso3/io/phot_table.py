@@ -2,6 +2,7 @@
 
 Same columns, order, units and meta as jwst's ``tso_photometry`` + ``calwebb_tso3``
 (``MJD`` ... ``psf_flux``), then tso3's extra columns (``n_repaired``, extra radii).
+Column and meta names are in :mod:`tso3.formats`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,9 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Column, QTable
 
-from ..steps.photometry import PHOT_COLUMNS
+from ..formats import CENTROID_COLUMNS, PHOT_COLUMNS, PHOT_META_KEYS
 from .atomic import atomic_output
 
-#: Table meta keys in the reference's order (``apertures`` and
-#: ``number_of_integrations`` follow).
-META_KEYS = ("instrument", "detector", "channel", "subarray", "filter", "pupil", "target_name")
-CENTROID_COLUMNS = ("centroid_x", "centroid_y", "psf_width_x", "psf_width_y", "psf_flux")
 _BACKGROUND_COLUMNS = PHOT_COLUMNS[2:8]
 
 DESCRIPTIONS = {
@@ -133,7 +130,7 @@ def build_phot_table(
             table[name].info.description = f"Error of net flux, aperture r={name[22:]} px"
         elif name.startswith("net_aperture_sum_r"):
             table[name].info.description = f"Net flux in an aperture of r={name[18:]} px"
-    for key in META_KEYS:
+    for key in PHOT_META_KEYS:
         table.meta[key] = meta.get(key)
     table.meta["apertures"] = apertures
     table.meta["number_of_integrations"] = n

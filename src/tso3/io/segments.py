@@ -27,6 +27,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..errors import InputError
+from ..formats import INT_TIMES_COLUMNS, INT_TIMES_DTYPE
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +42,6 @@ IMAGING_EXP_TYPES = {"NRC_TSIMAGE", "MIR_IMAGE"}
 SPECTRAL_EXP_TYPES = {"NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS"}
 #: TSO modes tso3 recognises but does not reduce (yet).
 UNSUPPORTED_EXP_TYPES = {"NIS_SOSS": "NIRISS SOSS needs order separation, not supported yet"}
-INT_TIMES_COLUMNS = (
-    "integration_number",
-    "int_start_MJD_UTC",
-    "int_mid_MJD_UTC",
-    "int_end_MJD_UTC",
-    "int_start_BJD_TDB",
-    "int_mid_BJD_TDB",
-    "int_end_BJD_TDB",
-)
 _DQ_OFFSET = np.uint32(1 << 31)
 
 
@@ -403,10 +395,7 @@ def _segment_int_times(path: Path, table, intstart: int, intend: int) -> np.ndar
             f"(integration {first_missing} missing)",
         )
     rows = table[order][pos]
-    out = np.zeros(
-        len(rows),
-        dtype=[(c, "i4" if c == "integration_number" else "f8") for c in INT_TIMES_COLUMNS],
-    )
+    out = np.zeros(len(rows), dtype=INT_TIMES_DTYPE)
     for c in INT_TIMES_COLUMNS:
         out[c] = rows[c]
     return out

@@ -22,7 +22,6 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -30,21 +29,15 @@ import numpy as np
 from astropy.io import fits
 
 from tso3.errors import OutputExistsError
+from tso3.formats import INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
 from tso3.io.atomic import atomic_output
-from tso3.io.x1dints_read import (
-    _ROW_KEYWORDS,
-    _STRUCTURAL,
-    INT_TIMES_DTYPE,
-    TRACE_HDU,
-    X1dInts,
-    read_x1dints,
-)
-from tso3.spectra import TIME_COLUMNS, VECTOR_COLUMNS, SpectraSet
-from tso3.steps._movmed import default_threads
+from tso3.io.x1dints_read import _ROW_KEYWORDS, _STRUCTURAL, TRACE_HDU, X1dInts, read_x1dints
+from tso3.parallel import ordered_map
+from tso3.spectra import SpectraSet
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INT_TIMES_DTYPE", "X1dInts", "read_x1dints", "write_x1dints"]
+__all__ = ["X1dInts", "read_x1dints", "write_x1dints"]
 
 _VAR_SUFFIXES = ("_var_poisson", "_var_rnoise", "_var_flat")
 _SQUARED_UNITS = {
@@ -350,8 +343,7 @@ def write_x1dints(
     detector = model.meta.instrument.detector
     s_region = next((s.meta["S_REGION"] for s in spectra if s.meta.get("S_REGION")), None)
     # the tables are big copies that release the GIL: one segment per core
-    with ThreadPoolExecutor(default_threads()) as pool:
-        tables = list(pool.map(_spec_table, spectra))
+    tables = list(ordered_map(_spec_table, spectra))
     for index, (s, table) in enumerate(zip(spectra, tables, strict=True)):
         spec = _spec_model(s, table, exp_type, detector)
         if index == 0 and s_region:

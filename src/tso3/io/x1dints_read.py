@@ -14,22 +14,11 @@ import numpy as np
 from astropy.io import fits
 
 from tso3.errors import InputError
-from tso3.spectra import TIME_COLUMNS, VECTOR_COLUMNS, SpectraSet
+from tso3.formats import INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
+from tso3.spectra import SpectraSet
 
-__all__ = ["INT_TIMES_DTYPE", "TRACE_HDU", "X1dInts", "read_x1dints"]
+__all__ = ["TRACE_HDU", "X1dInts", "read_x1dints"]
 
-#: dtype of the INT_TIMES table (days; BJD_TDB columns are BJD - 2400000.5)
-INT_TIMES_DTYPE = np.dtype(
-    [
-        ("integration_number", np.int32),
-        ("int_start_MJD_UTC", np.float64),
-        ("int_mid_MJD_UTC", np.float64),
-        ("int_end_MJD_UTC", np.float64),
-        ("int_start_BJD_TDB", np.float64),
-        ("int_mid_BJD_TDB", np.float64),
-        ("int_end_BJD_TDB", np.float64),
-    ]
-)
 # INT_TIMES column feeding each per-row time column, as jwst's populate_time_keywords does
 _INT_TIMES_FOR = {
     "mjd_beg": "int_start_MJD_UTC",
@@ -57,7 +46,7 @@ class X1dInts:
         One per EXTRACT1D extension (current layout), or one per (order, detector, slit)
         group of extensions (pre-2025 layout, one extension per integration).
     int_times : numpy.ndarray or None
-        INT_TIMES rows (structured, :data:`INT_TIMES_DTYPE` columns), None when absent.
+        INT_TIMES rows (structured, :data:`tso3.formats.INT_TIMES_DTYPE`), None when absent.
     primary : dict
         Primary header keywords.
     layout : str

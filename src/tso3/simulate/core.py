@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..parallel import Cores, cores
 from . import headers, noise, scenes, writer
 from . import modes as M
 from .times import ExposureTimes, exposure_times
@@ -455,37 +455,37 @@ def simulate(
 
     bounds = _segment_bounds(nints, segments)
     files: list[Path] = []
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        for det in dets:
-            det.cr_amplitude = np.zeros(len(det.cr_where))
-            det.white_light = np.ones(nints) if spec.spectroscopic else None
-            for number, (start, stop) in enumerate(bounds, 1):
-                arrays = _render_segment(spec, p, det, state, start, stop, seed, pool)
-                meta = dict(common)
-                meta.update(
-                    {
-                        "meta.instrument.detector": det.name,
-                        "meta.exposure.integration_start": start + 1,
-                        "meta.exposure.integration_end": stop,
-                        "meta.exposure.segment_number": number,
-                        "meta.exposure.segment_total": len(bounds),
-                    }
-                )
-                model = writer.segment_model(
-                    spec,
-                    arrays=arrays,
-                    meta=meta,
-                    int_times=times.int_times_table(start, stop),
-                    wavelength=det.wavelength_2d,
-                    wcs=wcs,
-                    slit=headers.slit_meta(spec, shape, subsize),
-                    date=dates["processed"],
-                )
-                path = output_dir / f"{obs.file_stem(number, det.name)}_calints.fits"
-                model.save(os.fspath(path))
-                model.close()
-                del arrays, model
-                files.append(path)
+    pool = Cores(min(4, cores()))
+    for det in dets:
+        det.cr_amplitude = np.zeros(len(det.cr_where))
+        det.white_light = np.ones(nints) if spec.spectroscopic else None
+        for number, (start, stop) in enumerate(bounds, 1):
+            arrays = _render_segment(spec, p, det, state, start, stop, seed, pool)
+            meta = dict(common)
+            meta.update(
+                {
+                    "meta.instrument.detector": det.name,
+                    "meta.exposure.integration_start": start + 1,
+                    "meta.exposure.integration_end": stop,
+                    "meta.exposure.segment_number": number,
+                    "meta.exposure.segment_total": len(bounds),
+                }
+            )
+            model = writer.segment_model(
+                spec,
+                arrays=arrays,
+                meta=meta,
+                int_times=times.int_times_table(start, stop),
+                wavelength=det.wavelength_2d,
+                wcs=wcs,
+                slit=headers.slit_meta(spec, shape, subsize),
+                date=dates["processed"],
+            )
+            path = output_dir / f"{obs.file_stem(number, det.name)}_calints.fits"
+            model.save(os.fspath(path))
+            model.close()
+            del arrays, model
+            files.append(path)
 
     name = writer.product_name(spec, obs, subarray)
     asn_path = writer.write_asn(output_dir, obs, name, [f.name for f in files], dates["date"])

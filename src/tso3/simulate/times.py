@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.time import Time
 
+from ..formats import INT_TIMES_DTYPE
+
 _DAY = 86400.0
 
 
@@ -35,21 +37,7 @@ class ExposureTimes:
 
     def int_times_table(self, start: int, stop: int) -> np.ndarray:
         """INT_TIMES rows for 0-based integrations ``[start, stop)`` (stage-2 layout)."""
-        rows = np.zeros(
-            stop - start,
-            dtype=[("integration_number", ">i4")]
-            + [
-                (name, ">f8")
-                for name in (
-                    "int_start_MJD_UTC",
-                    "int_mid_MJD_UTC",
-                    "int_end_MJD_UTC",
-                    "int_start_BJD_TDB",
-                    "int_mid_BJD_TDB",
-                    "int_end_BJD_TDB",
-                )
-            ],
-        )
+        rows = np.zeros(stop - start, dtype=INT_TIMES_DTYPE.newbyteorder(">"))
         sl = slice(start, stop)
         rows["integration_number"] = np.arange(start + 1, stop + 1)
         rows["int_start_MJD_UTC"] = self.start_utc[sl]

@@ -1,117 +1,107 @@
-"""Measuring while the outlier pass goes on.
+"""The one way integrations reach a measuring stage: blocks, from one of two sources.
 
-The outlier pass holds every block of integrations in memory once it has judged it.
-A measuring stage (extraction, photometry) can take the block from there instead of
-reading the crfints back: the pass calls ``sink(segment, start, cubes, invalid, fill)``
-for each segment's part of a block, and the stage does its work on worker threads
-while the pass reads and judges the next block.  :class:`BlockWorkers` is the common
-part: the threads, a bound on the blocks waiting (memory), and the results of each
-segment in integration order.
+A measuring stage (extraction, photometry) is planned once, then consumes
+:class:`Block` s of integrations and finishes into its product::
+
+    stage = extraction.plan(obs, params, mode=..., prepared=...)
+    with stage:
+        for block in source:          # the outlier pass, or file_blocks(...)
+            stage.consume(block)
+    spectra = stage.finish()
+
+The source is the outlier pass when it runs (it hands over every block it has judged,
+so the crfints are never read back), else :func:`file_blocks`, which reads the files.
+Both give the stage the same thing: the arrays as the crfints hold them (NaN wherever
+a sample is invalid) and the outlier model's values at the invalid samples (none
+without an outlier pass).  Read from a crfints with its repair model,
+:func:`file_blocks` gives exactly what the pass gave.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..steps._movmed import default_threads
+from ..dqflags import DO_NOT_USE
+from ..io.observation import Observation
+from ..io.segments import Segment
+from ..parallel import BlockWorkers, read_ahead
+
+#: Bytes of one float32 array per block read by :func:`file_blocks`.
+BLOCK_BYTES = 48 * 1024**2
+
+_EMPTY_INDEX = np.zeros(0, np.int64)
+_EMPTY_VALUES = np.zeros(0, np.float32)
 
 
-def as_in_crfints(cubes: Sequence[np.ndarray | None], invalid: np.ndarray) -> None:
-    """Make blocks read from the calints what the crfints hold: NaN where invalid.
+@dataclass
+class Block:
+    """Integrations ``start:start+nints`` of one segment, as the crfints hold them.
 
-    ``invalid`` are flat indices into each block (every sample the outlier pass
-    left DO_NOT_USE); the blocks are changed in place.
-    """
-    for cube in cubes:
-        if cube is not None:
-            np.put(cube, invalid, np.nan)  # in place, contiguous or not
-
-
-def threaded_map(work: Callable, tasks: Iterable) -> Iterator:
-    """``work(task)`` of every task on a thread per core, results in task order.
-
-    Block work is numpy that releases the GIL.  The steps silence numpy's
-    RuntimeWarnings with catch_warnings, which swaps the process-wide filter list; from
-    several threads at once the swaps can interleave.  With the same filter set here
-    first, every list they swap in or back holds it, and the caller's filters come back
-    once the threads are done.
-    """
-    with warnings.catch_warnings(), ThreadPoolExecutor(default_threads()) as pool:
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield from pool.map(work, tasks)
-
-
-class BlockWorkers:
-    """Run block jobs on a thread per core and collect their results per segment.
-
-    At most ``max_pending`` jobs wait at any time: :meth:`submit` blocks until the
-    oldest is done, so the blocks held in memory stay few however fast the pass runs.
-    Use as a context manager.
-
-    Parameters
+    Attributes
     ----------
-    nints : dict of Path to int
-        The segments and their integrations; :meth:`results` checks every one was
-        covered.
-    max_pending : int, optional
-        Jobs queued or running at most (default: one more than the threads).
+    segment : Path
+        The segment's calints path (its identity in the observation).
+    start : int
+        First integration, 0-based within the segment.
+    cubes : dict of str to ndarray or None
+        ``(n, ny, nx)`` float32 arrays by extension name (SCI, ERR, VAR_*; None where
+        the file has none).  They belong to the block: a stage may change them.
+    invalid : ndarray of int
+        Flat indices into a cube of the samples that are invalid (DO_NOT_USE after the
+        outlier pass, or NaN in any float array).  :meth:`settle` makes them NaN.
+    fill : (ndarray of int, ndarray of float32)
+        The outlier model's flat indices and values at invalid samples, where it has one
+        (the rolling median with its motion term); empty without an outlier pass.
     """
 
-    def __init__(self, nints: dict[Path, int], max_pending: int | None = None) -> None:
-        self._nints = dict(nints)
-        # one job per thread plus one queued, so no thread waits for the next block
-        self._max_pending = max_pending or default_threads() + 1
-        self._parts: dict[Path, list[tuple[int, int, Future]]] = {p: [] for p in nints}
-        self._pending: list[Future] = []
-        self._pool: ThreadPoolExecutor | None = None
-        self._warnings = warnings.catch_warnings()
+    segment: Path
+    start: int
+    cubes: dict[str, np.ndarray | None]
+    invalid: np.ndarray
+    fill: tuple[np.ndarray, np.ndarray] = field(default=(_EMPTY_INDEX, _EMPTY_VALUES))
+    _settled: bool = False
 
-    def __enter__(self) -> BlockWorkers:
-        # one RuntimeWarning filter for every thread's swaps (see threaded_map)
-        self._warnings.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-        self._pool = ThreadPoolExecutor(default_threads(), thread_name_prefix="tso3-block")
-        return self
+    @property
+    def nints(self) -> int:
+        return len(self.cubes["SCI"])
 
-    def __exit__(self, *exc) -> None:
-        try:
-            self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
-        finally:
-            self._warnings.__exit__(*exc)
+    def settle(self) -> dict[str, np.ndarray | None]:
+        """The cubes with NaN at every invalid sample (done once, in place).
 
-    def submit(self, segment: Path, start: int, count: int, job: Callable[[], object]) -> None:
-        """Run ``job()`` for integrations ``start:start+count`` of ``segment``."""
-        while len(self._pending) >= self._max_pending:
-            self._pending.pop(0).result()  # re-raises a failed job here
-        future = self._pool.submit(job)
-        self._parts[segment].append((start, count, future))
-        self._pending.append(future)
-
-    def results(self, segment: Path) -> list:
-        """The job results of ``segment`` in integration order (waits for them)."""
-        parts = sorted(self._parts[segment], key=lambda part: part[0])
-        done = sum(count for _, count, _ in parts)
-        if done != self._nints[segment]:
-            raise RuntimeError(
-                f"{segment.name}: {done} of {self._nints[segment]} integrations were measured"
-            )
-        return [future.result() for _, _, future in parts]
+        Left to the stage's worker thread, where it overlaps the next block's reading.
+        """
+        if not self._settled:
+            for cube in self.cubes.values():
+                if cube is not None:
+                    np.put(cube, self.invalid, np.nan)  # in place, contiguous or not
+            self._settled = True
+        return self.cubes
 
 
-class BlockStage:
-    """A measuring stage fed by the outlier pass: its blocks run on :class:`BlockWorkers`.
+class MeasuringStage:
+    """A measuring stage: planned at construction, then :meth:`consume`, :meth:`finish`.
 
-    Subclasses say what one block's job is (:meth:`_job`) and build their product from
-    ``self._workers.results(segment)``.  Use as a context manager.
+    Consumed blocks run on :class:`tso3.parallel.BlockWorkers` while the source reads
+    the next one.  Subclasses say what one block's job is (:meth:`_job`) and build their
+    product from ``self._workers.results(segment)`` in :meth:`finish`.  Use as a context
+    manager around the consuming.
+
+    Attributes
+    ----------
+    arrays : tuple of str
+        The float extensions the stage measures (a file source reads only these).
     """
 
-    def __init__(self, nints: dict[Path, int]) -> None:
-        self._workers = BlockWorkers(nints)
+    arrays: tuple[str, ...] = ("SCI",)
+
+    def __init__(self, obs: Observation) -> None:
+        self._obs = obs
+        self._workers = BlockWorkers({s.path: s.nints for s in obs.segments})
 
     def __enter__(self):
         self._workers.__enter__()
@@ -120,23 +110,96 @@ class BlockStage:
     def __exit__(self, *exc) -> None:
         self._workers.__exit__(*exc)
 
-    def submit(
-        self,
-        segment: Path,
-        start: int,
-        cubes: dict[str, np.ndarray | None],
-        invalid: np.ndarray,
-        fill: tuple[np.ndarray, np.ndarray],
-    ) -> None:
-        """Measure integrations ``start:`` of ``segment`` in the background (the sink).
+    def consume(self, block: Block) -> None:
+        """Measure ``block`` in the background (it must not be used by the caller after)."""
+        self._workers.submit(block.segment, block.start, block.nints, self._job(block))
 
-        ``cubes`` are the block's arrays as read from the calints (by extension name);
-        the ones the stage uses are changed in place: NaN at the flat indices
-        ``invalid`` (as in the crfints, see :func:`as_in_crfints`), and the outlier
-        model's ``fill`` (flat indices, values) used for the repair.
-        """
-        job = self._job(segment, cubes, invalid, fill)
-        self._workers.submit(segment, start, len(cubes["SCI"]), job)
-
-    def _job(self, segment: Path, cubes, invalid, fill) -> Callable[[], object]:
+    def _job(self, block: Block) -> Callable[[], object]:
         raise NotImplementedError
+
+    def finish(self):
+        """Wait for every block and build the product."""
+        raise NotImplementedError
+
+
+def invalid_index(floats: Sequence[np.ndarray], dq: np.ndarray) -> np.ndarray:
+    """Flat indices of the samples DO_NOT_USE in ``dq`` or NaN in any of ``floats``."""
+    invalid = (dq & np.uint32(DO_NOT_USE)) != 0
+    for arr in floats:
+        invalid |= np.isnan(arr)
+    return np.flatnonzero(invalid)
+
+
+def series_blocks(segs: Sequence[Segment], length: int) -> list[tuple[Segment, int, int]]:
+    """Blocks of ``length`` integrations over a series, cut at segment boundaries.
+
+    Returns ``(segment, start, stop)`` with segment-local integrations, in time order.
+    """
+    bounds = np.cumsum([0] + [s.nints for s in segs])
+    pieces = []
+    for lo in range(0, int(bounds[-1]), max(1, length)):
+        hi = min(int(bounds[-1]), lo + length)
+        for seg, a, b in zip(segs, bounds[:-1], bounds[1:], strict=True):
+            if a < hi and b > lo:
+                pieces.append((seg, int(max(lo, a) - a), int(min(hi, b) - a)))
+    return pieces
+
+
+def file_blocks(
+    obs: Observation,
+    names: Sequence[str],
+    sources: dict[Path, Path] | None = None,
+    repair: dict | None = None,
+    length: Callable[[int], int] | None = None,
+) -> Iterator[Block]:
+    """Blocks of every segment read from the files (the source without an outlier pass).
+
+    Parameters
+    ----------
+    obs : Observation
+        The observation.
+    names : sequence of str
+        The float extensions to read (a stage's ``arrays``); SCI first.
+    sources : dict of Path to Path, optional
+        Segment path -> file to read (default: the calints; a crfints after the pass).
+    repair : dict of Path to RepairModel, optional
+        The outlier pass's model per segment: its values at the invalid samples become
+        the blocks' ``fill``.
+    length : callable, optional
+        Integrations per block of a detector series, given the pixels per frame
+        (default: :data:`BLOCK_BYTES` of float32 per array).  Blocks run over the whole
+        series and are cut at segment boundaries, as the outlier pass cuts them: with
+        its ``length`` (:func:`tso3.stages.outliers.block_length`) a stage sees exactly
+        the blocks the pass would have handed over (repairs use block medians).
+
+    Yields
+    ------
+    Block
+        Segment by segment, in integration order; the next block is read while the
+        caller works on one.
+    """
+    sources = sources or {}
+    repair = repair or {}
+    length = length or (lambda npix: max(1, BLOCK_BYTES // (npix * 4)))
+    with contextlib.ExitStack() as stack:
+        opened = {}
+        tasks = []
+        for segs in obs.series.values():
+            for seg in segs:
+                file = seg.stored_at(sources.get(seg.path, seg.path))
+                opened[seg.path] = stack.enter_context(file.arrays("readonly"))
+            _, ny, nx = segs[0].shape
+            tasks += series_blocks(segs, length(ny * nx))
+
+        def read(task) -> Block:
+            seg, a, b = task
+            arr = opened[seg.path]
+            cubes = {name: arr.read(name, a, b) if arr.has(name) else None for name in names}
+            floats = [c for c in cubes.values() if c is not None]
+            invalid = invalid_index(floats, arr.read_dq_range(a, b))
+            model = repair.get(seg.path)
+            fill = model.entries(a, b) if model is not None else (_EMPTY_INDEX, _EMPTY_VALUES)
+            return Block(seg.path, a, cubes, invalid, fill)
+
+        for _, block in read_ahead(read, tasks):
+            yield block

@@ -1,5 +1,9 @@
-"""Extraction stage: one aperture per detector series, every integration streamed through
-background, box (or optimal) extraction and trace tracking; spectra to ``x1dints``.
+"""Extraction stage: one aperture per detector series, every block of integrations
+through background, box (or optimal) extraction and trace tracking; spectra to
+``x1dints``.
+
+``prepare`` (median images, arrays only) -> ``plan`` (traces and apertures) -> the
+stage consumes blocks (see :mod:`tso3.stages.blocks`) -> ``finish`` -> ``write``.
 
 The aperture is placed once per detector on the median image of up to
 ``MEDIAN_SAMPLE`` integrations spread over all segments, so every segment is extracted
@@ -10,10 +14,9 @@ swapped views.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +30,7 @@ from ..io.observation import Observation
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..io.x1dints import write_x1dints
-from ..spectra import SpectraSet
+from ..spectra import SpectraSet, spectra_columns, to_spectra_set
 from ..steps.aperture import (
     DEFAULT_BKG_GAP,
     DEFAULT_EXTRACT_WIDTH,
@@ -44,11 +47,13 @@ from ..steps.extract import (
     profile_model,
     trace_half_width,
 )
-from ..steps.spec_columns import spectra_columns, to_spectra_set
 from ..steps.trace import Trace, find_trace, trace_timeseries
-from .blocks import BlockStage, as_in_crfints, threaded_map
+from .blocks import Block, MeasuringStage
 
 log = logging.getLogger(__name__)
+
+#: The jwst step this stage stands for (its parameters, skip name and timing).
+STEP = "extract_1d"
 
 #: Bytes per float32 array in a streamed block (four arrays are read).
 BLOCK_BYTES = 48 * 1024**2
@@ -107,49 +112,35 @@ def wavelength_image(seg: Segment) -> np.ndarray:
     )
 
 
-def median_image(segs: list[Segment], sources, dispaxis: int) -> np.ndarray:
-    """NaN-ignoring median over up to MEDIAN_SAMPLE integrations spread over the series."""
-    sample, _ = sample_integrations([s.stored_at(sources[s.path]) for s in segs], MEDIAN_SAMPLE)
-    # bottleneck does not warn of all-NaN pixels, and no catch_warnings here: this runs
-    # on a background thread beside other code that swaps the warning filters
-    med = bn.nanmedian(sample, axis=0)
-    return np.ascontiguousarray(_oriented(med, dispaxis))
+def median_image(segs: list[Segment]) -> np.ndarray:
+    """NaN-ignoring median over up to MEDIAN_SAMPLE integrations spread over the series.
+
+    In the files' orientation; reads the arrays only, not the metadata models.
+    """
+    sample, _ = sample_integrations(segs, MEDIAN_SAMPLE)
+    return bn.nanmedian(sample, axis=0)  # all-NaN pixels give NaN, without a warning
 
 
 def _slit_name(seg: Segment) -> str:
     return str(seg.slit_name or seg.exp_type)
 
 
-def median_images(
-    obs: Observation, sources: dict[Path, Path] | None = None
-) -> dict[str, np.ndarray]:
-    """:func:`median_image` of every detector series, in the files' orientation.
-
-    Needs the arrays only, not the metadata models (``sources`` default: the calints).
-    """
-    sources = sources or {s.path: s.path for s in obs.segments}
-    return {det: median_image(segs, sources, 1) for det, segs in obs.series.items()}
+def median_images(obs: Observation) -> dict[str, np.ndarray]:
+    """:func:`median_image` of every detector series (of the calints)."""
+    return {det: median_image(segs) for det, segs in obs.series.items()}
 
 
 def setup_detector(
-    segs: list[Segment],
-    sources,
-    params: Extract1dParams,
-    detector: str,
-    median: np.ndarray | None = None,
+    segs: list[Segment], params: Extract1dParams, detector: str, median: np.ndarray
 ) -> DetectorSetup:
-    """Median image, trace and aperture of one detector series.
+    """Trace and aperture of one detector series, placed on its median image.
 
-    ``median``: the series' :func:`median_image` in the files' orientation, when
-    already made.
+    ``median``: the series' :func:`median_image`, in the files' orientation.
     """
     seg0 = segs[0]
     dispaxis = seg0.dispaxis
     wl = np.ascontiguousarray(_oriented(wavelength_image(seg0), dispaxis))
-    if median is None:
-        med = median_image(segs, sources, dispaxis)
-    else:
-        med = np.ascontiguousarray(_oriented(median, dispaxis))
+    med = np.ascontiguousarray(_oriented(median, dispaxis))
     try:
         trace = find_trace(med, valid=np.isfinite(wl) & np.isfinite(med))
     except ValueError as exc:
@@ -205,10 +196,8 @@ class _DetectorPlan:
     temporal: bool  # fill flagged pixels from the outlier step's model
 
 
-def _plan_detector(
-    segs, sources, params: Extract1dParams, mode: str, det: str, temporal: bool, median=None
-):
-    setup = setup_detector(segs, sources, params, det, median)
+def _plan_detector(segs, params: Extract1dParams, mode: str, det: str, median: np.ndarray):
+    setup = setup_detector(segs, params, det, median)
     ap = setup.aperture
     model = profile_model(setup.median, ap, subtract_background=ap.bkg_profile is not None)
     settings = ExtractParams(
@@ -225,7 +214,7 @@ def _plan_detector(
         reference = float(pos[0]) if np.isfinite(pos[0]) else None
     inside = _oriented(ap.profile[None] > 0, setup.dispaxis)[0].reshape(-1)
     lam = aperture_wavelength(ap.profile, setup.wavelength)
-    temporal = temporal and params.repair and mode != "jwst"
+    temporal = bool(params.repair) and mode != "jwst"
     return _DetectorPlan(setup, settings, model, reference, lam, inside, temporal)
 
 
@@ -254,128 +243,33 @@ def _join(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
-def extract(
-    obs: Observation,
-    sources: dict[Path, Path],
-    params: Extract1dParams,
-    *,
-    mode: str = "default",
-    repair: dict | None = None,
-    progress=None,
-) -> Extraction:
-    """Extract a spectrum from every integration of every segment and detector.
+class ExtractionStage(MeasuringStage):
+    """Extraction of every block of every segment, with one plan per detector.
 
-    Parameters
-    ----------
-    obs : Observation
-        The validated observation (spectroscopic).
-    sources : dict
-        Segment path -> file to extract from (crfints, or calints when outliers were
-        skipped).
-    params : Extract1dParams
-        Step parameters.
-    mode : {"default", "jwst"}
-        ``jwst`` drops flagged pixels from the sums instead of repairing them.
-    repair : dict of Path to RepairModel, optional
-        The outlier step's model (default mode): a pixel it flagged takes the value of
-        the rolling median (with its motion term) there; pixels it has no value for
-        (bad in the whole window) are repaired from the spatial profile.
-    progress : callable, optional
-        Called with the number of integrations done.
-
-    Returns
-    -------
-    Extraction
-        One SpectraSet per segment and detector, in ASN order, and the setups.
-    """
-    result = Extraction(spectra=[])
-    for det, segs in obs.series.items():
-        plan = _plan_detector(segs, sources, params, mode, det, temporal=repair is not None)
-        result.setups[det] = plan.setup
-        stored = [seg.stored_at(sources[seg.path]) for seg in segs]
-        temporal = [repair.get(seg.path) if plan.temporal else None for seg in segs]
-        sums = _extract_series(stored, temporal, plan, progress)
-        for seg, seg_sums in zip(segs, sums, strict=True):
-            result.spectra.append(_spectra_set(seg, plan, seg_sums, params, det))
-    return result
-
-
-def _extract_series(
-    segs: list[Segment], temporal: list, plan: _DetectorPlan, progress
-) -> list[dict[str, np.ndarray]]:
-    """Block sums of every segment of one detector, read from the files, in order.
-
-    Blocks of integrations are independent and their work is numpy that releases the
-    GIL, so they run on a thread per core; memory holds one block per thread.
-    """
-    with contextlib.ExitStack() as stack:
-        arrays = [stack.enter_context(seg.arrays("readonly")) for seg in segs]
-        names = [[name if arr.has(name) else None for name in _ARRAYS] for arr in arrays]
-        for arr, present in zip(arrays, names, strict=True):
-            for name in filter(None, present):
-                arr.read(name, 0, 0)  # opens the lazy HDU data here, not in the threads
-        tasks = []
-        for k, seg in enumerate(segs):
-            n, ny, nx = seg.shape
-            step = max(1, BLOCK_BYTES // (ny * nx * 4))
-            tasks += [(k, a, min(n, a + step)) for a in range(0, n, step)]
-
-        def work(task: tuple[int, int, int]) -> dict[str, np.ndarray]:
-            k, a, b = task
-            cubes = [None if name is None else arrays[k].read(name, a, b) for name in names[k]]
-            fill = None if temporal[k] is None else temporal[k].entries(a, b)
-            return _extract_cubes(plan, cubes, fill)
-
-        pieces: list[list[dict[str, np.ndarray]]] = [[] for _ in segs]
-        for (k, a, b), sums in zip(tasks, threaded_map(work, tasks), strict=True):
-            pieces[k].append(sums)
-            if progress:
-                progress(b - a)
-    return [_join(part) for part in pieces]
-
-
-class BlockExtraction(BlockStage):
-    """Extraction fed with blocks of integrations by the outlier pass.
-
-    The pass hands over each block it has judged (:meth:`submit`, its ``sink``), so the
-    spectra are extracted on worker threads while it goes on, and the crfints are never
-    read back.  The aperture of each detector is placed on the median image of the
-    calints (the outlier pass has not run yet when it is needed; a median of hundreds
-    of integrations does not see cosmic rays); ``medians`` are those images
-    (:func:`median_images`) when already made.
-
-    Use as a context manager; :meth:`result` gives the :class:`Extraction`.
+    Made by :func:`plan`; consumes :class:`~tso3.stages.blocks.Block` s (from the
+    outlier pass or the files) and finishes into the :class:`Extraction`.  A block's
+    job makes its cubes what the crfints hold, puts the outlier model's values into
+    the flagged pixels (default mode, ``repair``), and extracts the block.
     """
 
-    def __init__(
-        self,
-        obs: Observation,
-        params: Extract1dParams,
-        *,
-        mode: str = "default",
-        medians: dict[str, np.ndarray] | None = None,
-    ) -> None:
-        self._obs, self._params = obs, params
-        calints = {s.path: s.path for s in obs.segments}
-        medians = medians or {}
-        self._plans = {
-            det: _plan_detector(segs, calints, params, mode, det, True, medians.get(det))
-            for det, segs in obs.series.items()
-        }
+    arrays = _ARRAYS
+
+    def __init__(self, obs: Observation, params: Extract1dParams, plans: dict) -> None:
+        super().__init__(obs)
+        self._params = params
+        self._plans = plans
         self._detector = {s.path: det for det, segs in obs.series.items() for s in segs}
-        super().__init__({s.path: s.nints for s in obs.segments})
 
-    def _job(self, segment, cubes, invalid, fill):
-        plan = self._plans[self._detector[segment]]
-        arrays = [cubes.get(name) for name in _ARRAYS]
+    def _job(self, block: Block) -> Callable[[], dict[str, np.ndarray]]:
+        plan = self._plans[self._detector[block.segment]]
 
         def job() -> dict[str, np.ndarray]:
-            as_in_crfints(arrays, invalid)
-            return _extract_cubes(plan, arrays, fill)
+            cubes = block.settle()
+            return _extract_cubes(plan, [cubes.get(name) for name in _ARRAYS], block.fill)
 
         return job
 
-    def result(self) -> Extraction:
+    def finish(self) -> Extraction:
         """Wait for every block and build the spectra (segments in ASN order)."""
         out = Extraction(spectra=[], setups={d: p.setup for d, p in self._plans.items()})
         for det, segs in self._obs.series.items():
@@ -383,6 +277,50 @@ class BlockExtraction(BlockStage):
                 sums = _join(self._workers.results(seg.path))
                 out.spectra.append(_spectra_set(seg, self._plans[det], sums, self._params, det))
         return out
+
+
+def prepare(obs: Observation, mode: str = "default") -> dict[str, np.ndarray]:
+    """What :func:`plan` needs from the arrays: the median image of every detector.
+
+    Reads the calints only (no metadata model), so a run can do it while it parses the
+    models.
+    """
+    return median_images(obs)
+
+
+def plan(
+    obs: Observation,
+    params: Extract1dParams,
+    *,
+    mode: str = "default",
+    prepared: dict[str, np.ndarray] | None = None,
+) -> ExtractionStage:
+    """Place the trace and aperture of every detector; the stage that extracts blocks.
+
+    Parameters
+    ----------
+    obs : Observation
+        The validated observation (spectroscopic, metadata models open).
+    params : Extract1dParams
+        Step parameters.
+    mode : {"default", "jwst"}
+        ``jwst`` drops flagged pixels from the sums instead of repairing them.
+    prepared : dict, optional
+        :func:`prepare` of ``obs`` when already made (else it is made here).
+
+    Returns
+    -------
+    ExtractionStage
+        The aperture of each detector is placed on the median image of the calints,
+        whichever source will feed the stage: a median of hundreds of integrations does
+        not see cosmic rays, and every route measures the same pixels.
+    """
+    medians = prepared if prepared is not None else prepare(obs, mode)
+    plans = {
+        det: _plan_detector(segs, params, mode, det, medians[det])
+        for det, segs in obs.series.items()
+    }
+    return ExtractionStage(obs, params, plans)
 
 
 def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
@@ -427,18 +365,10 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
     )
 
 
-def write(
-    extraction: Extraction, obs: Observation, path: Path, provenance: dict, outliers_done: bool
-) -> None:
-    """Write ``<product>_x1dints.fits`` with provenance keywords."""
+def write(extraction: Extraction, obs: Observation, path: Path, keywords: dict) -> None:
+    """Write ``<product>_x1dints.fits``; ``keywords`` go into its primary header
+    (provenance and step status, see :func:`tso3.products.x1dints_keywords`)."""
     first = next(iter(obs.series.values()))
-    extra = {
-        "TSO3VER": provenance["version"],
-        "TSO3MODE": provenance["mode"],
-        "TSO3PARS": json.dumps(provenance["parameters"], separators=(",", ":")),
-    }
-    if outliers_done:
-        extra["S_OUTLIR"] = "COMPLETE"
     write_x1dints(
         path,
         extraction.spectra,
@@ -446,5 +376,5 @@ def write(
         primary=[s.model for s in first],
         asn_pool=obs.association.asn_pool,
         asn_table=obs.association.asn_table,
-        extra_meta=extra,
+        extra_meta=keywords,
     )

@@ -22,10 +22,11 @@ import numpy as np
 
 from ..config import OutlierDetectionParams
 from ..dqflags import DO_NOT_USE, OUTLIER_FLAG
+from ..io.crfints import primary_header_bytes, write_copy
 from ..io.observation import Observation
-from ..io.prefetch import read_ahead
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
+from ..parallel import Cores, background, read_ahead
 from ..steps import _movmed
 from ..steps.outliers import (
     MotionModel,
@@ -34,6 +35,7 @@ from ..steps.outliers import (
     motion_basis,
     relative_motion,
 )
+from .blocks import Block
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +89,9 @@ class OutlierOutcome:
         return self.n_flagged / self.n_pixels if self.n_pixels else 0.0
 
 
-def _block_length(npix: int, width: int) -> int:
-    """Integrations per block: BLOCK_BYTES of inputs, and long enough that the halo of
-    a window on each side costs at most ~25 % extra reading."""
+def block_length(npix: int, width: int) -> int:
+    """Integrations per block of the pass: BLOCK_BYTES of inputs, and long enough that
+    the halo of a window on each side costs at most ~25 % extra reading."""
     return int(max(BLOCK_BYTES // (npix * 4 * 6), 4 * width, 16))
 
 
@@ -142,6 +144,30 @@ class _Series:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+@contextlib.contextmanager
+def crfints_copies(obs: Observation, targets: dict[Path, Path], keywords: dict):
+    """Start every crfints as a background copy of its segment (a context manager).
+
+    ``targets``: segment path -> (temporary) crfints path; ``keywords`` go into the
+    primary header.  Yields a function that waits for one segment's copy, for
+    :func:`detect_and_write`'s ``ready``.  Leaving the block waits for every copy, so a
+    failed copy fails the run even if nothing patched it; an error inside the block
+    cancels the copies not yet started.  Copying is bound by the disk, so it overlaps
+    the start of a run (parsing the metadata models is bound by one core).
+    """
+    if not targets:
+        yield None
+        return
+    with background("copy") as copier:
+        copies = {
+            src: copier.submit(write_copy, src, tmp, primary_header_bytes(src, keywords))
+            for src, tmp in targets.items()
+        }
+        yield lambda src: copies[src].result()
+        for done in copies.values():
+            done.result()
+
+
 def detect_and_write(
     obs: Observation,
     outputs: dict[Path, Path],
@@ -172,11 +198,11 @@ def detect_and_write(
         Called with a segment path before its crfints is first opened; it returns once
         that file is complete (the copies may still be being written in the background).
     sink : callable, optional
-        Given every judged block, segment by segment, so a later step can measure it
-        while the pass goes on: ``sink(segment_path, start, cubes, invalid, fill)``
-        with the arrays as read from the calints (name -> array, which the sink may
-        change), the flat indices that are NaN in the crfints, and the rolling-median
-        model's (flat indices, values).  See :mod:`tso3.stages.blocks`.
+        Given every judged block, segment by segment, as a
+        :class:`~tso3.stages.blocks.Block`, so a measuring stage can measure it while
+        the pass goes on (its ``consume``): the arrays as read from the calints, the
+        flat indices that are NaN in the crfints, and the rolling-median model's values
+        there.  See :mod:`tso3.stages.blocks`.
     motions : dict, optional
         :func:`learn_motions` of this observation, when already done.
 
@@ -231,7 +257,7 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
     _, ny, nx = series.segs[0].shape
     width = params.rolling_window_width
     halo = width // 2 + 1
-    length = n if mode == "jwst" and n <= 4 * width else _block_length(ny * nx, width)
+    length = n if mode == "jwst" and n <= 4 * width else block_length(ny * nx, width)
 
     def read(block: tuple[int, int]):
         a, b = block
@@ -240,15 +266,16 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
         return lo, arrays, {k: series.read(k, a, b) for k in _VARIANCES}
 
     blocks = [(a, min(n, a + length)) for a in range(0, n, length)]
+    cores = Cores()
     for (a, b), (lo, (sci, err, dq), variances) in read_ahead(read, blocks):
         term = None
         if motion is not None:
             # the halo holds every window of the block, so the relative coefficients of
             # the block are exactly those of the whole series
-            term = (relative_motion(fit_motion(sci, motion), width), motion.basis)
+            term = (relative_motion(fit_motion(sci, motion, pool=cores), width), motion.basis)
         res = detect_outliers(
             sci, err, dq, rolling_window_width=width, snr=params.snr,
-            good_bits=params.good_bits, mode=mode, motion=term,
+            good_bits=params.good_bits, mode=mode, motion=term, pool=cores,
         )  # fmt: skip
         core = slice(a - lo, b - lo)
         outliers, median = res.outliers[core], res.median[core]
@@ -276,7 +303,8 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
                 rows = slice(g - a, g - a + lb - la)
                 cubes = {"SCI": sci[core][rows], "ERR": err[core][rows]}
                 cubes.update((k, None if v is None else v[rows]) for k, v in variances.items())
-                sink(seg.path, la, cubes, part.invalid - start, (keep - start, flat_median[keep]))
+                fill = (keep - start, flat_median[keep])
+                sink(Block(seg.path, la, cubes, part.invalid - start, fill))
         if progress:
             progress(b - a)
 

@@ -1,19 +1,26 @@
-"""Photometry stage: stream every segment's integrations through the photometry step and
-assemble one ``<product>_phot.ecsv`` for the whole observation.
+"""Photometry stage: every block of integrations through centroiding and aperture
+photometry; one ``<product>_phot.ecsv`` for the whole observation.
+
+``prepare`` (a sample of integrations, arrays only) -> ``plan`` (calibration, aperture)
+-> the stage consumes blocks (see :mod:`tso3.stages.blocks`) -> ``finish`` -> ``write``.
 
 Default mode places the aperture once for the observation: at the median of the pass-2
-centroids of up to 1000 integrations spread evenly over all segments (every integration
-when there are fewer; the same place as the reference for a single segment), then
-streams integration blocks through centroiding and photometry in one read.  With
-``moving_centroid`` the aperture follows each integration's own centroid.
-``--mode jwst`` runs the reference sequence on each segment separately, as jwst does.
+centroids of up to 1000 integrations of the calints spread evenly over all segments
+(every integration when there are fewer; the same place as the reference for a single
+segment).  Each block is then centroided and measured there, its flagged pixels
+repaired from the outlier model.  With ``moving_centroid`` the aperture follows each
+integration's own centroid.
+
+``--mode jwst`` switches to the reference's sequence: each segment is placed and
+measured on its own (pass 1 on every integration, whole-frame centroid background,
+flagged pixels dropped), so the stage gathers a segment's blocks and measures the
+segment when its last block has come.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +28,6 @@ import numpy as np
 from astropy.table import QTable
 
 from ..config import TsoPhotometryParams
-from ..dqflags import DO_NOT_USE
 from ..errors import InputError
 from ..io.gain import load_gain
 from ..io.observation import Observation
@@ -42,9 +48,12 @@ from ..steps.tso_photometry import (
     odd_box_width,
     tso_photometry,
 )
-from .blocks import BlockStage, as_in_crfints, threaded_map
+from .blocks import Block, MeasuringStage
 
 log = logging.getLogger(__name__)
+
+#: The jwst step this stage stands for (its parameters, skip name and timing).
+STEP = "tso_photometry"
 
 #: Bytes of SCI per streamed block (ERR, the model and temporaries add about 4x).
 BLOCK_BYTES = 96 * 1024**2
@@ -96,75 +105,16 @@ def _planned_position(seg: Segment) -> tuple[float, float]:
     return float(x) - 1.0, float(y) - 1.0
 
 
-def _read(arrays, name: str, sl: slice, cal: Calibration) -> np.ndarray:
-    return _calibrate(arrays.read(name, sl.start, sl.stop), cal)
+def prepare(obs: Observation, mode: str = "default") -> tuple[np.ndarray, np.ndarray] | None:
+    """What :func:`plan` needs from the arrays: SCI and DQ validity of a sample.
 
-
-def _valid(arrays, sl: slice, use_dq: bool) -> np.ndarray | None:
-    # After the outlier pass every DO_NOT_USE pixel is NaN already: skip reading DQ.
-    return (arrays.read_dq_range(sl.start, sl.stop) & DO_NOT_USE) == 0 if use_dq else None
-
-
-def _blocks(seg: Segment) -> list[slice]:
-    n, ny, nx = seg.shape
-    step = max(1, BLOCK_BYTES // (ny * nx * 4))
-    return [slice(a, min(n, a + step)) for a in range(0, n, step)]
-
-
-def sample_frames(
-    obs: Observation, sources: dict[Path, Path] | None = None, use_dq: bool = True
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """SCI (and validity from DQ) of up to CENTROID_SAMPLE integrations of the series.
-
-    Needs the arrays only, not the metadata models (``sources`` default: the calints).
+    Up to CENTROID_SAMPLE integrations of the calints spread over the series (None in
+    jwst mode, which centroids every integration of each segment).  Reads the arrays
+    only, not the metadata models, so a run can do it while it parses the models.
     """
-    sources = sources or {s.path: s.path for s in obs.segments}
-    segs = [seg.stored_at(sources[seg.path]) for seg in obs.segments]
-    return sample_integrations(segs, CENTROID_SAMPLE, with_valid=use_dq)
-
-
-def measure(
-    obs: Observation,
-    sources: dict[Path, Path],
-    params: TsoPhotometryParams,
-    *,
-    mode: str = "default",
-    repair=None,
-    provenance: dict | None = None,
-    progress=None,
-) -> QTable:
-    """Photometry of every integration of an imaging observation.
-
-    Parameters
-    ----------
-    obs : Observation
-        The validated observation (imaging).
-    sources : dict
-        Segment path -> file to measure (its crfints, or the calints when the outlier
-        step was skipped).
-    params : TsoPhotometryParams
-        Step parameters.
-    mode : {"default", "jwst"}
-    repair : dict of Path to RepairModel, optional
-        The outlier step's model; invalid aperture pixels are repaired from it (default
-        mode).
-    provenance : dict, optional
-        tso3 version, mode and parameters, recorded in the table meta.
-    progress : callable, optional
-        Called with the number of integrations done.
-
-    Returns
-    -------
-    astropy.table.QTable
-        The ``phot.ecsv`` table, all segments, in time order.
-    """
-    # jwst mode centroids each segment itself (_per_segment_reference)
-    plan = _plan(obs, sources, params, use_dq=repair is None, place=mode != "jwst")
     if mode == "jwst":
-        parts = _per_segment_reference(obs, sources, plan, progress)
-    else:
-        parts = _streamed(obs, sources, plan, repair, progress)
-    return _table(obs, parts, plan, provenance)
+        return None
+    return sample_integrations(obs.segments, CENTROID_SAMPLE, with_valid=True)
 
 
 @dataclass
@@ -178,21 +128,11 @@ class _Plan:
     box: tuple[float, float] | None  # centroid search centre (None: no centroiding)
     whole: bool
     odd: dict[str, int]
-    use_dq: bool  # validity from DQ (no outlier pass) rather than NaN
+    per_segment: bool  # jwst mode: each segment placed and measured on its own
 
 
-def _plan(
-    obs: Observation,
-    sources,
-    params: TsoPhotometryParams,
-    use_dq: bool,
-    sample=None,
-    place: bool = True,
-) -> _Plan:
-    """Calibration, and (``place``) the aperture placed on a sample of integrations.
-
-    ``sample``: :func:`sample_frames` of ``sources``, when already read.
-    """
+def _plan(obs: Observation, params: TsoPhotometryParams, mode: str, sample) -> _Plan:
+    """Calibration and, in default mode, the aperture placed on ``sample``."""
     seg0 = obs.first
     meta = seg0.model.meta
     cal = calibration(seg0, params.gain)
@@ -205,8 +145,9 @@ def _plan(
     xa: float | None = x0
     ya: float | None = y0
     box = None
-    if params.centroid_source and place:
-        sci, valid = sample if sample is not None else sample_frames(obs, sources, use_dq)
+    per_segment = mode == "jwst"
+    if params.centroid_source and not per_segment:
+        sci, valid = sample if sample is not None else prepare(obs, mode)
         sci = _calibrate(sci, cal)
         cx1, cy1 = locate_source(
             sci, valid, x0, y0, search_box_width=odd["search_box_width"],
@@ -219,10 +160,10 @@ def _plan(
             sample = _centroids(sci, valid, box, params, odd)
             xa, ya = aperture_centre(sample["centroid_x"], sample["centroid_y"])
             log.info("aperture at x=%.3f, y=%.3f (0-based)", xa, ya)
-    return _Plan(params, cal, (x0, y0), (xa, ya), box, whole, odd, use_dq)
+    return _Plan(params, cal, (x0, y0), (xa, ya), box, whole, odd, per_segment)
 
 
-def _table(obs: Observation, parts: list[dict], plan: _Plan, provenance) -> QTable:
+def _table(obs: Observation, parts: list[dict], plan: _Plan) -> QTable:
     """The phot.ecsv table from the per-block columns (in time order)."""
     seg0 = obs.first
     meta = seg0.model.meta
@@ -255,8 +196,6 @@ def _table(obs: Observation, parts: list[dict], plan: _Plan, provenance) -> QTab
     )
     if plan.cal.note:
         table.meta["unit_note"] = plan.cal.note
-    if provenance:
-        table.meta["tso3"] = provenance
     return table
 
 
@@ -277,87 +216,105 @@ def _calibrate(block: np.ndarray, cal: Calibration) -> np.ndarray:
     return block
 
 
-def _streamed(obs, sources, plan: _Plan, repair, progress):
-    """Blocks read from the files, measured on a thread per core."""
+class PhotometryStage(MeasuringStage):
+    """Photometry of every block, at the aperture of the plan.
 
-    def work(task) -> dict[str, np.ndarray]:
-        seg, arr, sl = task
-        sci = _read(arr, "SCI", sl, plan.cal)
-        err = _read(arr, "ERR", sl, plan.cal)
-        valid = _valid(arr, sl, plan.use_dq)
-        model = None
-        if repair is not None and seg.path in repair:
-            model = _calibrate(repair[seg.path].block(sl.start, sl.stop), plan.cal)
-        return _measure_block(plan, sci, err, valid, model)
-
-    parts = []
-    with contextlib.ExitStack() as stack:
-        tasks = []
-        for seg in obs.segments:
-            arr = stack.enter_context(seg.stored_at(sources[seg.path]).arrays("readonly"))
-            tasks += [(seg, arr, sl) for sl in _blocks(seg)]
-            for name in ("SCI", "ERR"):  # opens the lazy HDUs here, not in the threads
-                arr.read(name, 0, 0)
-            if plan.use_dq:
-                arr.read_dq_range(0, 0)
-        for (_, _, sl), phot in zip(tasks, threaded_map(work, tasks), strict=True):
-            parts.append(phot)
-            if progress:
-                progress(sl.stop - sl.start)
-    return parts
-
-
-class BlockPhotometry(BlockStage):
-    """Photometry fed with blocks of integrations by the outlier pass (default mode).
-
-    Like :class:`tso3.stages.extraction.BlockExtraction`: the aperture is placed on a
-    sample of the calints (``sample``: their :func:`sample_frames`, when already
-    read), then every block the pass has judged is measured on worker
-    threads while the pass goes on; the crfints are never read back.
-
-    Use as a context manager; :meth:`result` gives the ``phot.ecsv`` table.
+    Made by :func:`plan`; consumes :class:`~tso3.stages.blocks.Block` s (from the
+    outlier pass or the files) and finishes into the ``phot.ecsv`` table.
     """
 
-    def __init__(
-        self,
-        obs: Observation,
-        params: TsoPhotometryParams,
-        provenance: dict | None = None,
-        sample=None,
-    ) -> None:
-        self._obs, self._provenance = obs, provenance
-        calints = {s.path: s.path for s in obs.segments}
-        self._plan = _plan(obs, calints, params, use_dq=True, sample=sample)
-        self._plan.use_dq = False  # the blocks come with their invalid pixels NaN
-        super().__init__({s.path: s.nints for s in obs.segments})
+    arrays = ("SCI", "ERR")
 
-    def _job(self, segment, cubes, invalid, fill):
+    def __init__(self, obs: Observation, plan: _Plan) -> None:
+        super().__init__(obs)
+        self._plan = plan
+        self._gathered: dict[Path, list[Block]] = {s.path: [] for s in obs.segments}
+        self._nints = {s.path: s.nints for s in obs.segments}
+
+    def consume(self, block: Block) -> None:
+        if not self._plan.per_segment:
+            super().consume(block)
+            return
+        parts = self._gathered[block.segment]
+        parts.append(block)
+        if sum(b.nints for b in parts) == self._nints[block.segment]:
+            self._gathered[block.segment] = []
+            job = self._segment_job(sorted(parts, key=lambda b: b.start))
+            self._workers.submit(block.segment, 0, self._nints[block.segment], job)
+
+    def _job(self, block: Block) -> Callable[[], dict[str, np.ndarray]]:
         plan = self._plan
-        sci, err = cubes["SCI"], cubes["ERR"]
 
         def job() -> dict[str, np.ndarray]:
-            as_in_crfints((sci, err), invalid)
-            model = np.full(sci.shape, np.nan, np.float32)
-            model.reshape(-1)[fill[0]] = fill[1]
-            for block in (sci, err, model):
-                _calibrate(block, plan.cal)
+            cubes = block.settle()
+            sci, err = cubes["SCI"], cubes["ERR"]
+            model = None
+            if block.fill[0].size:
+                model = np.full(sci.shape, np.nan, np.float32)
+                model.reshape(-1)[block.fill[0]] = block.fill[1]
+            for cube in (sci, err, model):
+                if cube is not None:
+                    _calibrate(cube, plan.cal)
             return _measure_block(plan, sci, err, None, model)
 
         return job
 
-    def result(self) -> QTable:
-        """Wait for every block and build the table."""
+    def _segment_job(self, parts: list[Block]) -> Callable[[], dict[str, np.ndarray]]:
+        """The reference's sequence on a whole segment (jwst mode)."""
+        plan = self._plan
+
+        def job() -> dict[str, np.ndarray]:
+            sci = np.concatenate([b.settle()["SCI"] for b in parts])
+            err = np.concatenate([b.cubes["ERR"] for b in parts])
+            valid = np.ones(sci.shape, bool)
+            offset = 0
+            for b in parts:  # DO_NOT_USE in the crfints, as the reference reads them
+                valid.reshape(-1)[b.invalid + offset] = False
+                offset += b.cubes["SCI"].size
+            parts.clear()
+            return _reference_sequence(plan, _calibrate(sci, plan.cal),
+                                       _calibrate(err, plan.cal), valid)  # fmt: skip
+
+        return job
+
+    def finish(self) -> QTable:
+        """Wait for every block and build the table (all segments, in time order)."""
         parts = [p for seg in self._obs.segments for p in self._workers.results(seg.path)]
-        return _table(self._obs, parts, self._plan, self._provenance)
+        return _table(self._obs, parts, self._plan)
+
+
+def plan(
+    obs: Observation,
+    params: TsoPhotometryParams,
+    *,
+    mode: str = "default",
+    prepared=None,
+) -> PhotometryStage:
+    """Calibration and aperture of an imaging observation; the stage that measures blocks.
+
+    Parameters
+    ----------
+    obs : Observation
+        The validated observation (imaging, metadata models open).
+    params : TsoPhotometryParams
+        Step parameters.
+    mode : {"default", "jwst"}
+        ``jwst``: each segment on its own, as the reference (see the module notes).
+    prepared : tuple, optional
+        :func:`prepare` of ``obs`` when already read (else it is read here).
+
+    Returns
+    -------
+    PhotometryStage
+    """
+    return PhotometryStage(obs, _plan(obs, params, mode, prepared))
 
 
 def _centroids(sci, valid, box, params, odd) -> dict[str, np.ndarray]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return measure_centroids(
-            sci, valid, box[0], box[1], fit_box_width=odd["fit_box_width"],
-            radius_inner=params.radius_inner, bkg_box=odd["search_box_width"],
-        )  # fmt: skip
+    return measure_centroids(
+        sci, valid, box[0], box[1], fit_box_width=odd["fit_box_width"],
+        radius_inner=params.radius_inner, bkg_box=odd["search_box_width"],
+    )  # fmt: skip
 
 
 def _photometry(sci, err, valid, x, y, params, whole, model) -> dict[str, np.ndarray]:
@@ -373,37 +330,16 @@ def _photometry(sci, err, valid, x, y, params, whole, model) -> dict[str, np.nda
     )  # fmt: skip
 
 
-def _per_segment_reference(obs, sources, plan: _Plan, progress):
-    params, cal, (x0, y0), odd = plan.params, plan.cal, plan.planned, plan.odd
-    parts = []
-    for seg in obs.segments:
-        with seg.stored_at(sources[seg.path]).arrays("readonly") as arr:
-            everything = slice(0, seg.nints)
-            sci = _read(arr, "SCI", everything, cal)
-            err = _read(arr, "ERR", everything, cal)
-            valid = _valid(arr, everything, True)
-        parts.append(
-            tso_photometry(
-                sci,
-                err,
-                valid,
-                x0,
-                y0,
-                radius=params.radius,
-                radius_inner=params.radius_inner,
-                radius_outer=params.radius_outer,
-                centroid_source=params.centroid_source,
-                moving_centroid=params.moving_centroid,
-                search_box_width=odd["search_box_width"],
-                fit_box_width=odd["fit_box_width"],
-                background_method=params.background_method,
-                whole_frame=plan.whole,
-                mode="jwst",
-            )  # fmt: skip
-        )
-        if progress:
-            progress(seg.nints)
-    return parts
+def _reference_sequence(plan: _Plan, sci, err, valid) -> dict[str, np.ndarray]:
+    """jwst's tso_photometry on one whole segment of calibrated data."""
+    params, (x0, y0), odd = plan.params, plan.planned, plan.odd
+    return tso_photometry(
+        sci, err, valid, x0, y0, radius=params.radius, radius_inner=params.radius_inner,
+        radius_outer=params.radius_outer, centroid_source=params.centroid_source,
+        moving_centroid=params.moving_centroid, search_box_width=odd["search_box_width"],
+        fit_box_width=odd["fit_box_width"], background_method=params.background_method,
+        whole_frame=plan.whole, mode="jwst",
+    )  # fmt: skip
 
 
 def _sky(seg: Segment, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -419,6 +355,8 @@ def _sky(seg: Segment, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.asarray(ra, dtype=float)[inv], np.asarray(dec, dtype=float)[inv]
 
 
-def write(table: QTable, path: Path) -> None:
-    """Write the ``phot.ecsv`` table."""
+def write(table: QTable, path: Path, provenance: dict | None = None) -> None:
+    """Write the ``phot.ecsv`` table, with the run's provenance in its meta."""
+    if provenance:
+        table.meta["tso3"] = provenance
     write_phot_table(table, path)

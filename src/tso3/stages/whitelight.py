@@ -1,27 +1,26 @@
-"""White-light stage: ``whtlt.ecsv`` (and binned ``speclc.fits``) from extracted spectra,
-in a pipeline run or from an existing x1dints file (``tso3 whitelight``).
+"""White-light stage: the ``whtlt`` table (and binned ``speclc`` curves) of extracted spectra.
+
+``measure`` (white light of every spectrum, binned light curves when a binning is set)
+-> ``write``.  Used by the pipeline and by ``tso3 whitelight``
+(:mod:`tso3.commands.whitelight`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from astropy.table import QTable
 
-from .. import __version__
-from ..config import WhiteLightParams, parse_set_options, resolve_parameters
-from ..errors import OutputExistsError, ParameterError
-from ..io.atomic import StagedOutputs
+from ..config import WhiteLightParams
+from ..formats import PROVENANCE_KEYWORDS, whitelight_meta
 from ..io.lightcurves import write_speclc, write_whitelight_table
-from ..io.x1dints_read import read_x1dints
-from ..spectra import SpectraSet
-from ..steps.binning import SpecLightCurve, bin_edges, binned_light_curves
-from ..steps.whitelight import white_light_table
+from ..spectra import SpecLightCurve, SpectraSet
+from ..steps.binning import bin_edges, bin_spectra
+from ..steps.whitelight import value_for_order, white_light_table
 from ..summary import light_curve_scatter_ppm
 
 log = logging.getLogger(__name__)
@@ -36,15 +35,20 @@ class LightCurves:
     scatter_ppm: float = float("nan")
 
 
-def _binning_requested(p: WhiteLightParams) -> bool:
+def binning_requested(params: WhiteLightParams) -> bool:
+    """Whether ``params`` sets a binning (so that binned light curves are made).
+
+    Parameters
+    ----------
+    params : WhiteLightParams
+
+    Returns
+    -------
+    bool
+        True when one of ``nbins``, ``bin_width``, ``resolving_power``, ``bin_edges`` is set.
+    """
+    p = params
     return any(v is not None for v in (p.nbins, p.bin_width, p.resolving_power, p.bin_edges))
-
-
-def _order_value(value, order: int) -> float | None:
-    if isinstance(value, Mapping):
-        picked = {int(k): v for k, v in value.items()}.get(order)
-        return None if picked is None else float(picked)
-    return None if value is None else float(value)
 
 
 def _edges_per_order(spectra: Sequence[SpectraSet], p: WhiteLightParams) -> dict[int, np.ndarray]:
@@ -59,10 +63,64 @@ def _edges_per_order(spectra: Sequence[SpectraSet], p: WhiteLightParams) -> dict
             width=p.bin_width,
             resolving_power=p.resolving_power,
             edges=p.bin_edges,
-            wmin=_order_value(p.min_wavelength, order),
-            wmax=_order_value(p.max_wavelength, order),
+            wmin=value_for_order(p.min_wavelength, order, "white_light.min_wavelength"),
+            wmax=value_for_order(p.max_wavelength, order, "white_light.max_wavelength"),
         )
     return edges
+
+
+def binned_light_curves(
+    spectra: Sequence[SpectraSet], edges: np.ndarray | dict[int, np.ndarray]
+) -> list[SpecLightCurve]:
+    """Bin every spectrum, one light-curve set per (detector, order).
+
+    Parameters
+    ----------
+    spectra : sequence of SpectraSet
+        All segments; those of one detector and order must share a wavelength grid.
+    edges : numpy.ndarray or dict {order: numpy.ndarray}
+        Bin edges, or one set per spectral order (see :func:`tso3.steps.binning.bin_edges`).
+
+    Returns
+    -------
+    list of SpecLightCurve
+        In first-seen (detector, order) order; rows sorted by MJD, duplicate times (after
+        the first) and NaN times dropped, like the white-light table.
+    """
+    groups: dict[tuple[str, int], list[SpectraSet]] = {}
+    for s in spectra:
+        groups.setdefault((s.detector, int(s.spectral_order)), []).append(s)
+    out = []
+    for (det, order), sets in groups.items():
+        e = np.asarray(edges[order] if isinstance(edges, dict) else edges, dtype=np.float64)
+        parts = []
+        for s in sets:
+            var = s.flux_var_poisson + s.flux_var_rnoise + s.flux_var_flat
+            f, err, npts = bin_spectra(s.wavelength, s.flux, var, e)
+            nan = np.full(s.nints, np.nan)
+            mjd = np.asarray(s.times.get("mjd_avg", nan), np.float64)
+            tdb = np.asarray(s.times.get("tdb_mid", nan), np.float64)
+            parts.append((mjd, tdb, np.asarray(s.int_num), f, err, npts))
+        mjd, tdb, num, f, err, npts = (np.concatenate(p) for p in zip(*parts, strict=True))
+        valid = np.flatnonzero(~np.isnan(mjd))
+        _, first = np.unique(mjd[valid], return_index=True)  # sorted, first occurrence
+        rows = valid[first]
+        out.append(
+            SpecLightCurve(
+                edges=e,
+                centres=0.5 * (e[1:] + e[:-1]),
+                mjd_utc=mjd[rows],
+                bjd_tdb=tdb[rows],
+                int_num=num[rows],
+                flux=f[rows],
+                flux_err=err[rows],
+                npoints=npts[rows],
+                spectral_order=order,
+                detector=det,
+                flux_unit=sets[0].flux_unit,
+            )
+        )
+    return out
 
 
 def measure(
@@ -97,12 +155,12 @@ def measure(
         min_wavelength=params.min_wavelength,
         max_wavelength=params.max_wavelength,
         mode=mode,
-        meta=primary,
+        meta=whitelight_meta(primary),
     )
     if provenance:
         table.meta["tso3"] = provenance
     binned = []
-    if _binning_requested(params):
+    if binning_requested(params):
         binned = binned_light_curves(spectra, _edges_per_order(spectra, params))
         for curve in binned:
             log.info(
@@ -122,78 +180,5 @@ def write(curves: LightCurves, whtlt: Path, speclc: Path | None) -> None:
         meta = {k: v for k, v in curves.table.meta.items() if np.isscalar(v)}
         tso3 = curves.table.meta.get("tso3") or {}
         if tso3:
-            meta.update(TSO3VER=tso3.get("version"), TSO3MODE=tso3.get("mode"))
+            meta.update({PROVENANCE_KEYWORDS[k]: tso3.get(k) for k in ("version", "mode")})
         write_speclc(speclc, curves.binned, meta)
-
-
-def product_base(x1dints: str | os.PathLike) -> str:
-    """``jw..._x1dints.fits`` -> ``jw...`` (the product name)."""
-    name = Path(x1dints).name
-    for suffix in ("_x1dints.fits", ".fits"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def whitelight_from_x1dints(
-    x1dints: str | os.PathLike,
-    output_dir: str | os.PathLike = ".",
-    *,
-    overrides: Iterable[str] | Mapping = (),
-    mode: str = "default",
-    overwrite: bool = False,
-) -> list[Path]:
-    """White light (and binned curves) from an existing x1dints file, either layout.
-
-    Parameters
-    ----------
-    x1dints : path-like
-        A ``*_x1dints.fits`` from tso3 or from the archive (current or pre-2025 layout).
-    output_dir : path-like
-        Where ``<product>_whtlt.ecsv`` (and ``<product>_speclc.fits``) go.
-    overrides : iterable of str or mapping
-        ``white_light.PARAM=VALUE`` settings.
-    mode : {"default", "jwst"}
-    overwrite : bool
-        Replace existing files instead of refusing.
-
-    Returns
-    -------
-    list of Path
-        The files written.
-    """
-    steps = overrides if isinstance(overrides, Mapping) else parse_set_options(overrides)
-    for step in steps:
-        if step != "white_light":
-            raise ParameterError(
-                f"{step}", "tso3 whitelight only takes white_light.PARAM=VALUE settings"
-            )
-    params = resolve_parameters(None, steps).white_light
-    provenance = {
-        "version": __version__,
-        "mode": mode,
-        "parameters": {"white_light": resolve_parameters(None, steps).as_dict()["white_light"]},
-    }
-    data = read_x1dints(x1dints)
-    out = Path(output_dir)
-    base = product_base(x1dints)
-    whtlt, speclc = out / f"{base}_whtlt.ecsv", out / f"{base}_speclc.fits"
-    planned = [whtlt] + ([speclc] if _binning_requested(params) else [])
-    if not overwrite:
-        for path in planned:
-            if path.exists():
-                raise OutputExistsError(f"{path}: product exists; use --overwrite")
-    curves = measure(data.spectra, data.primary, params, mode=mode, provenance=provenance)
-    out.mkdir(parents=True, exist_ok=True)
-    staged = StagedOutputs()
-    try:
-        write(
-            curves,
-            staged.reserve(whtlt),
-            staged.reserve(speclc) if curves.binned else None,
-        )
-        staged.commit()
-    except BaseException:
-        staged.abort()
-        raise
-    return [whtlt, speclc] if curves.binned else [whtlt]

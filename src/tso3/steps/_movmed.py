@@ -1,12 +1,13 @@
-"""Chunked, threaded moving medians along the time axis (internal to the outlier step).
+"""Chunked moving medians along the time axis (internal to the outlier step).
 
 The hot loop is tso3's compiled kernel ``_movmed_kernel.c`` (sorted windows updated
 branch-free over many pixels at once, ~8 ns per sample for width 25), loaded through
 ctypes.  Where it was not built (no C compiler at install time), for float64 data and
 for very wide windows, :func:`bottleneck.move_median` (a double heap, ~60 ns per
-sample) gives the same values bit for bit.  Both release the GIL, so a thread pool over
-blocks of pixel columns uses every core without copying the cube to worker processes;
-temporary memory is bounded by ``threads x block`` and never by the cube.
+sample) gives the same values bit for bit.  Both release the GIL, so a caller's thread
+pool (the ``pool`` argument, see :class:`BlockMap`) can run blocks of pixel columns on
+every core without copying the cube to worker processes; temporary memory is bounded by
+``workers x block`` and never by the cube.  Nothing here starts a thread.
 
 Arrays handled here are 2-D ``(nints, npix)``; the public functions in
 :mod:`tso3.steps.outliers` reshape ``(nints, ...)`` inputs to that form.
@@ -17,10 +18,10 @@ from __future__ import annotations
 import ctypes
 import importlib.machinery
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import bottleneck as bn
 import numpy as np
@@ -193,12 +194,21 @@ def kernel_detect(
     return unjudged.value
 
 
-def default_threads() -> int:
-    """Number of worker threads to use when the caller does not say (all usable cores)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+class BlockMap(Protocol):
+    """What the steps' ``pool`` argument provides (e.g. :class:`tso3.parallel.Cores`).
+
+    ``map(func, blocks)`` calls ``func`` on every block and returns the results in
+    order, raising the first exception; ``workers`` is how many calls may run at once.
+    """
+
+    workers: int
+
+    def map(self, func: Callable, blocks: Iterable) -> list: ...
+
+
+def pool_workers(pool: BlockMap | None) -> int:
+    """Calls that may run at once on ``pool`` (1 without one)."""
+    return 1 if pool is None else max(1, int(pool.workers))
 
 
 def work_dtype(dtype: np.dtype) -> np.dtype:
@@ -226,15 +236,13 @@ def column_blocks(
     return [slice(c, min(c + width, npix)) for c in range(0, npix, width)]
 
 
-def run_blocks(func: Callable[[slice], None], blocks: list[slice], threads: int) -> None:
-    """Call ``func(block)`` for every block, on ``threads`` threads (inline if 1)."""
-    if threads <= 1 or len(blocks) <= 1:
+def run_blocks(func: Callable[[slice], None], blocks: list[slice], pool: BlockMap | None) -> None:
+    """Call ``func(block)`` for every block, on ``pool`` (inline without one)."""
+    if pool is None or pool_workers(pool) <= 1 or len(blocks) <= 1:
         for block in blocks:
             func(block)
         return
-    with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
-        # list() re-raises the first exception of any worker here
-        list(pool.map(func, blocks))
+    pool.map(func, blocks)
 
 
 def masked_copy(

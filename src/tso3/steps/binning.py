@@ -10,26 +10,20 @@ correlated); with bins many elements wide this is negligible.
 The binning is one weight matrix ``W`` (nbins x nwave) applied by matrix product:
 ``flux_binned = flux @ W.T`` and ``var_binned = var @ (W**2).T``.  NaN elements contribute
 nothing; ``npoints`` (the summed weights of finite elements) says how many did.
+
+Plain numpy arrays in and out; the white-light stage (:mod:`tso3.stages.whitelight`)
+applies them to every spectrum of an observation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from tso3.errors import ParameterError
-from tso3.spectra import SpectraSet
 
-__all__ = [
-    "SpecLightCurve",
-    "bin_edges",
-    "bin_spectra",
-    "binned_light_curves",
-    "element_edges",
-    "weight_matrix",
-]
+__all__ = ["bin_edges", "bin_spectra", "element_edges", "weight_matrix"]
 
 # relative tolerance when deciding whether a last, partial bin is really a full one
 _EPS = 1e-9
@@ -228,87 +222,3 @@ def bin_spectra(
     binned[empty] = np.nan
     err[empty] = np.nan
     return binned, err, npoints
-
-
-@dataclass
-class SpecLightCurve:
-    """Binned light curves of one (detector, order), all segments, sorted by time.
-
-    Attributes
-    ----------
-    edges, centres : numpy.ndarray
-        Bin edges ``(nbins+1,)`` and centres ``(nbins,)``, microns.
-    mjd_utc, bjd_tdb : numpy.ndarray
-        Mid-integration times ``(nints,)``; BJD_TDB is BJD - 2400000.5.
-    int_num : numpy.ndarray
-        Integration numbers ``(nints,)``.
-    flux, flux_err, npoints : numpy.ndarray
-        ``(nints, nbins)``, see :func:`bin_spectra`.
-    """
-
-    edges: np.ndarray
-    centres: np.ndarray
-    mjd_utc: np.ndarray
-    bjd_tdb: np.ndarray
-    int_num: np.ndarray
-    flux: np.ndarray
-    flux_err: np.ndarray
-    npoints: np.ndarray
-    spectral_order: int = 1
-    detector: str = ""
-    flux_unit: str = "Jy"
-    meta: dict[str, object] = field(default_factory=dict)
-
-
-def binned_light_curves(
-    spectra: Sequence[SpectraSet], edges: np.ndarray | dict[int, np.ndarray]
-) -> list[SpecLightCurve]:
-    """Bin every spectrum, one light-curve set per (detector, order).
-
-    Parameters
-    ----------
-    spectra : sequence of SpectraSet
-        All segments; those of one detector and order must share a wavelength grid.
-    edges : numpy.ndarray or dict {order: numpy.ndarray}
-        Bin edges, or one set per spectral order.
-
-    Returns
-    -------
-    list of SpecLightCurve
-        In first-seen (detector, order) order; rows sorted by MJD, duplicate times (after
-        the first) and NaN times dropped, like the white-light table.
-    """
-    groups: dict[tuple[str, int], list[SpectraSet]] = {}
-    for s in spectra:
-        groups.setdefault((s.detector, int(s.spectral_order)), []).append(s)
-    out = []
-    for (det, order), sets in groups.items():
-        e = np.asarray(edges[order] if isinstance(edges, dict) else edges, dtype=np.float64)
-        parts = []
-        for s in sets:
-            var = s.flux_var_poisson + s.flux_var_rnoise + s.flux_var_flat
-            f, err, npts = bin_spectra(s.wavelength, s.flux, var, e)
-            nan = np.full(s.nints, np.nan)
-            mjd = np.asarray(s.times.get("mjd_avg", nan), np.float64)
-            tdb = np.asarray(s.times.get("tdb_mid", nan), np.float64)
-            parts.append((mjd, tdb, np.asarray(s.int_num), f, err, npts))
-        mjd, tdb, num, f, err, npts = (np.concatenate(p) for p in zip(*parts, strict=True))
-        valid = np.flatnonzero(~np.isnan(mjd))
-        _, first = np.unique(mjd[valid], return_index=True)  # sorted, first occurrence
-        rows = valid[first]
-        out.append(
-            SpecLightCurve(
-                edges=e,
-                centres=0.5 * (e[1:] + e[:-1]),
-                mjd_utc=mjd[rows],
-                bjd_tdb=tdb[rows],
-                int_num=num[rows],
-                flux=f[rows],
-                flux_err=err[rows],
-                npoints=npts[rows],
-                spectral_order=order,
-                detector=det,
-                flux_unit=sets[0].flux_unit,
-            )
-        )
-    return out

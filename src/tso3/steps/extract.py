@@ -11,7 +11,6 @@ touches are read, every pass is over all integrations of the block at once, and
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import bottleneck as bn
@@ -52,9 +51,7 @@ def fill_nan_columns(image: np.ndarray, max_shift: int = 3) -> np.ndarray:
         right = np.full_like(out, np.nan)
         left[:, s:] = out[:, :-s]
         right[:, :-s] = out[:, s:]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            fill = np.nanmean(np.stack([left, right]), axis=0)
+        fill = bn.nanmean(np.stack([left, right]), axis=0)  # all-NaN: NaN, no warning
         out[hole] = fill[hole]
     return out
 
@@ -190,9 +187,7 @@ def box_extract(
         w = np.where(b, 0.0, pc)  # P'
         if repair == "profile":
             if model is None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    med = bn.nanmedian(data, axis=0)
+                med = bn.nanmedian(data, axis=0)
                 model = np.zeros((ny, nx))
                 model[rs] = spatial_profile(med, p)
             full = np.asarray(model, dtype=np.float64)
@@ -356,7 +351,7 @@ def extract_block(
     dict of ndarray
         The raw sums of :func:`box_extract` / :func:`optimal_extract` (data units),
         plus ``trace_position`` and ``trace_width`` (nints,) when measured.  Convert
-        with :func:`tso3.steps.spec_columns.spectra_columns`.
+        with :func:`tso3.spectra.spectra_columns`.
     """
     params = params or ExtractParams()
     trace = None
@@ -373,9 +368,7 @@ def extract_block(
         bkg = fit_aperture_background(sci, var_poisson, var_rnoise, var_flat, aperture)
     if params.extraction_type == "optimal":
         if model is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med = np.nanmedian(sci, axis=0)
+            med = bn.nanmedian(sci, axis=0)
             model = profile_model(med, aperture, subtract_background=bkg is not None)
         out = optimal_extract(
             sci, var_poisson, var_rnoise, var_flat, model,
@@ -437,9 +430,7 @@ def fill_from_model(
     for var in variances:
         if var is None:
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            typical = bn.nanmedian(var.reshape(len(var), -1)[:, columns], axis=0)
+        typical = bn.nanmedian(var.reshape(len(var), -1)[:, columns], axis=0)
         vflat = var.reshape(-1)
         lost = np.isnan(vflat[index])
         vflat[index[lost]] = typical[where.ravel()[lost]]

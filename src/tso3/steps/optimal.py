@@ -10,8 +10,6 @@ worst pixel deviating by more than ``nsigma``.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from tso3.steps.background import BackgroundFit
@@ -133,8 +131,7 @@ def optimal_extract(
         out["background"] = np.zeros((nints, nx))
         for key in v:
             out["bkg_" + key] = np.zeros((nints, nx))
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with np.errstate(invalid="ignore", divide="ignore"):
         npix = (f * m).sum(axis=1) / (f * f).sum(axis=1)
     npix = np.nan_to_num(npix)
     flux[np.isclose(npix, 0.0) | ~np.isfinite(flux)] = np.nan

@@ -31,7 +31,7 @@ import bottleneck as bn
 import numpy as np
 
 from tso3.dqflags import DO_NOT_USE, interpret_bit_flags
-from tso3.steps import _movmed
+from tso3.steps import MODES, _movmed
 
 __all__ = [
     "OutlierResult",
@@ -47,7 +47,6 @@ __all__ = [
     "rolling_median_jwst",
 ]
 
-MODES = ("default", "jwst")
 
 #: A pattern enters the motion model when its whitened variance exceeds the largest
 #: expected from noise alone by this factor.
@@ -130,16 +129,12 @@ def _as_2d(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0], -1)
 
 
-def _threads(n_threads: int | None) -> int:
-    return _movmed.default_threads() if n_threads is None else max(1, int(n_threads))
-
-
 def rolling_median(
     sci: np.ndarray,
     width: int = 25,
     good: np.ndarray | None = None,
     *,
-    n_threads: int | None = None,
+    pool: _movmed.BlockMap | None = None,
 ) -> np.ndarray:
     """Centred rolling median along time that ignores NaN and bad samples (default mode).
 
@@ -158,8 +153,9 @@ def rolling_median(
         ``width == 1`` returns the data themselves (nothing can be an outlier).
     good : numpy.ndarray of bool, optional
         Same shape as ``sci``; False samples are ignored, like NaN.
-    n_threads : int, optional
-        Worker threads (default: every usable core).
+    pool : object with ``map`` and ``workers``, optional
+        Runs blocks of pixel columns at once (e.g. :class:`tso3.parallel.Cores`);
+        serial without one.
 
     Returns
     -------
@@ -176,12 +172,12 @@ def rolling_median(
     sci = np.asarray(sci)
     return _by_column_blocks(
         lambda x, g: _movmed.centred_nan_median(x, g, width),
-        sci, good, _movmed.work_dtype(sci.dtype), n_threads,
+        sci, good, _movmed.work_dtype(sci.dtype), pool,
     )  # fmt: skip
 
 
-def _by_column_blocks(func, sci: np.ndarray, good, dtype, n_threads) -> np.ndarray:
-    """``func(x, good)`` on blocks of pixel columns of ``(nints, ...)`` arrays, threaded."""
+def _by_column_blocks(func, sci: np.ndarray, good, dtype, pool) -> np.ndarray:
+    """``func(x, good)`` on blocks of pixel columns of ``(nints, ...)`` arrays (on ``pool``)."""
     if good is not None and np.shape(good) != sci.shape:
         raise ValueError(f"good has shape {np.shape(good)}, sci has {sci.shape}")
     out = np.empty(sci.shape, dtype=dtype)
@@ -189,14 +185,14 @@ def _by_column_blocks(func, sci: np.ndarray, good, dtype, n_threads) -> np.ndarr
         return out
     x2, o2 = _as_2d(sci), _as_2d(out)
     g2 = None if good is None else _as_2d(np.asarray(good, dtype=bool))
-    nthr = _threads(n_threads)
+    workers = _movmed.pool_workers(pool)
 
     def work(cols: slice) -> None:
         o2[:, cols] = func(x2[:, cols], None if g2 is None else g2[:, cols])
 
     # itemsize 8: the jwst median works in float64
-    blocks = _movmed.column_blocks(sci.shape[0], x2.shape[1], max(8, out.itemsize), nthr)
-    _movmed.run_blocks(work, blocks, nthr)
+    blocks = _movmed.column_blocks(sci.shape[0], x2.shape[1], max(8, out.itemsize), workers)
+    _movmed.run_blocks(work, blocks, pool)
     return out
 
 
@@ -216,7 +212,7 @@ def rolling_median_jwst(
     width: int = 25,
     good: np.ndarray | None = None,
     *,
-    n_threads: int | None = None,
+    pool: _movmed.BlockMap | None = None,
 ) -> np.ndarray:
     """Reference ("median") cube exactly as jwst 3.0.0 computes it for one segment.
 
@@ -239,8 +235,9 @@ def rolling_median_jwst(
         ``rolling_window_width`` (>= 1).
     good : numpy.ndarray of bool, optional
         Same shape as ``sci``; False samples are set to NaN (rolling case only).
-    n_threads : int, optional
-        Worker threads (default: every usable core).
+    pool : object with ``map`` and ``workers``, optional
+        Runs blocks of pixel columns at once (e.g. :class:`tso3.parallel.Cores`);
+        serial without one.
 
     Returns
     -------
@@ -252,7 +249,7 @@ def rolling_median_jwst(
     sci = np.asarray(sci)
     rolling = 1 < width < sci.shape[0]
     dtype = np.float64 if rolling else _movmed.work_dtype(sci.dtype)
-    return _by_column_blocks(lambda x, g: _jwst_block(x, g, width), sci, good, dtype, n_threads)
+    return _by_column_blocks(lambda x, g: _jwst_block(x, g, width), sci, good, dtype, pool)
 
 
 def find_outliers(
@@ -328,7 +325,7 @@ def detect_outliers(
     snr: float = 5.0,
     good_bits: str | int | None = "~DO_NOT_USE",
     mode: str = "default",
-    n_threads: int | None = None,
+    pool: _movmed.BlockMap | None = None,
     motion: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> OutlierResult:
     """Find outliers in a time series of images or spectra (median + flag in one pass).
@@ -351,8 +348,9 @@ def detect_outliers(
         and :func:`find_outliers` restricted to good samples.  ``"jwst"``: call once per
         segment; :func:`rolling_median_jwst` and jwst's flag test (bad samples with a
         finite SCI can then be flagged in the fallback case, as in jwst).
-    n_threads : int, optional
-        Worker threads (default: every usable core).
+    pool : object with ``map`` and ``workers``, optional
+        Runs blocks of pixel columns at once (e.g. :class:`tso3.parallel.Cores`);
+        serial without one.
     motion : (coefficients, basis), optional
         Default mode only: per-integration coefficients ``(nints, k)`` relative to their
         own rolling median (see :func:`relative_motion`) and a pixel basis
@@ -380,7 +378,7 @@ def detect_outliers(
     n = sci.shape[0]
     x2, e2, d2 = _as_2d(sci), _as_2d(err), _as_2d(dq)
     m2, f2 = _as_2d(median), _as_2d(outliers)
-    nthr = _threads(n_threads)
+    workers = _movmed.pool_workers(pool)
     coeffs = basis2d = None
     if motion is not None and mode == "default":
         coeffs = np.nan_to_num(np.asarray(motion[0], dtype=np.float32))
@@ -421,8 +419,8 @@ def detect_outliers(
     itemsize = 8 if mode == "jwst" else 4
     # the compiled pass copies nothing, so it takes wide column blocks; numpy does not
     in_place = mode == "default" and _movmed.detect_supported(x2, e2, d2, width)
-    blocks = _movmed.column_blocks(n, x2.shape[1], itemsize, nthr, in_place=in_place)
-    _movmed.run_blocks(work, blocks, nthr)
+    blocks = _movmed.column_blocks(n, x2.shape[1], itemsize, workers, in_place=in_place)
+    _movmed.run_blocks(work, blocks, pool)
     return OutlierResult(outliers, median)
 
 
@@ -557,7 +555,7 @@ def motion_basis(
 
 
 def fit_motion(
-    sci: np.ndarray, model: MotionModel, clip: float = 5.0, n_threads: int | None = None
+    sci: np.ndarray, model: MotionModel, clip: float = 5.0, pool: _movmed.BlockMap | None = None
 ) -> np.ndarray:
     """Coefficients of each integration's change from the reference on the patterns.
 
@@ -573,9 +571,9 @@ def fit_motion(
         From :func:`motion_basis`.
     clip : float
         Rejection threshold of the second fit, in scatters.
-    n_threads : int, optional
-        Worker threads (default: all usable cores); integrations are fitted
-        independently, so they are split between the threads.
+    pool : object with ``map`` and ``workers``, optional
+        Integrations are fitted independently, so blocks of them run at once on
+        ``pool`` (e.g. :class:`tso3.parallel.Cores`); serial without one.
 
     Returns
     -------
@@ -596,11 +594,10 @@ def fit_motion(
     def work(rows: slice) -> None:
         coeffs[rows] = _fit_rows(flat[rows], used, reference, inv, a, outer, clip)
 
-    nthr = _threads(n_threads)
     # blocks of >= 256 integrations: below that a thread costs more than it saves
-    step = max(256, -(-len(sci) // nthr))
+    step = max(256, -(-len(sci) // _movmed.pool_workers(pool)))
     blocks = [slice(i, i + step) for i in range(0, len(sci), step)]
-    _movmed.run_blocks(work, blocks, nthr)
+    _movmed.run_blocks(work, blocks, pool)
     return coeffs
 
 

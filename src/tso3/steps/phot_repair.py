@@ -7,8 +7,7 @@ value first; see :func:`repair_cutouts`.
 
 from __future__ import annotations
 
-import warnings
-
+import bottleneck as bn
 import numpy as np
 from scipy import ndimage
 
@@ -53,9 +52,7 @@ def _fill_from_neighbours(image: np.ndarray) -> np.ndarray:
 
 def _nanmedian0(cube: np.ndarray) -> np.ndarray:
     """Median over integrations ignoring NaN; all-NaN pixels give NaN without a warning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(cube, axis=0)
+    return bn.nanmedian(cube, axis=0)
 
 
 def repair_cutouts(

@@ -31,27 +31,13 @@ import numpy as np
 from astropy.stats import sigma_clip
 from photutils.geometry import circular_overlap_grid
 
+from . import MODES
 from .centroid import extract_boxes
 from .phot_repair import repair_cutouts
 
 log = logging.getLogger(__name__)
 
-MODES = ("default", "jwst")
 BACKGROUND_METHODS = ("mean", "sigma_clip")
-
-#: Reference column order of the photometry part of phot.ecsv.
-PHOT_COLUMNS = (
-    "aperture_sum",
-    "aperture_sum_err",
-    "annulus_sum",
-    "annulus_sum_err",
-    "annulus_mean",
-    "annulus_mean_err",
-    "aperture_bkg",
-    "aperture_bkg_err",
-    "net_aperture_sum",
-    "net_aperture_sum_err",
-)
 
 
 def calibration_factor(
@@ -207,7 +193,7 @@ def aperture_photometry(
     valid: np.ndarray | None,
     x: float | np.ndarray,
     y: float | np.ndarray,
-    radii: float | Sequence[float],
+    radius: float | Sequence[float],
     radius_inner: float,
     radius_outer: float,
     *,
@@ -229,8 +215,9 @@ def aperture_photometry(
     x, y : float or ndarray, shape (nints,)
         Aperture centre (0-based); arrays give a moving aperture.  A non-finite centre
         gives NaN in that integration.
-    radii : float or sequence of float
-        Aperture radii; the first gives the standard columns.
+    radius : float or sequence of float
+        Aperture radius, or radii (jwst's ``radius``, which tso3 extends to a list); the
+        first gives the standard columns.
     radius_inner, radius_outer : float
         Annulus radii.
     model : ndarray, shape like ``sci``, optional
@@ -254,9 +241,9 @@ def aperture_photometry(
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     if background_method not in BACKGROUND_METHODS:
         raise ValueError(f"background_method must be one of {BACKGROUND_METHODS}")
-    radii = [float(r) for r in np.atleast_1d(radii)]
+    radii = [float(r) for r in np.atleast_1d(radius)]
     if not radii or min(radii) <= 0 or not 0 <= radius_inner < radius_outer:
-        raise ValueError("radii must be positive and 0 <= radius_inner < radius_outer")
+        raise ValueError("radius must be positive and 0 <= radius_inner < radius_outer")
     n = sci.shape[0]
     x = np.broadcast_to(np.asarray(x, dtype=float), (n,))
     y = np.broadcast_to(np.asarray(y, dtype=float), (n,))

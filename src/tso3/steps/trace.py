@@ -5,7 +5,6 @@ DISPAXIS=1 orientation: cross-dispersion is axis -2 (y), dispersion axis -1 (x).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import bottleneck as bn
@@ -103,10 +102,8 @@ def find_trace(
         v = np.asarray(valid, dtype=bool)
         img[~(v if v.ndim == 2 else np.broadcast_to(v[None, :], img.shape))] = np.nan
     hw = int(half_window) if half_window is not None else max(3, ny // 8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        img -= bn.nanmedian(img, axis=0)[None, :]
-        noise = 1.4826 * bn.nanmedian(np.abs(img), axis=0)
+    img -= bn.nanmedian(img, axis=0)[None, :]
+    noise = 1.4826 * bn.nanmedian(np.abs(img), axis=0)
     finite_col = np.isfinite(img).sum(axis=0) >= min(ny, 2 * hw + 1)
     peak = np.argmax(np.where(np.isfinite(img), img, -np.inf), axis=0)
     peak = np.clip(peak, hw, ny - 1 - hw) if ny > 2 * hw else np.full(nx, ny // 2)
@@ -205,9 +202,7 @@ def trace_timeseries(
     # Background per (integration, column): mean of the outermost window rows.
     lo = sci[:, base - half_width, cols].astype(np.float64)
     hi = sci[:, base + half_width, cols].astype(np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        bkg = np.nan_to_num(np.nanmean(np.stack([lo, hi]), axis=0))
+    bkg = np.nan_to_num(bn.nanmean(np.stack([lo, hi]), axis=0))
     n0 = win.sum(axis=0)
     n1 = offs.sum(axis=0)
     n2 = (offs * offs).sum(axis=0)

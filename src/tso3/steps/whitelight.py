@@ -1,6 +1,7 @@
 """White-light curves: the sum of each integration's spectrum over a wavelength range.
 
-Pure functions on arrays and :class:`~tso3.spectra.SpectraSet` lists; no file access.
+Pure functions on arrays and on lists of spectra (any objects with the attributes of a
+:class:`tso3.spectra.SpectraSet` listed in :func:`white_light_table`); no file access.
 
 Differences from jwst 3.0.0 ``white_light`` (``mode="jwst"`` keeps its numbers):
 
@@ -17,28 +18,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
 from tso3.errors import ParameterError
-from tso3.spectra import SpectraSet
+
+from . import MODES
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WHITELIGHT_META_KEYS", "white_light_flux", "white_light_table"]
+__all__ = ["white_light_flux", "white_light_table"]
 
-#: whtlt table meta keys (jwst names) and the primary FITS keyword each comes from
-WHITELIGHT_META_KEYS = {
-    "instrument": "INSTRUME",
-    "exp_type": "EXP_TYPE",
-    "subarray": "SUBARRAY",
-    "filter": "FILTER",
-    "pupil": "PUPIL",
-    "target_name": "TARGNAME",
-}
-_MODES = ("default", "jwst")
 # rows per block: bounds the temporaries to a few tens of MB for 2048-element spectra
 _BLOCK = 4096
 
@@ -46,8 +39,8 @@ Range = float | Mapping[int, float] | None
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in _MODES:
-        raise ParameterError("mode", f"must be one of {_MODES}, not {mode!r}")
+    if mode not in MODES:
+        raise ParameterError("mode", f"must be one of {MODES}, not {mode!r}")
 
 
 def white_light_flux(
@@ -115,7 +108,12 @@ def white_light_flux(
     return total, err
 
 
-def _for_order(value: Range, order: int, name: str) -> float | None:
+def value_for_order(value: Range, order: int, name: str) -> float | None:
+    """The wavelength limit of ``order``: ``value`` itself, or its entry for the order.
+
+    ``value`` is a number, ``{order: number}`` (keys may be strings, as TOML and
+    ``--set`` give them) or None; ``name`` is the parameter named in an error.
+    """
     if value is None:
         return None
     if isinstance(value, Mapping):
@@ -146,17 +144,8 @@ def _unit(flux_unit: str):
         return u.Unit(flux_unit, parse_strict="silent")
 
 
-def _table_meta(meta: Mapping[str, object] | None) -> dict[str, object]:
-    meta = dict(meta or {})
-    out = {}
-    for key, fits_key in WHITELIGHT_META_KEYS.items():
-        value = meta.get(key, meta.get(fits_key))
-        out[key] = None if value is None else value
-    return out
-
-
 def white_light_table(
-    spectra: Sequence[SpectraSet],
+    spectra: Sequence[Any],
     *,
     min_wavelength: Range = None,
     max_wavelength: Range = None,
@@ -167,16 +156,22 @@ def white_light_table(
 
     Parameters
     ----------
-    spectra : sequence of SpectraSet
-        All segments x orders x detectors (any order; rows are sorted by time).
+    spectra : sequence of SpectraSet-like
+        All segments x orders x detectors (any order; rows are sorted by time).  Each item
+        is a :class:`tso3.spectra.SpectraSet` or any object with its attributes used here:
+        ``wavelength`` ``(nwave,)`` or ``(nints, nwave)``; ``flux``,
+        ``flux_var_poisson``, ``flux_var_rnoise``, ``flux_var_flat`` ``(nints, nwave)``;
+        ``nints`` (int); ``times`` (mapping with ``mjd_avg`` and ``tdb_mid``, each
+        ``(nints,)``; NaN times when absent); ``spectral_order`` (int); ``detector`` and
+        ``flux_unit`` (str).
     min_wavelength, max_wavelength : float, dict {order: float} or None
         Inclusive range in microns; a dict gives one value per spectral order (orders missing
         from it are unbounded on that side).
     mode : {"default", "jwst"}
         See :func:`white_light_flux`.
     meta : mapping or None
-        Primary keywords (``INSTRUME`` ... ``TARGNAME``) or the jwst meta names
-        (``instrument`` ... ``target_name``).
+        Table meta, copied as given (the pipeline passes
+        :func:`tso3.formats.whitelight_meta` of the primary header).
 
     Returns
     -------
@@ -186,7 +181,7 @@ def white_light_table(
         ``"_" + DETECTOR`` when there are several detectors or the detector is NRS1/NRS2;
         ``{o}`` is ``"_order_N"`` when there are several orders.  Detectors with fewer rows
         are NaN-padded at the end; an order missing at a time of its detector is NaN.
-        ``meta`` holds the jwst keys plus ``number_of_integrations`` (the row count).
+        ``meta`` holds ``meta`` plus ``number_of_integrations`` (the row count).
     """
     _check_mode(mode)
     if not spectra:
@@ -197,8 +192,8 @@ def white_light_table(
     orders_seen: list[int] = []
     for s in spectra:
         order = int(s.spectral_order)
-        wmin = _for_order(min_wavelength, order, "white_light.min_wavelength")
-        wmax = _for_order(max_wavelength, order, "white_light.max_wavelength")
+        wmin = value_for_order(min_wavelength, order, "white_light.min_wavelength")
+        wmax = value_for_order(max_wavelength, order, "white_light.max_wavelength")
         var = s.flux_var_poisson + s.flux_var_rnoise + s.flux_var_flat
         total, err = white_light_flux(
             s.wavelength, s.flux, var, min_wavelength=wmin, max_wavelength=wmax, mode=mode
@@ -263,6 +258,6 @@ def white_light_table(
             table[name].info.description = "mid-integration BJD_TDB - 2400000.5 (days)"
         elif name.startswith("MJD_UTC"):
             table[name].info.description = "mid-integration MJD (UTC)"
-    table.meta.update(_table_meta(meta))
+    table.meta.update(meta or {})
     table.meta["number_of_integrations"] = n_rows
     return table

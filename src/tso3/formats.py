@@ -1,0 +1,149 @@
+"""Names and layouts of the files tso3 reads and writes.
+
+The one home of every product-format constant: table and column names, their order, the
+header keywords tso3 adds.  The readers and writers in :mod:`tso3.io`, the stages and
+the simulator take them from here; the algorithms in :mod:`tso3.steps` do not need them
+(they produce their columns by name).  Nothing of tso3 is imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = [
+    "CENTROID_COLUMNS",
+    "INT_TIMES_COLUMNS",
+    "INT_TIMES_DTYPE",
+    "PHOT_COLUMNS",
+    "PHOT_META_KEYS",
+    "PROVENANCE_KEYWORDS",
+    "TIME_COLUMNS",
+    "VECTOR_COLUMNS",
+    "WHITELIGHT_META_KEYS",
+    "whitelight_meta",
+]
+
+# --- INT_TIMES (calints, crfints and x1dints) --------------------------------------------
+
+#: Columns of the INT_TIMES table, in file order.
+INT_TIMES_COLUMNS = (
+    "integration_number",
+    "int_start_MJD_UTC",
+    "int_mid_MJD_UTC",
+    "int_end_MJD_UTC",
+    "int_start_BJD_TDB",
+    "int_mid_BJD_TDB",
+    "int_end_BJD_TDB",
+)
+
+#: dtype of the INT_TIMES table (days; BJD_TDB columns are BJD - 2400000.5), native byte
+#: order; ``INT_TIMES_DTYPE.newbyteorder(">")`` is the FITS (big-endian) form.
+INT_TIMES_DTYPE = np.dtype(
+    [(name, np.int32 if name == "integration_number" else np.float64) for name in INT_TIMES_COLUMNS]
+)
+
+# --- EXTRACT1D tables of x1dints ---------------------------------------------------------
+
+#: Vector columns of an EXTRACT1D table, in file order (after INT_NUM), spelled as the
+#: :class:`tso3.spectra.SpectraSet` attributes (the file names are the upper-case forms).
+VECTOR_COLUMNS = (
+    "wavelength",
+    "flux",
+    "flux_error",
+    "flux_var_poisson",
+    "flux_var_rnoise",
+    "flux_var_flat",
+    "surf_bright",
+    "sb_error",
+    "sb_var_poisson",
+    "sb_var_rnoise",
+    "sb_var_flat",
+    "dq",
+    "background",
+    "bkgd_error",
+    "bkgd_var_poisson",
+    "bkgd_var_rnoise",
+    "bkgd_var_flat",
+    "npixels",
+)
+
+#: Per-integration time columns: SpectraSet ``times`` key -> EXTRACT1D column name.
+TIME_COLUMNS = {
+    "mjd_beg": "MJD-BEG",
+    "mjd_avg": "MJD-AVG",
+    "mjd_end": "MJD-END",
+    "tdb_beg": "TDB-BEG",
+    "tdb_mid": "TDB-MID",
+    "tdb_end": "TDB-END",
+}
+
+# --- phot.ecsv ---------------------------------------------------------------------------
+
+#: Reference column order of the photometry part of phot.ecsv (after MJD and BJD_TDB).
+PHOT_COLUMNS = (
+    "aperture_sum",
+    "aperture_sum_err",
+    "annulus_sum",
+    "annulus_sum_err",
+    "annulus_mean",
+    "annulus_mean_err",
+    "aperture_bkg",
+    "aperture_bkg_err",
+    "net_aperture_sum",
+    "net_aperture_sum_err",
+)
+
+#: Centroid and PSF columns of phot.ecsv (after the aperture position), in file order.
+CENTROID_COLUMNS = ("centroid_x", "centroid_y", "psf_width_x", "psf_width_y", "psf_flux")
+
+#: phot.ecsv table meta keys in the reference's order (``apertures`` and
+#: ``number_of_integrations`` follow).
+PHOT_META_KEYS = (
+    "instrument",
+    "detector",
+    "channel",
+    "subarray",
+    "filter",
+    "pupil",
+    "target_name",
+)
+
+# --- whtlt.ecsv and speclc.fits ----------------------------------------------------------
+
+#: whtlt table meta keys (jwst names), in order, and the primary FITS keyword each comes
+#: from (speclc.fits writes them under those keywords).
+WHITELIGHT_META_KEYS = {
+    "instrument": "INSTRUME",
+    "exp_type": "EXP_TYPE",
+    "subarray": "SUBARRAY",
+    "filter": "FILTER",
+    "pupil": "PUPIL",
+    "target_name": "TARGNAME",
+}
+
+
+def whitelight_meta(header: Mapping[str, object] | None) -> dict[str, object]:
+    """The whtlt table meta from primary-header keywords.
+
+    Parameters
+    ----------
+    header : mapping or None
+        Primary keywords (``INSTRUME`` ... ``TARGNAME``) or the jwst meta names
+        (``instrument`` ... ``target_name``); a jwst name wins over its keyword.
+
+    Returns
+    -------
+    dict
+        Every key of :data:`WHITELIGHT_META_KEYS`, in order; None when not given.
+    """
+    header = dict(header or {})
+    return {key: header.get(key, header.get(card)) for key, card in WHITELIGHT_META_KEYS.items()}
+
+
+# --- provenance --------------------------------------------------------------------------
+
+#: Primary-header keywords of the provenance tso3 records in its products: field of the
+#: provenance dict (``version``, ``mode``, ``parameters`` as JSON) -> keyword.
+PROVENANCE_KEYWORDS = {"version": "TSO3VER", "mode": "TSO3MODE", "parameters": "TSO3PARS"}

@@ -1,0 +1,145 @@
+"""What a run writes: product names, the overwrite rules, and provenance.
+
+A run plans every product name before it reads any array (:func:`plan_products`),
+refuses to replace existing products unless told to (:func:`refuse_existing`), and
+records the same provenance in every product (:func:`provenance`,
+:func:`provenance_keywords`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .config import Parameters
+from .errors import OutputExistsError
+from .formats import PROVENANCE_KEYWORDS
+from .io.atomic import StagedOutputs
+from .io.crfints import crfints_path
+from .io.observation import Observation
+from .runlog import run_log
+
+
+@dataclass
+class RunResult:
+    """Products of a run and its closing numbers."""
+
+    output_dir: Path
+    crfints: list[Path] = field(default_factory=list)
+    phot: Path | None = None
+    x1dints: Path | None = None
+    whtlt: Path | None = None
+    speclc: Path | None = None
+    plots: list[Path] = field(default_factory=list)
+    log_file: Path | None = None
+    plot_dir: Path | None = None
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def products(self) -> list[Path]:
+        """Every product file written."""
+        files = [*self.crfints, self.phot, self.x1dints, self.whtlt, self.speclc]
+        return [p for p in files if p is not None]
+
+
+def plan_products(obs: Observation, out: Path, skip: set[str]) -> RunResult:
+    """Final names of every product a run with these skipped steps will write.
+
+    ``speclc`` is planned for spectroscopy and dropped later when no binning is set.
+    """
+    name = obs.product_name
+    result = RunResult(out, log_file=out / f"{name}_tso3.log", plot_dir=out / f"{name}_plots")
+    if "outlier_detection" not in skip:
+        result.crfints = [crfints_path(out, s.path, obs.asn_id) for s in obs.segments]
+    if obs.is_imaging:
+        if "tso_photometry" not in skip:
+            result.phot = out / f"{name}_phot.ecsv"
+    elif "extract_1d" not in skip:
+        result.x1dints = out / f"{name}_x1dints.fits"
+        if "white_light" not in skip:
+            result.whtlt = out / f"{name}_whtlt.ecsv"
+            result.speclc = out / f"{name}_speclc.fits"
+    return result
+
+
+def refuse_existing(result: RunResult, overwrite: bool) -> None:
+    """Raise OutputExistsError if a planned product exists and ``overwrite`` is False.
+
+    The log and the plot folder count as products; a speclc of an earlier run counts
+    too, since a run without binning removes it (:func:`remove_stale`).
+    """
+    if overwrite:
+        return
+    others = [result.log_file, result.plot_dir]
+    existing = [p for p in [*result.products, *others] if p is not None and p.exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise OutputExistsError(f"{existing[0]}: product exists{more}; use --overwrite")
+
+
+def remove_stale(planned_speclc: Path | None, result: RunResult) -> None:
+    """Remove an earlier run's speclc that this run (without binning) did not replace.
+
+    It would no longer match the other products.
+    """
+    if planned_speclc is not None and result.speclc is None:
+        planned_speclc.unlink(missing_ok=True)
+
+
+def provenance(mode: str, params: Parameters) -> dict:
+    """tso3 version, mode and every parameter value of a run (recorded in every product)."""
+    return {"version": __version__, "mode": mode, "parameters": params.as_dict()}
+
+
+def provenance_keywords(prov: dict) -> dict[str, str]:
+    """FITS keywords of the provenance: TSO3VER, TSO3MODE and TSO3PARS (JSON)."""
+    values = dict(prov, parameters=json.dumps(prov["parameters"], separators=(",", ":")))
+    return {key: values[field] for field, key in PROVENANCE_KEYWORDS.items()}
+
+
+def x1dints_keywords(prov: dict, outliers_done: bool) -> dict[str, str]:
+    """Primary-header keywords of the x1dints: provenance and the outlier step's status."""
+    keywords = provenance_keywords(prov)
+    if outliers_done:
+        keywords["S_OUTLIR"] = "COMPLETE"
+    return keywords
+
+
+def crfints_keywords(obs: Observation, params: Parameters, prov: dict) -> dict:
+    """Primary-header keywords of every crfints: step status, association, provenance."""
+    p = params.outlier_detection
+    return {
+        "S_OUTLIR": ("COMPLETE", "Outlier Detection"),
+        "ASNPOOL": (obs.association.asn_pool or "N/A", "Name of the ASN pool"),
+        "ASNTABLE": (obs.association.asn_table or "N/A", "Name of the ASN table"),
+        PROVENANCE_KEYWORDS["version"]: (prov["version"], "tso3 version"),
+        PROVENANCE_KEYWORDS["mode"]: (prov["mode"], "tso3 mode (default or jwst)"),
+        "TSO3RWW": (p.rolling_window_width, "rolling_window_width"),
+        "TSO3SNR": (p.snr, "outlier_detection snr"),
+        "TSO3GBIT": (p.good_bits, "outlier_detection good_bits"),
+        "TSO3MOT": (p.motion_modes, "outlier_detection motion_modes"),
+    }
+
+
+@contextlib.contextmanager
+def staged_products(result: RunResult):
+    """Products under temporary names, the run log among them; all removed on failure.
+
+    A failed run also removes the output folder when it made it and it is empty.
+    """
+    out = result.output_dir
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    staged = StagedOutputs()
+    try:
+        with run_log(staged.reserve(result.log_file)):
+            yield staged
+    except BaseException:
+        staged.abort()
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise

@@ -1,0 +1,68 @@
+"""Layering of the package: what each layer may import of tso3."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "tso3"
+
+
+def _tso3_imports(path: Path) -> set[str]:
+    """Absolute names of the tso3 modules a source file imports (relative ones resolved)."""
+    package = ["tso3", *path.relative_to(SRC).parent.parts]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                names.add(".".join(base + ([node.module] if node.module else [])))
+            elif node.module:
+                names.add(node.module)
+    return {n for n in names if n == "tso3" or n.startswith("tso3.")}
+
+
+def _violations(files, allowed) -> list[str]:
+    return [
+        f"{f.relative_to(SRC)} imports {name}"
+        for f in files
+        for name in sorted(_tso3_imports(f))
+        if not allowed(name)
+    ]
+
+
+def _under(*prefixes: str):
+    return lambda name: any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+@pytest.mark.parametrize(
+    "files, allowed",
+    [
+        # the algorithms: nothing of tso3 but the flags, the errors and each other
+        (sorted((SRC / "steps").glob("*.py")), _under("tso3.steps", "tso3.dqflags", "tso3.errors")),
+        # the file formats: nothing of tso3 but the flags and the errors
+        ([SRC / "formats.py"], _under("tso3.dqflags", "tso3.errors")),
+        # the containers of spectra and light curves
+        ([SRC / "spectra.py"], _under("tso3.dqflags", "tso3.errors", "tso3.formats")),
+        # readers and writers: no algorithm, no stage (docs/architecture.md)
+        (
+            sorted((SRC / "io").glob("*.py")),
+            _under(
+                "tso3.io",
+                "tso3.dqflags",
+                "tso3.errors",
+                "tso3.formats",
+                "tso3.spectra",
+                "tso3.parallel",
+            ),
+        ),
+    ],
+    ids=["steps", "formats", "spectra", "io"],
+)
+def test_layer_imports(files, allowed):
+    assert files
+    assert _violations(files, allowed) == []
