@@ -327,7 +327,7 @@ def test_demo_runs(tmp_path):
 
 
 def test_unsupported_mode_and_mixed_inputs_exit_2(small, tmp_path):
-    from segment_factory import make_segment
+    from tests.builders import make_segment
 
     (tmp_path / "soss").mkdir()
     soss = make_segment(tmp_path / "soss", exp_type="NIS_SOSS", detector="NIS")

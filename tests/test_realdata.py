@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from tso3.steps.outliers import detect_outliers
 
 
-def _realdata() -> Path | None:
-    for base in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")):
-        if (base / "realdata").is_dir():
-            return base / "realdata"
-    return None
-
-
-REAL = _realdata()
-WASP39 = (
-    None
-    if REAL is None
-    else (REAL / "lightcurves" / "wasp39b_nirspec_prism_co2band_espinoza2024" / "lc.dat")
-)
-
-
-@pytest.mark.skipif(WASP39 is None or not WASP39.exists(), reason="realdata not available")
 @pytest.mark.parametrize("width", [9, 25, 51, 101])
-def test_real_transit_is_not_flagged(width):
+def test_real_transit_is_not_flagged(width, wasp39_light_curve):
     """WASP-39b NIRSpec PRISM CO2-band light curve (1950 integrations, 2.7 % deep, with
     its published errors), treated as one pixel's time series: ingress, egress and the
     curved bottom must not raise an outlier flag.  The only point ever flagged is the light
     curve's largest excursion, -5.0 sigma at integration 391 (out of transit), which is
     borderline: some window widths put it just above 5 sigma, others just below."""
-    t, flux, err = np.genfromtxt(WASP39, usecols=(0, 1, 2)).T
+    t, flux, err = np.genfromtxt(wasp39_light_curve, usecols=(0, 1, 2)).T
     assert np.all(np.diff(t) > 0) and 1 - flux.min() > 0.02
     cube = flux.astype(np.float32)[:, None, None]
     sigma = err.astype(np.float32)[:, None, None]

@@ -15,19 +15,11 @@ import pytest
 from astropy.io import ascii, fits
 
 import tso3
+from tests.conftest import CLEAN, SMALL
 from tso3.config import resolve_parameters
 from tso3.io.observation import load_observation
-from tso3.simulate import simulate
 from tso3.stages import extraction, outliers, photometry
 from tso3.stages.blocks import file_blocks
-
-MODES = {
-    "nrc_tsimage": {"nints": 60, "segments": 2, "shape": (48, 96)},
-    "nrs_brightobj": {"nints": 60, "segments": 3},
-    "nrc_tsgrism": {"nints": 50, "segments": 2},
-    "mir_lrs-slitless": {"nints": 50, "segments": 2},
-}
-CLEAN = {"cr_rate": 0.0, "bad_pixel_fraction": 0.0}
 
 
 def _numbers(result) -> dict[str, np.ndarray]:
@@ -44,9 +36,9 @@ def _numbers(result) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("mode", ["default", "jwst"])
-@pytest.mark.parametrize("exp", list(MODES))
-def test_outlier_pass_and_skip_measure_the_same_on_clean_data(tmp_path, exp, mode):
-    sim = simulate(exp, tmp_path / "in", seed=11, **MODES[exp], **CLEAN)
+@pytest.mark.parametrize("exp", list(SMALL))
+def test_outlier_pass_and_skip_measure_the_same_on_clean_data(simulated, tmp_path, exp, mode):
+    sim = simulated(exp, **CLEAN)
     # snr 8: Gaussian noise alone never gets there (at 5 a few of 1e6 samples would)
     kw = {"mode": mode, "plots": False, "quiet": True, "overrides": ["outlier_detection.snr=8"]}
     with_pass = tso3.run(sim.asn_path, tmp_path / "pass", **kw)
@@ -87,10 +79,10 @@ def _through_both_sources(sim, tmp_path, exp, mode):
 
 
 @pytest.mark.parametrize("mode", ["default", "jwst"])
-@pytest.mark.parametrize("exp", list(MODES))
-def test_pass_fed_and_file_fed_stages_agree_exactly(tmp_path, exp, mode):
+@pytest.mark.parametrize("exp", list(SMALL))
+def test_pass_fed_and_file_fed_stages_agree_exactly(simulated, tmp_path, exp, mode):
     # cosmic rays and bad pixels: the outlier model repairs them in default mode
-    sim = simulate(exp, tmp_path / "in", seed=12, **MODES[exp], cr_rate=2e-3)
+    sim = simulated(exp, seed=12, cr_rate=2e-3)
     streamed, from_files, outcome = _through_both_sources(sim, tmp_path, exp, mode)
     assert outcome.n_flagged > 0
     if exp == "nrc_tsimage":

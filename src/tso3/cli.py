@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``tso3`` command (DESIGN §1b)."""
+    """The argument parser of the ``tso3`` command (documented in docs/usage.md)."""
     common = argparse.ArgumentParser(add_help=False)
     verbosity = common.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors")

@@ -227,7 +227,7 @@ def to_spectra_set(
     extras: dict[str, np.ndarray] | None = None,
     **kwargs: object,
 ) -> SpectraSet:
-    """Build a :class:`SpectraSet`, dropping elements whose wavelength is NaN (as §E).
+    """Build a :class:`SpectraSet`, dropping elements whose wavelength is NaN (as jwst does).
 
     Parameters
     ----------

@@ -25,7 +25,7 @@ CRFINTS_SUFFIX = "crfints"
 
 
 def crfints_name(segment_path: str | os.PathLike, asn_id: str) -> str:
-    """``<segment basename>_<asn_id>_crfints.fits`` (stpipe's naming, §A)."""
+    """``<segment basename>_<asn_id>_crfints.fits`` (stpipe's naming, docs/usage.md)."""
     return f"{output_basename(segment_path, asn_id)}_{asn_id}_{CRFINTS_SUFFIX}.fits"
 
 

@@ -4,7 +4,7 @@ Every function works in the DISPAXIS=1 orientation: cross-dispersion is axis -2 
 dispersion is axis -1 (x).  For DISPAXIS=2 data the caller passes swapped views and
 ``dispaxis=2`` where the extract1d JSON semantics depend on it (its x/y keys).
 
-Profiles follow the reference's pixel convention (JWST_TSO3_REFERENCE.md §E): the
+Profiles follow jwst's pixel convention (docs/extraction.md, "Apertures"): the
 aperture limits ``L`` and ``U`` are *pixel-centre* limits, the continuous edges are
 ``[L - 0.5, U + 0.5]``, so a width ``w`` covers exactly ``w`` pixels.
 """

@@ -1,6 +1,6 @@
 """Cross-dispersion background fits for box extraction, vectorised over integrations.
 
-Per dispersion column the reference (JWST_TSO3_REFERENCE.md §E) fits, over the pixels of
+Per dispersion column jwst's extract1d (docs/extraction.md, "Background") fits, over the pixels of
 the background profile, a polynomial in ``y' = linspace(-1, 1, ny)`` with unit weights
 (``bkg_fit="poly"``; a normal matrix with condition number >= 1e10 gives 0), or takes the
 median (``"median"``).  Here the fit is linear in the data, so for one mask pattern it is a

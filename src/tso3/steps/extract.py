@@ -2,8 +2,8 @@
 
 All arrays are in the DISPAXIS=1 orientation, ``[integration, y (cross-dispersion),
 x (dispersion)]``; DISPAXIS=2 data are passed as ``np.swapaxes(cube, -1, -2)`` views.
-Sums follow JWST_TSO3_REFERENCE.md §E (``S = sum P'(SCI-B)``, ``NPIX = sum P'``,
-``VAR_X = sum VAR_X P'^2 + varB_X``, ``BKG = sum P' B``).  Only the rows the aperture
+Sums follow jwst's extract1d (``S = sum P'(SCI-B)``, ``NPIX = sum P'``,
+``VAR_X = sum VAR_X P'^2 + varB_X``, ``BKG = sum P' B``; docs/extraction.md).  Only the rows the aperture
 touches are read, every pass is over all integrations of the block at once, and
 (integration, column) pairs with a missing pixel are handled sparsely afterwards.
 """

@@ -1,4 +1,8 @@
-"""Minimal calints segments for I/O tests (the simulator makes realistic ones)."""
+"""Small synthetic inputs shared by the tests: calints segments, profiles, spectra.
+
+Plain functions (imported by test modules); fixtures live in ``conftest.py``.  The
+simulator (:mod:`tso3.simulate`) makes the realistic observations.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy.special import erf
 from stdatamodels.jwst import datamodels
+
+from tso3.spectra import SpectraSet
 
 INT_DTYPE = [
     ("integration_number", "i4"),
@@ -100,3 +107,63 @@ def write_asn(
     }
     path.write_text(json.dumps(asn))
     return path
+
+
+def gaussian_profile(
+    center: float = 15.2, ny: int = 32, nx: int = 60, sigma: float = 1.3
+) -> np.ndarray:
+    """Cross-dispersion Gaussian normalised per column, shape (ny, nx) (a read-only view)."""
+    y = np.arange(ny)[:, None]
+    g = np.exp(-0.5 * ((y - center) / sigma) ** 2)
+    return np.broadcast_to(g / g.sum(axis=0), (ny, nx))
+
+
+def gauss_image(n, ny, nx, xc, yc, sx, sy, flux) -> np.ndarray:
+    """Pixel-integrated elliptical Gaussian, shape (n, ny, nx); centres may vary per row."""
+    xc = np.broadcast_to(np.asarray(xc, float), (n,))[:, None]
+    yc = np.broadcast_to(np.asarray(yc, float), (n,))[:, None]
+    x = np.arange(nx)[None, :]
+    y = np.arange(ny)[None, :]
+    ex = 0.5 * (erf((x - xc + 0.5) / (np.sqrt(2) * sx)) - erf((x - xc - 0.5) / (np.sqrt(2) * sx)))
+    ey = 0.5 * (erf((y - yc + 0.5) / (np.sqrt(2) * sy)) - erf((y - yc - 0.5) / (np.sqrt(2) * sy)))
+    return flux * ey[:, :, None] * ex[:, None, :]
+
+
+def spectra_set(
+    flux,
+    wavelength,
+    mjd,
+    *,
+    int_num=None,
+    order: int = 1,
+    detector: str = "MIRIMAGE",
+    var: float = 0.01,
+    unit: str = "Jy",
+    tdb_offset: float = 0.5,
+) -> SpectraSet:
+    """A SpectraSet with the given flux, constant variance and zero everything else."""
+    flux = np.asarray(flux, dtype=float)
+    z = np.zeros_like(flux)
+    n = flux.shape[0]
+    return SpectraSet(
+        wavelength=np.asarray(wavelength, float),
+        flux=flux,
+        flux_var_poisson=np.full_like(flux, var),
+        flux_var_rnoise=z.copy(),
+        flux_var_flat=z.copy(),
+        surf_bright=z,
+        sb_var_poisson=z,
+        sb_var_rnoise=z,
+        sb_var_flat=z,
+        background=z,
+        bkgd_var_poisson=z,
+        bkgd_var_rnoise=z,
+        bkgd_var_flat=z,
+        npixels=z,
+        dq=np.zeros(flux.shape, np.uint32),
+        int_num=np.arange(1, n + 1) if int_num is None else np.asarray(int_num),
+        spectral_order=order,
+        detector=detector,
+        flux_unit=unit,
+        times={"mjd_avg": np.asarray(mjd, float), "tdb_mid": np.asarray(mjd, float) + tdb_offset},
+    )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from segment_factory import int_times, make_segment, write_asn
+from tests.builders import int_times, make_segment, write_asn
 from tso3.errors import InputError
 from tso3.io.association import output_basename, product_name_from_meta
 from tso3.io.observation import load_observation

@@ -2,63 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from astropy.table import QTable, Table
 
+from tests.builders import spectra_set
 from tso3.formats import whitelight_meta
-from tso3.io.lightcurves import write_whitelight_table
-from tso3.io.x1dints import read_x1dints
-from tso3.spectra import SpectraSet
 from tso3.steps.whitelight import white_light_flux, white_light_table
-
-
-def _shared() -> Path | None:
-    for base in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")):
-        if base.is_dir():
-            return base
-    return None
-
-
-SHARED = _shared()
-STEM = "jw02783-o002_t001_miri_p750l-slitlessprism"
-REAL = None if SHARED is None else SHARED / "realdata"
-needs_real = pytest.mark.skipif(
-    REAL is None or not (REAL / f"{STEM}_whtlt.ecsv").exists(),
-    reason="../shared/realdata (archive x1dints + whtlt pair) not available",
-)
-
-
-def spectra_set(flux, wavelength, mjd, *, order=1, detector="MIRIMAGE", var=0.01, unit="Jy"):
-    flux = np.asarray(flux, dtype=float)
-    z = np.zeros_like(flux)
-    n = flux.shape[0]
-    return SpectraSet(
-        wavelength=np.asarray(wavelength, float),
-        flux=flux,
-        flux_var_poisson=np.full_like(flux, var),
-        flux_var_rnoise=z.copy(),
-        flux_var_flat=z.copy(),
-        surf_bright=z,
-        sb_var_poisson=z,
-        sb_var_rnoise=z,
-        sb_var_flat=z,
-        background=z,
-        bkgd_var_poisson=z,
-        bkgd_var_rnoise=z,
-        bkgd_var_flat=z,
-        npixels=z,
-        dq=np.zeros(flux.shape, np.uint32),
-        int_num=np.arange(1, n + 1),
-        spectral_order=order,
-        detector=detector,
-        flux_unit=unit,
-        times={"mjd_avg": np.asarray(mjd, float), "tdb_mid": np.asarray(mjd, float) + 0.5},
-    )
-
 
 WL = np.arange(1.0, 11.0)  # 1..10 um, one element per micron
 
@@ -186,47 +137,6 @@ def test_duplicates_dropped_without_mutating_and_segments_sorted():
         np.testing.assert_array_equal(t["whitelight_flux"].value, [10, 20, 30, 40])
         assert t.meta["number_of_integrations"] == 4
     np.testing.assert_array_equal(seg1.times["mjd_avg"], before)
-
-
-def test_ecsv_roundtrip(tmp_path):
-    s = spectra_set(np.ones((3, 10)), WL, [1.0, 2.0, 3.0], unit="DN/s")
-    t = white_light_table([s], meta={"instrument": "NIRCAM"})
-    path = tmp_path / "p_whtlt.ecsv"
-    write_whitelight_table(t, path)
-    back = QTable.read(path)
-    assert back.colnames == t.colnames and str(back["whitelight_flux"].unit) == "DN / s"
-    np.testing.assert_array_equal(back["whitelight_flux"].value, 10.0)
-    assert back.meta["instrument"] == "NIRCAM" and back.meta["number_of_integrations"] == 3
-
-
-@needs_real
-@pytest.mark.parametrize("mode", ["jwst", "default"])
-def test_archive_pair_reproduced(mode):
-    x = read_x1dints(REAL / f"{STEM}_x1dints.fits")
-    t = white_light_table(
-        x.spectra,
-        min_wavelength=5.0,
-        max_wavelength=12.0,
-        mode=mode,
-        meta=whitelight_meta(x.primary),
-    )
-    ref = Table.read(REAL / f"{STEM}_whtlt.ecsv")  # old file: columns MJD, whitelight_flux
-    assert len(t) == len(ref) == 10
-    np.testing.assert_allclose(t["whitelight_flux"].value, ref["whitelight_flux"], rtol=1e-6)
-    np.testing.assert_array_equal(t["MJD_UTC"], ref["MJD"])
-    assert np.all(t["whitelight_flux_err"].value > 0)
-    for key in ("instrument", "exp_type", "subarray", "filter", "target_name"):
-        assert t.meta[key] == ref.meta[key]
-
-
-def test_whitelight_meta_from_keywords_or_names():
-    meta = whitelight_meta({"INSTRUME": "NIRSPEC", "instrument": "NIRCAM", "PUPIL": "CLEAR"})
-    assert list(meta) == ["instrument", "exp_type", "subarray", "filter", "pupil", "target_name"]
-    assert meta["instrument"] == "NIRCAM" and meta["pupil"] == "CLEAR"
-    assert meta["exp_type"] is None and whitelight_meta(None)["target_name"] is None
-    # the step copies the meta it is given
-    s = spectra_set(np.ones((2, 10)), WL, [1.0, 2.0])
-    assert white_light_table([s], meta={"a": 1}).meta == {"a": 1, "number_of_integrations": 2}
 
 
 def test_any_object_with_the_attributes():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -13,24 +11,6 @@ from tso3.errors import InputError, OutputExistsError
 from tso3.formats import INT_TIMES_DTYPE, TIME_COLUMNS
 from tso3.io.x1dints import read_x1dints, write_x1dints
 from tso3.spectra import SpectraSet
-
-
-def _shared() -> Path | None:
-    for base in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")):
-        if base.is_dir():
-            return base
-    return None
-
-
-SHARED = _shared()
-REAL = (
-    None
-    if SHARED is None
-    else (SHARED / "realdata" / "jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits")
-)
-needs_real = pytest.mark.skipif(
-    REAL is None or not REAL.exists(), reason="../shared/realdata (archive x1dints) not available"
-)
 
 
 def int_times(n: int) -> np.ndarray:
@@ -261,77 +241,6 @@ def test_datamodel_as_primary(tmp_path):
     # detector and slit name fall back to the primary header, as jwst writes them
     assert h["EXTRACT1D"].header["DETECTOR"] == "NRCALONG"
     assert h["EXTRACT1D"].header["SLTNAME"] == "NRC_TSGRISM"
-
-
-def _legacy_file(path, nints, *, with_int_times, with_keywords, nwave=4):
-    hdus = [fits.PrimaryHDU()]
-    hdus[0].header["DETECTOR"] = "NRS1"
-    it = int_times(nints)
-    if with_int_times:
-        hdus.append(fits.BinTableHDU(it, name="INT_TIMES"))
-    for k in range(nints):
-        cols = [
-            fits.Column("WAVELENGTH", "D", unit="um", array=np.arange(nwave) + 1.0),
-            fits.Column("FLUX", "D", unit="Jy", array=np.full(nwave, k + 1.0)),
-            fits.Column("FLUX_VAR_POISSON", "D", unit="Jy^2", array=np.full(nwave, 0.1)),
-            fits.Column("DQ", "J", array=np.zeros(nwave, np.int32)),
-        ]
-        hdu = fits.BinTableHDU.from_columns(cols, name="EXTRACT1D")
-        hdu.header["SPORDER"] = 1
-        if with_keywords:
-            hdu.header["INT_NUM"] = k + 1
-            hdu.header["MJD-AVG"] = 59000.0 + k
-        hdus.append(hdu)
-    fits.HDUList(hdus).writeto(path)
-    return it
-
-
-@pytest.mark.parametrize(
-    "with_int_times,with_keywords", [(True, True), (False, True), (False, False)]
-)
-def test_legacy_synthetic(tmp_path, with_int_times, with_keywords):
-    path = tmp_path / "old.fits"
-    it = _legacy_file(path, 3, with_int_times=with_int_times, with_keywords=with_keywords)
-    x = read_x1dints(path)
-    assert x.layout == "legacy" and len(x.spectra) == 1
-    s = x.spectra[0]
-    np.testing.assert_array_equal(s.flux[:, 0], [1, 2, 3])
-    np.testing.assert_array_equal(s.int_num, [1, 2, 3])
-    assert s.detector == "NRS1"
-    np.testing.assert_array_equal(s.flux_var_rnoise, np.nan)  # absent column -> NaN
-    if with_int_times:
-        np.testing.assert_array_equal(s.times["mjd_avg"], it["int_mid_MJD_UTC"])
-    elif with_keywords:
-        np.testing.assert_array_equal(s.times["mjd_avg"], [59000.0, 59001.0, 59002.0])
-    else:
-        assert np.isnan(s.times["mjd_avg"]).all()
-
-
-@needs_real
-def test_real_archive_legacy_layout():
-    x = read_x1dints(REAL)
-    assert x.layout == "legacy" and x.primary["INSTRUME"] == "MIRI"
-    (s,) = x.spectra
-    assert (s.nints, s.nwave) == (10, 388)
-    np.testing.assert_array_equal(s.int_num, np.arange(1, 11))
-    np.testing.assert_array_equal(s.times["mjd_avg"], x.int_times["int_mid_MJD_UTC"])
-    with fits.open(REAL) as h:
-        np.testing.assert_array_equal(s.flux[7], h["EXTRACT1D", 8].data["FLUX"])
-        assert h["EXTRACT1D", 8].header["MJD-AVG"] == pytest.approx(s.times["mjd_avg"][7], abs=1e-9)
-    assert s.flux_unit == "Jy" and s.spectral_order == 1 and s.detector == "MIRIMAGE"
-    assert np.nanmin(s.wavelength) == pytest.approx(3.71, abs=0.01)
-
-
-@needs_real
-def test_real_archive_converts_to_current_layout(tmp_path):
-    x = read_x1dints(REAL)
-    path = tmp_path / "conv_x1dints.fits"
-    write_x1dints(path, x.spectra, x.int_times, primary=x.primary)
-    with datamodels.open(path) as m:
-        assert isinstance(m, datamodels.TSOMultiSpecModel)
-        assert m.spec[0].spec_table["FLUX"].shape == (10, 388)
-    y = read_x1dints(path)
-    np.testing.assert_array_equal(y.spectra[0].flux, x.spectra[0].flux)
 
 
 def test_bad_inputs(tmp_path):

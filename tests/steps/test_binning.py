@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from astropy.table import Table
 
-from tso3.errors import InputError, ParameterError
-from tso3.io.lightcurves import read_speclc, write_speclc
-from tso3.spectra import SpectraSet
-from tso3.stages.whitelight import binned_light_curves
+from tso3.errors import ParameterError
 from tso3.steps.binning import bin_edges, bin_spectra, element_edges, weight_matrix
 from tso3.steps.whitelight import white_light_flux
 
@@ -99,58 +95,3 @@ def test_binned_errors_match_monte_carlo():
     edges = bin_edges(wl, nbins=3)  # edges fall inside elements: fractional weights
     f, e, _ = bin_spectra(wl, draws, np.broadcast_to(sigma**2, draws.shape), edges)
     np.testing.assert_allclose(np.std(f, axis=0), e[0], rtol=0.05)
-
-
-def make_set(int_num, mjd, *, order=1, detector="NRS1"):
-    n = len(int_num)
-    shape = (n, 10)
-    z = np.zeros(shape)
-    flux = np.outer(np.arange(1, n + 1), np.ones(10))
-    return SpectraSet(
-        wavelength=WL,
-        flux=flux,
-        flux_var_poisson=np.full(shape, 0.01),
-        flux_var_rnoise=z,
-        flux_var_flat=z,
-        surf_bright=z,
-        sb_var_poisson=z,
-        sb_var_rnoise=z,
-        sb_var_flat=z,
-        background=z,
-        bkgd_var_poisson=z,
-        bkgd_var_rnoise=z,
-        bkgd_var_flat=z,
-        npixels=z,
-        dq=np.zeros(shape, np.uint32),
-        int_num=np.asarray(int_num),
-        spectral_order=order,
-        detector=detector,
-        times={"mjd_avg": np.asarray(mjd, float), "tdb_mid": np.asarray(mjd, float) + 0.1},
-    )
-
-
-def test_light_curves_and_speclc_roundtrip(tmp_path):
-    seg1 = make_set([1, 2], [10.0, 11.0])
-    seg2 = make_set([3, 4], [12.0, 11.0])  # time 11 twice: the first given (seg2's) is kept
-    other = make_set([1, 2], [10.0, 11.0], order=2)
-    edges = {1: bin_edges(WL, nbins=2), 2: bin_edges(WL, edges=[1.5, 4.5])}
-    curves = binned_light_curves([seg2, seg1, other], edges)
-    assert [(c.detector, c.spectral_order) for c in curves] == [("NRS1", 1), ("NRS1", 2)]
-    c = curves[0]
-    np.testing.assert_array_equal(c.mjd_utc, [10, 11, 12])
-    np.testing.assert_array_equal(c.int_num, [1, 4, 3])
-    np.testing.assert_allclose(c.flux, [[5, 5], [10, 10], [5, 5]])
-    np.testing.assert_allclose(c.flux_err, np.sqrt(0.05))
-    np.testing.assert_allclose(curves[1].flux[:, 0], [3, 6])
-    path = tmp_path / "p_speclc.fits"
-    write_speclc(path, curves, {"instrument": "NIRSPEC", "EXP_TYPE": "NRS_BRIGHTOBJ"})
-    back = read_speclc(path)
-    assert len(back) == 2 and back[0].meta["INSTRUME"] == "NIRSPEC"
-    np.testing.assert_array_equal(back[0].flux, c.flux)
-    np.testing.assert_array_equal(back[0].edges, c.edges)
-    np.testing.assert_array_equal(back[1].centres, [3.0])
-    np.testing.assert_allclose(back[0].bjd_tdb, c.mjd_utc + 0.1)
-    t = Table.read(path, hdu="SPECLC")
-    assert t["FLUX"].shape == (3, 2) and str(t["FLUX"].unit) == "Jy"
-    with pytest.raises(InputError):
-        read_speclc(tmp_path / "nope.fits")

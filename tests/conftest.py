@@ -1,0 +1,82 @@
+"""Fixtures shared by the whole test suite.
+
+Plain builders of synthetic inputs are in :mod:`tests.builders`; what needs pytest (the
+shared real data, which may be absent, and simulated observations, which are slow to make)
+is here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tso3.simulate import simulate
+
+#: The archive x1dints + whtlt pair in ``../shared/realdata`` (MIRI LRS slitless, WASP-...).
+ARCHIVE_STEM = "jw02783-o002_t001_miri_p750l-slitlessprism"
+
+
+def _realdata_dir() -> Path | None:
+    # ../shared next to the checkout; /work/shared on the development machines
+    for base in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")):
+        if (base / "realdata").is_dir():
+            return base / "realdata"
+    return None
+
+
+def realdata_file(*parts: str) -> Path:
+    """A file of ``../shared/realdata``, or skip the test where it is not available."""
+    base = _realdata_dir()
+    path = None if base is None else base.joinpath(*parts)
+    if path is None or not path.exists():
+        pytest.skip(f"../shared/realdata/{'/'.join(parts)} not available")
+    return path
+
+
+@pytest.fixture
+def archive_x1dints() -> Path:
+    """The archive ``_x1dints.fits`` (legacy layout, 10 integrations)."""
+    return realdata_file(f"{ARCHIVE_STEM}_x1dints.fits")
+
+
+@pytest.fixture
+def archive_whtlt() -> Path:
+    """The archive ``_whtlt.ecsv`` made by jwst from :func:`archive_x1dints`."""
+    return realdata_file(f"{ARCHIVE_STEM}_whtlt.ecsv")
+
+
+@pytest.fixture
+def wasp39_light_curve() -> Path:
+    """The published WASP-39b NIRSpec PRISM CO2-band light curve (Espinoza et al. 2024)."""
+    return realdata_file("lightcurves", "wasp39b_nirspec_prism_co2band_espinoza2024", "lc.dat")
+
+
+#: Small observations of each measured mode (simulator arguments).
+SMALL = {
+    "nrc_tsimage": {"nints": 60, "segments": 2, "shape": (48, 96)},
+    "nrs_brightobj": {"nints": 60, "segments": 3},
+    "nrc_tsgrism": {"nints": 50, "segments": 2},
+    "mir_lrs-slitless": {"nints": 50, "segments": 2},
+}
+#: Simulator arguments for data without outliers: the outlier pass has nothing to flag.
+CLEAN = {"cr_rate": 0.0, "bad_pixel_fraction": 0.0}
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory):
+    """``simulated(mode, **options)``: a small simulated observation, made once per session.
+
+    ``mode`` is a key of :data:`SMALL`; ``options`` go to :func:`tso3.simulate.simulate`
+    on top of the mode's size (seed 11 unless given).  Tests must not modify the files.
+    """
+    made: dict[tuple, object] = {}
+
+    def get(mode: str, **options):
+        key = (mode, tuple(sorted(options.items())))
+        if key not in made:
+            out = tmp_path_factory.mktemp(mode.replace("-", "_"))
+            made[key] = simulate(mode, out, **{"seed": 11, **SMALL[mode], **options})
+        return made[key]
+
+    return get
