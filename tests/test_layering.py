@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,39 @@ def _under(*prefixes: str):
 def test_layer_imports(files, allowed):
     assert files
     assert _violations(files, allowed) == []
+
+
+def _stdlib_imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_threads_live_in_parallel_and_steps_leave_warning_filters_alone():
+    """tso3.parallel owns every pool (a lock elsewhere is fine); the steps, which may run
+    on any of its threads, never change the process-wide warning filters."""
+    pools = {"concurrent", "multiprocessing", "threadpoolctl"}
+    offenders = [
+        str(f.relative_to(SRC))
+        for f in sorted(SRC.rglob("*.py"))
+        if f.name != "parallel.py"
+        and (_stdlib_imports(f) & pools or "threading.Thread" in f.read_text())
+    ]
+    assert offenders == []
+    steps = sorted((SRC / "steps").glob("*.py"))
+    assert [str(f.relative_to(SRC)) for f in steps if "catch_warnings(" in f.read_text()] == []
+
+
+def test_documents_cited_in_the_code_are_in_the_repository():
+    repo = SRC.parents[1]
+    cited = set()
+    for f in sorted(SRC.rglob("*.py")):
+        text = f.read_text()
+        assert "REFERENCE.md" not in text and "DESIGN.md" not in text, f
+        cited.update(re.findall(r"docs/[\w.-]+\.md", text))
+    assert cited
+    assert [c for c in sorted(cited) if not (repo / c).exists()] == []

@@ -1,4 +1,4 @@
-"""phot.ecsv table layout, round trip, and the GAIN reference loader."""
+"""Tests of tso3.io.phot_table: phot.ecsv layout and round trip."""
 
 from __future__ import annotations
 

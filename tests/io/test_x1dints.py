@@ -1,4 +1,4 @@
-"""x1dints writing (TSOMultiSpecModel layout) and reading (current and pre-2025 layouts)."""
+"""Tests of tso3.io.x1dints: writing the TSOMultiSpecModel layout and reading it back."""
 
 from __future__ import annotations
 

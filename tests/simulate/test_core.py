@@ -1,4 +1,4 @@
-"""Tests of the TSO simulator: file format, injected signals and the transit model."""
+"""Tests of the TSO simulator (tso3.simulate.core): files, keywords, injected signals."""
 
 from __future__ import annotations
 

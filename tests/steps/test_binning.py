@@ -1,4 +1,4 @@
-"""Wavelength binning: edges for each specification, fractional weights, errors, speclc file."""
+"""Tests of tso3.steps.binning: bin edges for each specification, weights, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Box and optimal extraction, repair, DISPAXIS=2 views, unit columns, SpectraSet."""
+"""Tests of tso3.steps.extract: box sums, variances, repair, DISPAXIS=2 views."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Imaging TSO photometry: centroids, PSF widths, aperture sums, repair, units."""
+"""Tests of tso3.steps.photometry: aperture sums, backgrounds, repair, units."""
 
 from __future__ import annotations
 

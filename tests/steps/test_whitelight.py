@@ -1,4 +1,4 @@
-"""White-light flux and the whtlt table (names, suffixes, duplicates, errors, archive pair)."""
+"""Tests of tso3.steps.whitelight: white-light flux and the whtlt table."""
 
 from __future__ import annotations
 

@@ -3,9 +3,10 @@
 All arrays are in the DISPAXIS=1 orientation, ``[integration, y (cross-dispersion),
 x (dispersion)]``; DISPAXIS=2 data are passed as ``np.swapaxes(cube, -1, -2)`` views.
 Sums follow jwst's extract1d (``S = sum P'(SCI-B)``, ``NPIX = sum P'``,
-``VAR_X = sum VAR_X P'^2 + varB_X``, ``BKG = sum P' B``; docs/extraction.md).  Only the rows the aperture
-touches are read, every pass is over all integrations of the block at once, and
-(integration, column) pairs with a missing pixel are handled sparsely afterwards.
+``VAR_X = sum VAR_X P'^2 + varB_X``, ``BKG = sum P' B``; docs/extraction.md).
+Only the rows the aperture touches are read, every pass is over all integrations of
+the block at once, and (integration, column) pairs with a missing pixel are handled
+sparsely afterwards.
 """
 
 from __future__ import annotations

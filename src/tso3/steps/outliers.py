@@ -199,9 +199,8 @@ def _by_column_blocks(func, sci: np.ndarray, good, dtype, pool) -> np.ndarray:
 def _jwst_block(x: np.ndarray, good: np.ndarray | None, width: int) -> np.ndarray:
     """jwst's reference cube for one column block (rolling or fallback)."""
     if width <= 1 or width >= x.shape[0]:
-        # stcal nanmedian3D: NaN-tolerant, ignores the DQ mask, keeps the input dtype.
-        # bottleneck gives np.nanmedian's values without its all-NaN warning, which a
-        # catch_warnings block cannot silence from worker threads.
+        # stcal nanmedian3D: NaN-tolerant, ignores the DQ mask, keeps the input dtype
+        # (bottleneck: np.nanmedian's values without its all-NaN warning)
         med = bn.nanmedian(x, axis=0).astype(x.dtype, copy=False)
         return np.broadcast_to(med, x.shape)
     return _movmed.jwst_median(x, good, width)
@@ -308,7 +307,7 @@ def find_outliers(
         # ERR missing or zero: judge those samples against the pixel's own scatter
         pixels = need.any(axis=0)
         d = np.where(usable[:, pixels], dev[:, pixels], np.nan)
-        # bottleneck warns of no all-NaN column; catch_warnings would not be thread-safe
+        # bottleneck: no warning for an all-NaN column
         sigma = _MAD_TO_SIGMA * bn.nanmedian(d, axis=0)
         with np.errstate(invalid="ignore"):
             alt = need[:, pixels] & (d > snr * sigma) & (sigma > 0)
@@ -524,8 +523,7 @@ def motion_basis(
     """
     sample = np.asarray(sample, dtype=np.float32)
     m = sample.shape[0]
-    # np.errstate, not catch_warnings: this may run on a background thread, and
-    # catch_warnings swaps the process-wide filter list (bottleneck itself never warns)
+    # np.errstate, not a warning filter (tso3.parallel, the warnings rule)
     with np.errstate(invalid="ignore"):
         reference = bn.nanmedian(sample, axis=0).astype(np.float32)
         resid = (sample - reference).reshape(m, -1)
