@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import check_run_options, resolve_parameters
-from .io.observation import Observation, load_observation
+from .io.observation import load_observation
 from .parallel import background, run_threads
 from .products import (
     RunResult,
@@ -28,13 +28,12 @@ from .products import (
     plan_products,
     provenance,
     refuse_existing,
-    remove_stale,
     staged_products,
     x1dints_keywords,
 )
 from .progress import Progress
 from .runlog import Timings
-from .stages import outliers
+from .stages import measuring_stage, outliers
 from .stages.blocks import file_blocks
 from .summary import light_curve_scatter_ppm, summarise
 
@@ -89,9 +88,8 @@ def run(
     obs = load_observation(inputs, open_models=False)  # headers and times: fast
     result = plan_products(obs, Path(output_dir), skip)
     refuse_existing(result, overwrite)
-    planned_speclc = result.speclc
     prov = provenance(mode, params)
-    stage_module, stage_params = _measuring_stage(obs, params, result)
+    stage_module = measuring_stage(result.phot, result.x1dints)
     timer = Timings()
     with staged_products(result) as staged, run_threads():
         # segment -> its crfints under a temporary name (none when the pass is skipped)
@@ -111,6 +109,7 @@ def run(
             stage = None
             if stage_module is not None:
                 with timer(stage_module.STEP):  # places the apertures
+                    stage_params = getattr(params, stage_module.STEP)
                     stage = stage_module.plan(
                         obs, stage_params, mode=mode, prepared=prepared.result()
                     )
@@ -124,56 +123,14 @@ def run(
         if stage is not None:
             products = _write_products(measured, obs, params, mode, prov, result, staged, timer)
         if plots:
+            from .plots import make_plots  # matplotlib only when plotting
+
             with timer("plots"):
-                result.plots = _plots(result, obs, outcome, products, staged)
+                made = make_plots(staged.reserve(result.plot_dir), obs, outcome, **products)
+                result.plots = [result.plot_dir / p.name for p in made]
         summarise(result, obs, outcome, timer, started)
         staged.commit()
-    if overwrite:
-        remove_stale(planned_speclc, result)
     return result
-
-
-def _write_products(measured, obs, params, mode, prov, result, staged, timer) -> dict:
-    """phot.ecsv, or x1dints then white light (and binned curves); what the plots use."""
-    if result.phot is not None:
-        from .stages import photometry
-
-        with timer(photometry.STEP):
-            photometry.write(measured, staged.reserve(result.phot), prov)
-        result.summary["scatter_ppm"] = light_curve_scatter_ppm(measured["net_aperture_sum"].value)
-        return {"phot": measured}
-    from .stages import extraction, whitelight
-
-    with timer(extraction.STEP):
-        x1d = staged.reserve(result.x1dints)
-        extraction.write(measured, obs, x1d, x1dints_keywords(prov, bool(result.crfints)))
-    products = {"extraction": measured}
-    if result.whtlt is not None:
-        with timer("white_light"):
-            header = dict(obs.first.primary_header)
-            curves = whitelight.measure(
-                measured.spectra, header, params.white_light, mode=mode, provenance=prov
-            )
-            speclc = staged.reserve(result.speclc) if curves.binned else None
-            whitelight.write(curves, staged.reserve(result.whtlt), speclc)
-        if not curves.binned:
-            result.speclc = None
-        products["curves"] = curves
-        result.summary["scatter_ppm"] = curves.scatter_ppm
-    return products
-
-
-def _measuring_stage(obs: Observation, params, result: RunResult):
-    """The stage module and its parameters, or (None, None) when nothing is measured."""
-    if result.phot is not None:
-        from .stages import photometry  # photutils is only needed here
-
-        return photometry, params.tso_photometry
-    if result.x1dints is not None:
-        from .stages import extraction
-
-        return extraction, params.extract_1d
-    return None, None
 
 
 def _one_pass(obs, targets, ready, params, mode, stage, motions, quiet):
@@ -200,11 +157,28 @@ def _one_pass(obs, targets, ready, params, mode, stage, motions, quiet):
     return outcome
 
 
-def _plots(result: RunResult, obs: Observation, outcome, products: dict, staged):
-    """Diagnostic PNGs into ``<product>_plots/`` (written under a temporary name)."""
-    from .plots import make_plots
+def _write_products(measured, obs, params, mode, prov, result, staged, timer) -> dict:
+    """phot.ecsv, or x1dints then white light (and binned curves); what the plots use."""
+    from .stages import extraction, photometry, whitelight  # loaded by measuring_stage
 
-    plot_dir = staged.reserve(result.plot_dir)
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    made = make_plots(plot_dir, obs, outcome, **products)
-    return [result.plot_dir / p.name for p in made]
+    if result.phot is not None:
+        with timer(photometry.STEP):
+            photometry.write(measured, staged.reserve(result.phot), prov)
+        result.summary["scatter_ppm"] = light_curve_scatter_ppm(measured["net_aperture_sum"].value)
+        return {"phot": measured}
+    with timer(extraction.STEP):
+        x1d = staged.reserve(result.x1dints)
+        extraction.write(measured, obs, x1d, x1dints_keywords(prov, bool(result.crfints)))
+    if result.whtlt is None:
+        return {"extraction": measured}
+    with timer("white_light"):
+        header = dict(obs.first.primary_header)
+        curves = whitelight.measure(
+            measured.spectra, header, params.white_light, mode=mode, provenance=prov
+        )
+        speclc = staged.reserve(result.speclc) if curves.binned else None
+        whitelight.write(curves, staged.reserve(result.whtlt), speclc)
+    if speclc is None:
+        result.speclc = None  # no binning asked
+    result.summary["scatter_ppm"] = curves.scatter_ppm
+    return {"extraction": measured, "curves": curves}

@@ -191,7 +191,7 @@ def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curve
     Parameters
     ----------
     plot_dir : path-like
-        Existing folder.
+        Folder for the PNGs (created if missing).
     obs : tso3.io.observation.Observation
     outcome : tso3.stages.outliers.OutlierOutcome, optional
     phot : astropy.table.QTable, optional
@@ -200,6 +200,7 @@ def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curve
     curves : tso3.stages.whitelight.LightCurves, optional
     """
     out = Path(plot_dir)
+    out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     if outcome is not None:
         for det, segs in obs.series.items():

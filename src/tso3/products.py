@@ -128,15 +128,18 @@ def crfints_keywords(obs: Observation, params: Parameters, prov: dict) -> dict:
 def staged_products(result: RunResult):
     """Products under temporary names, the run log among them; all removed on failure.
 
-    A failed run also removes the output folder when it made it and it is empty.
+    A failed run also removes the output folder when it made it and it is empty; a
+    successful one removes an earlier run's speclc it did not replace (:func:`remove_stale`).
     """
     out = result.output_dir
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    planned_speclc = result.speclc
     staged = StagedOutputs()
     try:
         with run_log(staged.reserve(result.log_file)):
             yield staged
+        remove_stale(planned_speclc, result)
     except BaseException:
         staged.abort()
         if created:
