@@ -167,3 +167,51 @@ def spectra_set(
         flux_unit=unit,
         times={"mjd_avg": np.asarray(mjd, float), "tdb_mid": np.asarray(mjd, float) + tdb_offset},
     )
+
+
+def write_pastasoss_reference(path: Path, model=None, *, drop_order: int | None = None) -> Path:
+    """A CRDS-style ``pastasoss`` reference (PastasossModel ASDF) of a SOSS model.
+
+    Default: the model tso3 ships; ``drop_order`` leaves that order out (malformed).
+    """
+    import warnings
+
+    from tso3.io.soss_models import default_soss_model
+
+    model = model or default_soss_model()
+    ref = datamodels.PastasossModel()
+    ref.meta.pwcpos_cmd = model.pwcpos_cmd
+    orders = {o: om for o, om in model.orders.items() if o != drop_order}
+    ref.traces = [
+        {"spectral_order": o, "pivot_x": om.pivot[0], "pivot_y": om.pivot[1],
+         "trace": np.column_stack([om.x, om.y])}
+        for o, om in orders.items()
+    ]  # fmt: skip
+    ref.wavecal_models = [
+        {"spectral_order": o, "polynomial_degree": om.degree, "coefficients": om.coefficients,
+         "scale_extents": om.extents}
+        for o, om in orders.items()
+    ]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reference-file meta (author, pedigree...) not set
+        ref.save(str(path))
+    return path
+
+
+def write_spectrace_reference(path: Path, tables: dict[int, tuple]) -> Path:
+    """A CRDS-style ``spectrace`` reference: ``{order: (x, y, wavelength)}`` tables."""
+    import warnings
+
+    ref = datamodels.SpecTraceModel()
+    for order, (x, y, lam) in tables.items():
+        single = datamodels.SpecTraceSingleModel()
+        single.order = order
+        columns = ("WAVELENGTH", "X", "Y", "THROUGHPUT", "TILT")
+        table = np.zeros(len(x), dtype=[(c, "f8") for c in columns])
+        table["X"], table["Y"], table["WAVELENGTH"] = x, y, lam
+        single.data = table
+        ref.trace.append(single)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.save(str(path))
+    return path

@@ -329,10 +329,10 @@ def test_demo_runs(tmp_path):
 def test_unsupported_mode_and_mixed_inputs_exit_2(small, tmp_path):
     from tests.builders import make_segment
 
-    (tmp_path / "soss").mkdir()
-    soss = make_segment(tmp_path / "soss", exp_type="NIS_SOSS", detector="NIS")
-    proc = tso3("run", soss, "-o", tmp_path / "out")
-    assert proc.returncode == 2 and "NIS_SOSS" in proc.stderr and proc.stderr.count("\n") == 1
+    (tmp_path / "wfss").mkdir()
+    wfss = make_segment(tmp_path / "wfss", exp_type="NIS_WFSS", detector="NIS")
+    proc = tso3("run", wfss, "-o", tmp_path / "out")
+    assert proc.returncode == 2 and "NIS_WFSS" in proc.stderr and proc.stderr.count("\n") == 1
     proc = tso3("run", small.files[0].parent, small.asn_path, "-o", tmp_path / "out")
     assert proc.returncode == 2 and "folder must be the only input" in proc.stderr
     assert _outputs(tmp_path / "out") == []

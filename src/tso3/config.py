@@ -190,14 +190,36 @@ class Extract1dParams:
         None, _optional_integer, "boxcar along dispersion before the background fit"
     )
     repair: bool = param(True, _boolean, "repair flagged pixels from the spatial profile")
+    soss_width: float = param(40.0, _number, "NIS_SOSS: full box width of each order (px)")
+    override_pastasoss: str | None = param(
+        None, _optional_path, "NIS_SOSS: CRDS pastasoss reference (traces, wavelengths)"
+    )
+    override_spectrace: str | None = param(
+        None, _optional_path, "NIS_SOSS: CRDS spectrace reference (trace tables)"
+    )
 
     def check(self) -> None:
+        if not self.soss_width > 0:
+            raise ValueError("soss_width must be > 0")
+        if self.override_pastasoss and self.override_spectrace:
+            raise ValueError("give override_pastasoss or override_spectrace, not both")
         if self.extract_width is not None and self.extract_width <= 0:
             raise ValueError("extract_width must be > 0")
         if self.bkg_order is not None and self.bkg_order < 0:
             raise ValueError("bkg_order must be >= 0")
         if self.override_extract1d is not None and not os.path.isfile(self.override_extract1d):
             raise ValueError(f"override_extract1d file {self.override_extract1d} not found")
+        for name in ("override_pastasoss", "override_spectrace"):
+            path = getattr(self, name)
+            if path is not None and not os.path.isfile(path):
+                raise ValueError(f"{name} file {path} not found")
+        if self.override_pastasoss or self.override_spectrace:
+            from .io.soss_models import load_soss_model
+
+            try:  # a bad reference stops the run before it starts (cached for the run)
+                load_soss_model(self.override_pastasoss, self.override_spectrace)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
 
 
 @dataclass(frozen=True)

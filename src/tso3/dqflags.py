@@ -7,6 +7,8 @@ DROPOUT = 8
 OUTLIER = 16
 NON_SCIENCE = 512
 FLUX_ESTIMATED = 1 << 28
+#: In x1dints DQ of NIS_SOSS: the column's box also holds light of the other order.
+OTHER_BAD_PIXEL = 1 << 30
 REFERENCE_PIXEL = 1 << 31
 
 #: Bits the outlier step ORs into DQ for a flagged pixel (as jwst does).
@@ -20,6 +22,7 @@ _NAMES = {
     "OUTLIER": OUTLIER,
     "NON_SCIENCE": NON_SCIENCE,
     "FLUX_ESTIMATED": FLUX_ESTIMATED,
+    "OTHER_BAD_PIXEL": OTHER_BAD_PIXEL,
     "REFERENCE_PIXEL": REFERENCE_PIXEL,
 }
 

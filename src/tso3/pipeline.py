@@ -168,7 +168,8 @@ def _write_products(measured, obs, params, mode, prov, result, staged, timer) ->
         return {"phot": measured}
     with timer(extraction.STEP):
         x1d = staged.reserve(result.x1dints)
-        extraction.write(measured, obs, x1d, x1dints_keywords(prov, bool(result.crfints)))
+        keywords = x1dints_keywords(prov, bool(result.crfints))
+        extraction.write(measured, obs, x1d, keywords, filename=result.x1dints.name)
     if result.whtlt is None:
         return {"extraction": measured}
     with timer("white_light"):

@@ -237,9 +237,12 @@ def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curve
 
 def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
     paths = []
-    several = len(extraction.setups) > 1
-    for det, setup in extraction.setups.items():
-        tag = f"_{det.lower()}" if several else ""
+    detectors = {det for det, _ in extraction.setups}
+    orders = {order for _, order in extraction.setups}
+    for (det, order), setup in extraction.setups.items():
+        tag = (f"_{det.lower()}" if len(detectors) > 1 else "") + (
+            f"_order{order}" if len(orders) > 1 else ""
+        )
         lower, upper = _aperture_edges(setup.aperture.profile)
         centre = setup.trace.center if setup.trace is not None else (lower + upper) / 2
         image = setup.median.T if setup.dispaxis == 2 else setup.median
@@ -253,7 +256,9 @@ def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
                 dispaxis=setup.dispaxis,
             )  # fmt: skip
         )
-        sets = [s for s in extraction.spectra if s.detector == det]
+        sets = [
+            s for s in extraction.spectra if s.detector == det and s.spectral_order == order
+        ]
         mjd = np.concatenate([s.times["mjd_avg"] for s in sets])
         if all(s.trace_position is not None for s in sets):
             position = np.concatenate([s.trace_position for s in sets])
@@ -262,10 +267,10 @@ def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
         flux = np.concatenate([s.flux for s in sets])
         wl = np.asarray(sets[0].wavelength)
         wl = wl if wl.ndim == 1 else np.nanmedian(wl, axis=0)
-        order = np.argsort(wl)
+        by_wl = np.argsort(wl)
         paths.append(
             plot_spectral_light_curve(
-                out / f"spectral_light_curve{tag}.png", mjd, wl[order], flux[:, order]
+                out / f"spectral_light_curve{tag}.png", mjd, wl[by_wl], flux[:, by_wl]
             )
         )
     return paths

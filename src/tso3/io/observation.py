@@ -26,10 +26,10 @@ from .segments import (
     IMAGING_EXP_TYPES,
     SPECTRAL_EXP_TYPES,
     TSO_EXP_TYPES,
-    UNSUPPORTED_EXP_TYPES,
     Segment,
     read_segment,
 )
+from .soss_models import PWCPOS_BOUNDS
 
 log = logging.getLogger(__name__)
 
@@ -157,18 +157,56 @@ def load_observation(
             raise InputError(
                 seg.path, f"not a TSO exposure (EXP_TYPE={seg.exp_type}, TSOVISIT not set)"
             )
-    if exp_type in UNSUPPORTED_EXP_TYPES:
-        raise InputError(
-            segments[0].path, f"EXP_TYPE {exp_type}: {UNSUPPORTED_EXP_TYPES[exp_type]}"
-        )
     if exp_type not in IMAGING_EXP_TYPES | SPECTRAL_EXP_TYPES:
         raise InputError(segments[0].path, f"EXP_TYPE {exp_type} is not a TSO mode tso3 handles")
+    if exp_type == "NIS_SOSS":
+        for seg in segments:
+            check_soss_setup(seg)
     series = _order_series(segments)
     association = found if isinstance(found, Association) else _derive_association(series)
     obs = Observation(association=association, series=series, exp_type=exp_type)
     if open_models:
         obs.open_models()
     return obs
+
+
+#: NIS_SOSS subarrays tso3 extracts (the GR700XD trace models are defined for them).
+SOSS_SUBARRAYS = ("SUBSTRIP256", "SUBSTRIP96", "FULL")
+
+
+def check_soss_setup(seg: Segment) -> None:
+    """Check a NIS_SOSS segment can be extracted: CLEAR + GR700XD, PWCPOS, subarray.
+
+    Raises
+    ------
+    InputError
+        Another filter (F277W: the orders' models are for CLEAR), another pupil, no
+        or an implausible PWCPOS, or a subarray without a trace model.
+    """
+    filt = str(seg.keyword("FILTER", "")).upper()
+    if filt != "CLEAR":
+        raise InputError(
+            seg.path, f"NIS_SOSS with FILTER={filt or 'none'}: only CLEAR has trace models"
+        )
+    pupil = str(seg.keyword("PUPIL", "")).upper()
+    if pupil != "GR700XD":
+        raise InputError(seg.path, f"NIS_SOSS with PUPIL={pupil or 'none'}, not GR700XD")
+    pwcpos = seg.keyword("PWCPOS")
+    if pwcpos is None:
+        raise InputError(seg.path, "NIS_SOSS without PWCPOS (pupil wheel position) keyword")
+    lo, hi = PWCPOS_BOUNDS
+    try:
+        ok = lo <= float(pwcpos) <= hi
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(seg.path, f"PWCPOS={pwcpos!r} is outside {lo}-{hi} deg")
+    subarray = str(seg.keyword("SUBARRAY", "")).upper()
+    if subarray not in SOSS_SUBARRAYS:
+        raise InputError(
+            seg.path, f"NIS_SOSS SUBARRAY={subarray or 'none'}: not one of "
+            + ", ".join(SOSS_SUBARRAYS)
+        )
 
 
 def _common_exp_type(segments: list[Segment]) -> str:

@@ -39,9 +39,7 @@ _BIG_IMAGES = {"SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "ZER
 TSO_EXP_TYPES = {"NRC_TSIMAGE", "NRC_TSGRISM", "NRS_BRIGHTOBJ"}
 #: EXP_TYPEs tso3 knows how to process.
 IMAGING_EXP_TYPES = {"NRC_TSIMAGE", "MIR_IMAGE"}
-SPECTRAL_EXP_TYPES = {"NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS"}
-#: TSO modes tso3 recognises but does not reduce (yet).
-UNSUPPORTED_EXP_TYPES = {"NIS_SOSS": "NIRISS SOSS needs order separation, not supported yet"}
+SPECTRAL_EXP_TYPES = {"NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS", "NIS_SOSS"}
 _DQ_OFFSET = np.uint32(1 << 31)
 
 

@@ -290,6 +290,7 @@ def write_x1dints(
     asn_table: str | None = None,
     extra_meta: Mapping[str, object] | None = None,
     overwrite: bool = True,
+    filename: str | None = None,
 ) -> None:
     """Write spectra as a jwst ``*_x1dints.fits`` (TSOMultiSpecModel layout).
 
@@ -311,6 +312,9 @@ def write_x1dints(
         over ``primary``.  S_EXTR1D defaults to COMPLETE.
     overwrite : bool
         If False and ``path`` exists, raise :class:`~tso3.errors.OutputExistsError`.
+    filename : str, optional
+        FILENAME to record (default ``path``'s name): the product's final name when
+        ``path`` is a staging file renamed later.
     """
     if not spectra:
         raise ValueError("write_x1dints needs at least one SpectraSet")
@@ -350,7 +354,7 @@ def write_x1dints(
             spec.s_region = s_region
         model.spec.append(spec)
     trace = _trace_hdu(spectra)
-    model.meta.filename = path.name
+    model.meta.filename = filename or path.name
     with atomic_output(path) as tmp:
         # A file object keeps stdatamodels from renaming meta.filename to the temporary name
         with open(tmp, "wb") as fh, warnings.catch_warnings():

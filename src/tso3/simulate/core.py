@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..parallel import Cores, cores
-from . import headers, noise, scenes, writer
+from . import headers, noise, scenes, soss, writer
 from . import modes as M
 from .times import ExposureTimes, exposure_times
 from .transit import orbit_from_duration, orbit_separation, transit_flux
@@ -17,7 +17,9 @@ from .truth import build_truth
 
 #: Integrations rendered per block: bounds the temporaries, and fixes the random streams
 #: (one per block) independently of the number of threads.
+#: Integrations rendered at once (fewer for big frames: about 64 MB per float cube).
 BLOCK = 256
+_BLOCK_PIXELS = 1 << 24
 
 #: Physical and observational parameters accepted as ``**params`` (None: mode default).
 DEFAULTS: dict[str, object] = {
@@ -57,6 +59,10 @@ DEFAULTS: dict[str, object] = {
     "pointing_offset": (0.15, -0.1),
     "trace_tilt": 0.6,
     "trace_curvature": 0.3,
+    # NIS_SOSS only
+    "pwcpos": None,
+    "trace_offset": None,
+    "one_over_f": None,
     # artefacts
     "cr_rate": 3e-5,
     "cr_sigma": (8.0, 2000.0),
@@ -118,6 +124,7 @@ class _Detector:
     electrons: np.ndarray | None = None
     cr_amplitude: np.ndarray | None = None
     white_light: np.ndarray | None = None
+    orders: list | None = None  # NIS_SOSS: soss.OrderScene per order
 
 
 def _resolve_params(spec: M.ModeSpec, params: dict) -> dict:
@@ -143,6 +150,9 @@ def _resolve_params(spec: M.ModeSpec, params: dict) -> dict:
         # the undersampled trace turns larger shifts into > 5 sigma pixel changes; more
         # for the defocused or finer-sampled imaging PSFs
         ("jitter", 0.005 if spec.spectroscopic else 0.02),
+        ("pwcpos", 245.79),
+        ("trace_offset", 0.8 if spec.exp_type == "NIS_SOSS" else 0.0),
+        ("one_over_f", 8.0 if spec.exp_type == "NIS_SOSS" else 0.0),  # e- rms per column
     ):
         if p[name] is None:
             p[name] = value
@@ -213,7 +223,7 @@ def _conversion(spec: M.ModeSpec, p: dict, times: ExposureTimes) -> float:
     return float(p["photom"]) / (float(p["gain"]) * times.integration_time)
 
 
-def _setup_detectors(spec, p, shape, times, seed) -> list[_Detector]:
+def _setup_detectors(spec, p, shape, times, seed, subarray) -> list[_Detector]:
     dets = []
     totals = []
     for index, name in enumerate(spec.detectors):
@@ -237,16 +247,30 @@ def _setup_detectors(spec, p, shape, times, seed) -> list[_Detector]:
             cr_sigma=cr_sigma,
             conv=np.float32(_conversion(spec, p, times)),
         )
-        if spec.spectroscopic:
+        if spec.exp_type == "NIS_SOSS":
+            totals.append(_setup_soss(spec, p, det, subarray))
+        elif spec.spectroscopic:
             totals.append(_setup_spectrum(spec, p, det))
         dets.append(det)
     if spec.spectroscopic:  # share the star's electrons between detectors by their SEDs
-        grand = sum(totals)
+        factor = float(p["star_electrons"]) / sum(totals)
         for det in dets:
-            det.electrons = (det.electrons * (float(p["star_electrons"]) / grand)).astype(
-                np.float32
-            )
+            det.electrons = (det.electrons * factor).astype(np.float32)
+            for o in det.orders or ():
+                o.electrons = (o.electrons * factor).astype(np.float32)
     return dets
+
+
+def _setup_soss(spec: M.ModeSpec, p: dict, det: _Detector, subarray: str) -> float:
+    """The GR700XD orders of ``det`` (soss.py); return their unnormalised electrons."""
+    ystart = spec.substrt_by_subarray.get(subarray, spec.substrt)[1]
+    det.orders = soss.order_scenes(p, det.shape, subarray, ystart)
+    det.background = soss.background(float(p["background"]), det.shape, ystart)
+    det.electrons = sum(o.electrons for o in det.orders)
+    # star_electrons is the star's light in orders 1 + 2 of SUBSTRIP256, whatever the
+    # subarray shows of them: SUBSTRIP96 holds order 1 alone, not a brighter star
+    full = soss.order_scenes(p, (256, det.shape[1]), "SUBSTRIP256", 1793)
+    return float(sum(o.electrons.sum() for o in full))
 
 
 def _setup_spectrum(spec: M.ModeSpec, p: dict, det: _Detector) -> float:
@@ -300,7 +324,13 @@ def _render_block(spec, p, det: _Detector, state: dict, start: int, stop: int, s
     """Noisy arrays of global integrations ``[start, stop)`` of one detector."""
     rng = np.random.default_rng([seed, 2, det.index, start])
     n = stop - start
-    if spec.spectroscopic:
+    if det.orders:
+        electrons, whites = soss.order_electrons(
+            det.orders, state["cross_dispersion_offset"][start:stop], state["z"][start:stop],
+            p["u1"], p["u2"], det.shape[0],
+        )  # fmt: skip
+        white = np.stack(whites)
+    elif spec.spectroscopic:
         z = state["z"][start:stop, None]
         lc = transit_flux(z, det.k[None, :], p["u1"], p["u2"]).astype(np.float32)
         n_cross = det.shape[0] if spec.dispaxis == 1 else det.shape[1]
@@ -323,6 +353,9 @@ def _render_block(spec, p, det: _Detector, state: dict, start: int, stop: int, s
     electrons += det.background
     electrons *= det.flat
     block = noise.realize_noise(electrons, det.conv, p["read_noise"], p["flat_error"], rng)
+    if float(p["one_over_f"]) > 0:  # column stripes: not in VAR_RNOISE, as in real data
+        stripes = soss.one_over_f(rng, n, det.shape[1], float(p["one_over_f"]))
+        block.sci += stripes[:, None, :] * det.conv
     # Residual cosmic rays: amplitudes are given in sigma of the injected noise.
     sel = (det.cr_where[:, 0] >= start) & (det.cr_where[:, 0] < stop)
     hits = det.cr_where[sel]
@@ -344,8 +377,10 @@ def _render_segment(spec, p, det, state, start, stop, seed, pool) -> dict[str, n
     out = {name: np.empty(shape, np.float32) for name in noise.FLOAT_NAMES}
     out["dq"] = np.empty(shape, np.uint32)
 
+    step = max(1, min(BLOCK, _BLOCK_PIXELS // (det.shape[0] * det.shape[1])))
+
     def work(b0: int) -> None:
-        b1 = min(b0 + BLOCK, stop)
+        b1 = min(b0 + step, stop)
         block, dq, sel, amplitude, white = _render_block(spec, p, det, state, b0, b1, seed)
         local = slice(b0 - start, b1 - start)
         for name in noise.FLOAT_NAMES:
@@ -354,9 +389,9 @@ def _render_segment(spec, p, det, state, start, stop, seed, pool) -> dict[str, n
         if amplitude is not None:
             det.cr_amplitude[sel] = amplitude
         if white is not None:
-            det.white_light[b0:b1] = white
+            det.white_light[..., b0:b1] = white
 
-    list(pool.map(work, range(start, stop, BLOCK)))
+    list(pool.map(work, range(start, stop, step)))
     return out
 
 
@@ -369,6 +404,7 @@ def simulate(
     seed: int = 0,
     shape: tuple[int, int] | None = None,
     detectors: tuple[str, ...] | None = None,
+    subarray: str | None = None,
     **params,
 ) -> SimulationResult:
     """Simulate a JWST TSO exposure as stage-2 calints segments, with its ASN and truth.
@@ -377,7 +413,7 @@ def simulate(
     ----------
     mode : str
         EXP_TYPE in lower case: ``nrc_tsimage``, ``mir_image``, ``nrs_brightobj``,
-        ``nrc_tsgrism`` or ``mir_lrs-slitless``.
+        ``nrc_tsgrism``, ``mir_lrs-slitless`` or ``nis_soss``.
     output_dir : path-like
         Where the files go (created if needed).
     nints : int, optional
@@ -391,6 +427,9 @@ def simulate(
     detectors : tuple of str, optional
         ``("NRS1", "NRS2")`` (or ``("NRS2",)``) for NIRSpec G395H data; other modes
         accept only their own detector.
+    subarray : str, optional
+        A named subarray of the mode (its frame size), e.g. ``SUBSTRIP96`` for
+        ``nis_soss``; instead of ``shape``.
     **params
         Physical and observational parameters; see ``DEFAULTS`` and ``docs/simulate.md``.
 
@@ -408,6 +447,14 @@ def simulate(
     segments = 3 if segments is None else int(segments)
     if nints < 2 or segments < 1 or segments > nints:
         raise ValueError(f"need nints >= 2 and 1 <= segments <= nints (got {nints}, {segments})")
+    if subarray is not None:
+        sizes = {name.upper(): size for size, name in spec.known_subarrays.items()}
+        if shape is not None or str(subarray).upper() not in sizes:
+            raise ValueError(
+                f"subarray {subarray!r}: give one of {', '.join(sizes) or 'none'} "
+                f"for {mode}, without shape"
+            )
+        shape = sizes[str(subarray).upper()]
     shape = tuple(int(v) for v in (shape or spec.default_shape))
     if len(shape) != 2 or min(shape) < 8:
         raise ValueError(f"shape must be (ny, nx) with both >= 8, got {shape}")
@@ -432,8 +479,8 @@ def simulate(
         "fwhm": float(M.diffraction_fwhm(spec, spec.ref_wavelength)),
     }
     state.update(_pointing(spec, p, times, np.random.default_rng([seed, 0]), ref))
-    dets = _setup_detectors(spec, p, shape, times, seed)
     subarray, subsize = M.subarray_name(spec, shape)
+    dets = _setup_detectors(spec, p, shape, times, seed, subarray)
     obs = writer.Observation(
         program=str(p["program"]).zfill(5),
         observation=int(p["observation"]),
@@ -459,6 +506,8 @@ def simulate(
     for det in dets:
         det.cr_amplitude = np.zeros(len(det.cr_where))
         det.white_light = np.ones(nints) if spec.spectroscopic else None
+        if det.orders:
+            det.white_light = np.ones((len(det.orders), nints))
         for number, (start, stop) in enumerate(bounds, 1):
             arrays = _render_segment(spec, p, det, state, start, stop, seed, pool)
             meta = dict(common)

@@ -57,8 +57,8 @@ def common_meta(spec, p, obs, times, shape, subarray, subsize, ref, dates) -> di
         "meta.target.dec": obs.dec,
         "meta.target.source_type": "POINT" if spec.spectroscopic else None,
         "meta.subarray.name": subarray,
-        "meta.subarray.xstart": spec.substrt[0],
-        "meta.subarray.ystart": spec.substrt[1],
+        "meta.subarray.xstart": spec.substrt_by_subarray.get(subarray, spec.substrt)[0],
+        "meta.subarray.ystart": spec.substrt_by_subarray.get(subarray, spec.substrt)[1],
         "meta.subarray.xsize": subsize[1],
         "meta.subarray.ysize": subsize[0],
         "meta.subarray.fastaxis": -1 if spec.instrument == "NIRCAM" else 1,
@@ -77,6 +77,9 @@ def common_meta(spec, p, obs, times, shape, subarray, subsize, ref, dates) -> di
         "meta.wcsinfo.v3yangle": 0.0,
         "meta.wcsinfo.vparity": -1,
     }
+    if spec.exp_type == "NIS_SOSS":
+        meta["meta.instrument.pupil_position"] = float(p["pwcpos"])
+        meta["meta.aperture.name"] = f"NIS_{subarray}"
     if spec.spectroscopic:
         meta["meta.wcsinfo.dispersion_direction"] = spec.dispaxis
         meta["meta.wcsinfo.spectral_order"] = 1

@@ -67,6 +67,7 @@ class ModeSpec:
     channel: str | None = None
     feature_wavelength: float = 4.3
     ref_position: tuple[float, float] = (0.5, 0.5)  # planned (x, y) as fraction of shape
+    substrt_by_subarray: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def spectroscopic(self) -> bool:
@@ -199,6 +200,38 @@ MODES: dict[str, ModeSpec] = {
         channel="LONG",
         feature_wavelength=3.3,
         ref_position=(0.5, 34.0 / 64.0),
+    ),
+    # GR700XD orders from the trace models (simulate/soss.py); DN/s, as spec2 leaves SOSS
+    "nis_soss": ModeSpec(
+        exp_type="NIS_SOSS",
+        instrument="NIRISS",
+        detectors=("NIS",),
+        model="cube",
+        filter="CLEAR",
+        pupil="GR700XD",
+        grating=None,
+        subarray="SUBSTRIP256",
+        subarray_shape=(256, 2048),
+        substrt=(1, 1793),
+        default_shape=(256, 2048),
+        known_subarrays={(256, 2048): "SUBSTRIP256", (96, 2048): "SUBSTRIP96",
+                         (2048, 2048): "FULL"},
+        aperture="NIS_SUBSTRIP256",
+        pixel_scale=0.0656,
+        frame_time=5.494,
+        ngroups=9,
+        gain=1.61,
+        read_noise=14.0,
+        photom=1.0,
+        bunit="DN/s",
+        star_electrons=2.0e8,
+        background=60.0,
+        blur_fwhm=1.0,
+        ref_wavelength=1.5,
+        dispaxis=1,
+        feature_wavelength=1.4,
+        ref_position=(0.5, 0.3),
+        substrt_by_subarray={"SUBSTRIP96": (1, 1803), "FULL": (1, 1)},
     ),
     "mir_lrs-slitless": ModeSpec(
         exp_type="MIR_LRS-SLITLESS",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def build_truth(spec, p, seed, nints, bounds, shape, dets, times, orbit, state, files, ref) -> dict:
     """Everything injected, for tests: parameters, times, models, positions, artefacts."""
@@ -49,7 +51,21 @@ def build_truth(spec, p, seed, nints, bounds, shape, dets, times, orbit, state, 
                 for w, a, s in zip(det.cr_where, det.cr_amplitude, det.cr_sigma, strict=True)
             ],
         }
-        if spec.spectroscopic:
+        if det.orders:
+            conv = float(np.ravel(det.conv)[0])
+            entry["orders"] = {
+                str(o.order): {
+                    "wavelength_per_column": o.wavelength,
+                    "depth_per_column": o.k**2,
+                    "trace_per_column": o.trace,
+                    "star_electrons_per_column": o.electrons,
+                    "star_flux_per_column": o.electrons * conv,
+                    "white_light_model": det.white_light[i],
+                }
+                for i, o in enumerate(det.orders)
+            }
+            entry["flux_unit"] = spec.bunit
+        elif spec.spectroscopic:
             conv = det.conv.ravel()
             entry.update(
                 {

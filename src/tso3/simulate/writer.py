@@ -25,7 +25,7 @@ from .modes import ModeSpec
 #: Stage-2 software versions written into the headers.
 CAL_VER = "1.18.0"
 CRDS_CONTEXT = "jwst_1364.pmap"
-READPATT = {"NIRCAM": "RAPID", "NIRSPEC": "NRSRAPID", "MIRI": "FASTR1"}
+READPATT = {"NIRCAM": "RAPID", "NIRSPEC": "NRSRAPID", "MIRI": "FASTR1", "NIRISS": "NISRAPID"}
 
 
 @dataclass
@@ -119,6 +119,9 @@ def cal_steps(spec: ModeSpec) -> dict[str, str]:
         if spec.exp_type == "NRS_BRIGHTOBJ":
             done += ["wavecorr"]
             skipped += ["pathloss"]
+        if spec.exp_type == "NIS_SOSS":  # spec2 calibrates SOSS after extract_1d
+            done = [s for s in done if s != "photom"]
+            skipped += ["photom"]
     steps = {name: "COMPLETE" for name in done}
     steps.update({name: "SKIPPED" for name in skipped})
     return steps

@@ -24,6 +24,7 @@ import bottleneck as bn
 import numpy as np
 
 from ..config import Extract1dParams
+from ..dqflags import OTHER_BAD_PIXEL
 from ..errors import InputError
 from ..io.extract1d_ref import load_extract1d_reference
 from ..io.observation import Observation
@@ -49,6 +50,7 @@ from ..steps.extract import (
 )
 from ..steps.trace import Trace, find_trace, trace_timeseries
 from .blocks import Block, MeasuringStage
+from .soss import soss_orders
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +74,15 @@ class DetectorSetup:
     wavelength: np.ndarray  # (ny, nx) in DISPAXIS=1 orientation
     aperture: Aperture
     trace: Trace | None
+    order: int | None = None  # None: the file's SPORDER (1 when absent)
 
 
 @dataclass
 class Extraction:
-    """Spectra of the whole observation and the per-detector setups."""
+    """Spectra of the whole observation and the setups, per (detector, order)."""
 
     spectra: list[SpectraSet]
-    setups: dict[str, DetectorSetup] = field(default_factory=dict)
+    setups: dict[tuple[str, int], DetectorSetup] = field(default_factory=dict)
 
 
 def _oriented(cube: np.ndarray, dispaxis: int) -> np.ndarray:
@@ -131,13 +134,21 @@ def median_images(obs: Observation) -> dict[str, np.ndarray]:
 
 
 def setup_detector(
-    segs: list[Segment], params: Extract1dParams, detector: str, median: np.ndarray
-) -> DetectorSetup:
-    """Trace and aperture of one detector series, placed on its median image.
+    segs: list[Segment], params: Extract1dParams, detector: str, median: np.ndarray,
+    mode: str = "default",
+) -> list[DetectorSetup]:
+    """Trace and aperture of every spectrum of one detector series, on its median image.
 
+    One spectrum, order 1, except NIS_SOSS (orders 1 and 2, :mod:`tso3.stages.soss`).
     ``median``: the series' :func:`median_image`, in the files' orientation.
     """
     seg0 = segs[0]
+    if seg0.exp_type == "NIS_SOSS":
+        med = np.ascontiguousarray(median)
+        return [
+            DetectorSetup(detector, 1, med, wl, ap, trace, order)
+            for order, wl, ap, trace in soss_orders(seg0, params, med, mode)
+        ]
     dispaxis = seg0.dispaxis
     wl = np.ascontiguousarray(_oriented(wavelength_image(seg0), dispaxis))
     med = np.ascontiguousarray(_oriented(median, dispaxis))
@@ -180,7 +191,7 @@ def setup_detector(
         detector or "spectrum", ap.lower, ap.upper, ap.origin, *ap.columns,
         "on" if ap.bkg_profile is not None else "off",
     )  # fmt: skip
-    return DetectorSetup(detector, dispaxis, med, wl, ap, trace)
+    return [DetectorSetup(detector, dispaxis, med, wl, ap, trace)]
 
 
 @dataclass
@@ -197,7 +208,11 @@ class _DetectorPlan:
 
 
 def _plan_detector(segs, params: Extract1dParams, mode: str, det: str, median: np.ndarray):
-    setup = setup_detector(segs, params, det, median)
+    setups = setup_detector(segs, params, det, median, mode)
+    return [_plan_spectrum(s, params, mode) for s in setups]
+
+
+def _plan_spectrum(setup: DetectorSetup, params: Extract1dParams, mode: str) -> _DetectorPlan:
     ap = setup.aperture
     model = profile_model(setup.median, ap, subtract_background=ap.bkg_profile is not None)
     settings = ExtractParams(
@@ -260,22 +275,27 @@ class ExtractionStage(MeasuringStage):
         self._plans = plans
         self._detector = {s.path: det for det, segs in obs.series.items() for s in segs}
 
-    def _job(self, block: Block) -> Callable[[], dict[str, np.ndarray]]:
-        plan = self._plans[self._detector[block.segment]]
+    def _job(self, block: Block) -> Callable[[], list[dict[str, np.ndarray]]]:
+        plans = self._plans[self._detector[block.segment]]
 
-        def job() -> dict[str, np.ndarray]:
+        def job() -> list[dict[str, np.ndarray]]:
             cubes = block.settle()
-            return _extract_cubes(plan, [cubes.get(name) for name in _ARRAYS], block.fill)
+            arrays = [cubes.get(name) for name in _ARRAYS]
+            return [_extract_cubes(plan, arrays, block.fill) for plan in plans]
 
         return job
 
     def finish(self) -> Extraction:
         """Wait for every block and build the spectra (segments in ASN order)."""
-        out = Extraction(spectra=[], setups={d: p.setup for d, p in self._plans.items()})
+        out = Extraction(spectra=[])
+        for det, plans in self._plans.items():
+            out.setups.update({(det, p.setup.order or 1): p.setup for p in plans})
         for det, segs in self._obs.series.items():
             for seg in segs:
-                sums = _join(self._workers.results(seg.path))
-                out.spectra.append(_spectra_set(seg, self._plans[det], sums, self._params, det))
+                parts = self._workers.results(seg.path)
+                for k, plan in enumerate(self._plans[det]):
+                    sums = _join([part[k] for part in parts])
+                    out.spectra.append(_spectra_set(seg, plan, sums, self._params, det))
         return out
 
 
@@ -332,7 +352,8 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         pixar_sr=meta.photometry.pixelarea_steradians,
         source_type=meta.target.source_type,
         instrument=meta.instrument.name,
-        photom_complete=meta.cal_step.photom == "COMPLETE",
+        # DN data were not calibrated, whatever S_PHOTOM says (NIS_SOSS: photom after spec2)
+        photom_complete=meta.cal_step.photom == "COMPLETE" and "DN" not in (meta.bunit_data or ""),
         optimal=params.extraction_type == "optimal",
     )
     t = seg.int_times
@@ -351,6 +372,9 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         "S_REGION": meta.wcsinfo.s_region,
         **setup.aperture.extraction_keywords(setup.dispaxis),
     }
+    overlap = setup.aperture.info.get("overlap")
+    if overlap is not None:  # SOSS: the other order's light is in these columns
+        columns["dq"][:, overlap] |= np.uint32(OTHER_BAD_PIXEL)
     return to_spectra_set(
         columns,
         lam,
@@ -358,16 +382,20 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         units=units,
         extras=sums,
         segment=seg.segment_number,
-        spectral_order=int(meta.wcsinfo.spectral_order or 1),
+        spectral_order=setup.order or int(meta.wcsinfo.spectral_order or 1),
         detector=det,
         times=times,
         meta=spec_meta,
     )
 
 
-def write(extraction: Extraction, obs: Observation, path: Path, keywords: dict) -> None:
+def write(
+    extraction: Extraction, obs: Observation, path: Path, keywords: dict,
+    filename: str | None = None,
+) -> None:
     """Write ``<product>_x1dints.fits``; ``keywords`` go into its primary header
-    (provenance and step status, see :func:`tso3.products.x1dints_keywords`)."""
+    (provenance and step status, see :func:`tso3.products.x1dints_keywords`);
+    ``filename``: the product's name when ``path`` is where it is staged."""
     first = next(iter(obs.series.values()))
     write_x1dints(
         path,
@@ -377,4 +405,5 @@ def write(extraction: Extraction, obs: Observation, path: Path, keywords: dict) 
         asn_pool=obs.association.asn_pool,
         asn_table=obs.association.asn_table,
         extra_meta=keywords,
+        filename=filename,
     )

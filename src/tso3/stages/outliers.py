@@ -39,8 +39,10 @@ from .blocks import Block
 
 log = logging.getLogger(__name__)
 
-#: Integrations the motion patterns are learned from.
+#: Integrations the motion patterns are learned from, at most MOTION_BYTES of SCI of them
+#: (big frames, e.g. NIS_SOSS: fewer integrations, each with many more pixels).
 MOTION_SAMPLE = 200
+MOTION_BYTES = 256 * 1024**2
 _VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
 
 #: Bytes of input arrays per block (SCI, ERR, DQ, 3 VAR); temporaries add about 2x.
@@ -90,9 +92,10 @@ class OutlierOutcome:
 
 
 def block_length(npix: int, width: int) -> int:
-    """Integrations per block of the pass: BLOCK_BYTES of inputs, and long enough that
-    the halo of a window on each side costs at most ~25 % extra reading."""
-    return int(max(BLOCK_BYTES // (npix * 4 * 6), 4 * width, 16))
+    """Integrations per block of the pass: BLOCK_BYTES of inputs, and at least twice the
+    window, so that the halo on each side costs at most ~50 % extra reading (big frames
+    such as NIS_SOSS'; smaller frames get longer blocks and less)."""
+    return int(max(BLOCK_BYTES // (npix * 4 * 6), 2 * width, 16))
 
 
 class _LazyOutputs:
@@ -324,8 +327,10 @@ def learn_motions(
 
 def learn_motion(segs: list[Segment], n_modes: int) -> MotionModel | None:
     """Frame-wide patterns of one detector series, from a sample of its integrations."""
-    sample, _ = sample_integrations(segs, MOTION_SAMPLE)
-    err, _ = sample_integrations(segs, MOTION_SAMPLE, name="ERR")
+    _, ny, nx = segs[0].shape
+    count = min(MOTION_SAMPLE, max(50, MOTION_BYTES // (4 * ny * nx)))
+    sample, _ = sample_integrations(segs, count)
+    err, _ = sample_integrations(segs, count, name="ERR")
     noise = bn.nanmedian(err, axis=0)  # NaN where no sample is valid, without a warning
     model = motion_basis(sample, n_modes, noise=noise)
     return model if model.basis.shape[0] else None

@@ -198,6 +198,15 @@ def _runs(rows: np.ndarray) -> list[tuple[slice, slice]]:
     ]
 
 
+def _zero_nan(cube: np.ndarray, used: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``cube`` with NaN set to 0; counts the NaN on ``used`` pixels into ``missing``."""
+    nan = np.isnan(cube)
+    if not nan.any():
+        return cube
+    missing += np.einsum("iyx,yx->ix", nan.astype(np.float32), used)
+    return np.where(nan, np.float32(0), cube)
+
+
 def _fit_poly_fast(sci, variances, rows, mask0, basis, p_src) -> BackgroundFit:
     """Polynomial fit as per-column weighted row sums, one pass per array and run of rows.
 
@@ -217,18 +226,21 @@ def _fit_poly_fast(sci, variances, rows, mask0, basis, p_src) -> BackgroundFit:
     w2 = (np.einsum("xk,kyx->yx", m_k, g_col) ** 2).astype(np.float32)
     coeffs = np.zeros((nints, k, nx))
     out = [np.zeros((nints, nx)) for _ in variances]
+    # (integration, column) pairs with a missing background pixel: re-solved below.
+    # A NaN elsewhere in the column has weight 0 and is zeroed instead (when the region
+    # spans most rows, as for NIS_SOSS, nearly every column has a bad pixel somewhere).
+    missing = np.zeros((nints, nx), np.float32)
     for img_rows, sub in _runs(rows):
-        block = sci[:, img_rows]
+        used = mask0[sub].astype(np.float32)
+        block = _zero_nan(sci[:, img_rows], used, missing)
         for kk in range(k):
             # float64 operator: the coefficients (which enter the flux) accumulate in
             # float64; the variances below in float32.
             coeffs[:, kk] += np.einsum("iyx,yx->ix", block, g_col[kk, sub])
         for o, v in zip(out, variances, strict=True):
             if v is not None:
-                o += np.einsum("iyx,yx->ix", v[:, img_rows], w2[sub])
-    flag = np.isnan(coeffs).any(axis=1)
-    for o in out:
-        flag |= np.isnan(o)
+                o += np.einsum("iyx,yx->ix", _zero_nan(v[:, img_rows], used, missing), w2[sub])
+    flag = missing > 0
     ii, xx = np.nonzero(flag)
     if ii.size:
         c, vs = _refit(sci, variances, rows, mask0, basis, m_k, ii, xx)
