@@ -7,6 +7,7 @@ is here.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,7 @@ SMALL = {
     "nrs_brightobj": {"nints": 60, "segments": 3},
     "nrc_tsgrism": {"nints": 50, "segments": 2},
     "mir_lrs-slitless": {"nints": 50, "segments": 2},
+    "nis_soss": {"nints": 24, "segments": 2},  # SUBSTRIP256: 256 x 2048 frames
 }
 #: Simulator arguments for data without outliers: the outlier pass has nothing to flag.
 CLEAN = {"cr_rate": 0.0, "bad_pixel_fraction": 0.0}
@@ -80,3 +82,31 @@ def simulated(tmp_path_factory):
         return made[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """Address of a dask scheduler on 127.0.0.1 with one single-threaded worker, in this
+    process (no worker process to start: fast); stopped at the end of the session."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        host="127.0.0.1",
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",  # a real address a client connects to, not inproc://
+        dashboard_address=":0",  # any free port (None still serves HTTP on 8787)
+    )
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_tso3_logger():
+    """Undo what an in-process ``tso3.cli.main`` call does to the ``tso3`` logger (its
+    own handler, no propagation), so later tests' ``caplog`` still sees tso3's records."""
+    logger = logging.getLogger("tso3")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]

@@ -13,6 +13,7 @@ from tso3.io.observation import load_observation
 from tso3.products import (
     crfints_keywords,
     plan_products,
+    products_complete,
     provenance,
     provenance_keywords,
     refuse_existing,
@@ -104,3 +105,18 @@ def test_staged_products_leave_nothing_after_a_failure(spectroscopic, tmp_path):
         staged.reserve(planned.x1dints).write_text("done")
         staged.commit()
     assert planned.x1dints.read_text() == "done" and planned.log_file.exists()
+
+
+def test_products_are_complete_only_when_every_planned_output_exists(spectroscopic, tmp_path):
+    planned = plan_products(spectroscopic, tmp_path, set())
+    needed = [*planned.crfints, planned.x1dints, planned.whtlt, planned.log_file]
+    for path in needed:
+        path.write_text("")
+    assert products_complete(planned, binning=False, plots=False)
+    assert not products_complete(planned, binning=True, plots=False)  # no speclc
+    assert not products_complete(planned, binning=False, plots=True)  # no plots folder
+    planned.plot_dir.mkdir()
+    planned.speclc.write_text("")
+    assert products_complete(planned, binning=True, plots=True)
+    planned.crfints[0].unlink()
+    assert not products_complete(planned, binning=True, plots=True)

@@ -19,7 +19,9 @@ from .steps import MODES
 
 log = logging.getLogger("tso3")
 
-SIMULATE_MODES = ("nrc_tsimage", "mir_image", "nrs_brightobj", "nrc_tsgrism", "mir_lrs-slitless")
+SIMULATE_MODES = (
+    "nrc_tsimage", "mir_image", "nrs_brightobj", "nrc_tsgrism", "mir_lrs-slitless", "nis_soss"
+)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,6 +29,56 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 1")
+    return value
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``tso3 run`` after INPUT (shared with ``tso3 batch``)."""
+    parser.add_argument("-o", "--output-dir", default=".", help="output folder (default: .)")
+    parser.add_argument("--config", help="TOML file with one table per step")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="STEP.PARAM=VALUE",
+        help="override one parameter (repeatable)",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=list(STEPS),
+        metavar="STEP",
+        help=f"skip a step: {', '.join(STEPS)}",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="default",
+        help="default: best science; jwst: reproduce jwst 3.0.0",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing products")
+    parser.add_argument("--no-plots", action="store_true", help="skip the diagnostic PNGs")
+
+
+def run_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`tso3.run` from the options of :func:`_add_run_options`."""
+    return {
+        "config": args.config,
+        "overrides": args.overrides,
+        "skip": args.skip,
+        "mode": args.mode,
+        "overwrite": args.overwrite,
+        "plots": not args.no_plots,
+        "quiet": args.quiet,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,32 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="ASN JSON, calints files or a folder"
     )
-    run.add_argument("-o", "--output-dir", default=".", help="output folder (default: .)")
-    run.add_argument("--config", help="TOML file with one table per step")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="STEP.PARAM=VALUE",
-        help="override one parameter (repeatable)",
+    _add_run_options(run)
+
+    batch = sub.add_parser(
+        "batch", parents=[common], help="run stage 3 on many observations with dask"
     )
-    run.add_argument(
-        "--skip",
-        action="append",
-        default=[],
-        choices=list(STEPS),
-        metavar="STEP",
-        help=f"skip a step: {', '.join(STEPS)}",
+    batch.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="ASN JSONs, folders or a folder of folders"
     )
-    run.add_argument(
-        "--mode",
-        choices=MODES,
-        default="default",
-        help="default: best science; jwst: reproduce jwst 3.0.0",
+    _add_run_options(batch)
+    where = batch.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="address of a dask scheduler")
+    where.add_argument("--scheduler-file", metavar="FILE", help="a dask scheduler file")
+    where.add_argument(
+        "--workers", type=_positive_int, metavar="N", help="local worker processes (default: auto)"
     )
-    run.add_argument("--overwrite", action="store_true", help="replace existing products")
-    run.add_argument("--no-plots", action="store_true", help="skip the diagnostic PNGs")
 
     wl = sub.add_parser("whitelight", parents=[common], help="white light from an x1dints file")
     wl.add_argument("x1dints", metavar="X1DINTS")
@@ -89,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--nints", type=int)
     sim.add_argument("--segments", type=int)
     sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument(
+        "--subarray", help="a subarray of the mode, e.g. SUBSTRIP96 for nis_soss (frame size)"
+    )
 
     info = sub.add_parser("info", parents=[common], help="describe a calints, x1dints or ASN")
     info.add_argument("path", metavar="PATH")
@@ -113,17 +157,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
     from .pipeline import run
     from .summary import format_summary
 
-    result = run(
-        args.inputs,
-        args.output_dir,
-        config=args.config,
-        overrides=args.overrides,
-        skip=args.skip,
-        mode=args.mode,
-        overwrite=args.overwrite,
-        plots=not args.no_plots,
-        quiet=args.quiet,
-    )
+    result = run(args.inputs, args.output_dir, **run_options(args))
     if not args.quiet:
         print(format_summary(result))
 
@@ -144,11 +178,16 @@ def _cmd_whitelight(args: argparse.Namespace) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
+    from .errors import ParameterError
     from .simulate import simulate
 
-    result = simulate(
-        args.mode, args.output_dir, nints=args.nints, segments=args.segments, seed=args.seed
-    )
+    try:
+        result = simulate(
+            args.mode, args.output_dir, nints=args.nints, segments=args.segments,
+            seed=args.seed, subarray=args.subarray,
+        )  # fmt: skip
+    except ValueError as exc:  # bad sizes or subarray: a usage error
+        raise ParameterError("simulate", str(exc)) from None
     if not args.quiet:
         print(
             f"wrote {len(result.files)} segment(s), {result.asn_path.name} and "
@@ -168,8 +207,15 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     run_demo(args.output_dir, quiet=args.quiet)
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .commands.batch import batch_command
+
+    return batch_command(args)
+
+
 COMMANDS = {
     "run": _cmd_run,
+    "batch": _cmd_batch,
     "whitelight": _cmd_whitelight,
     "simulate": _cmd_simulate,
     "info": _cmd_info,
@@ -182,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args)
     try:
-        COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
     except Tso3Error as exc:
         if args.debug:
             raise
@@ -199,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
+    return status or 0  # only tso3 batch returns one: its observations may fail
 
 
 if __name__ == "__main__":

@@ -80,6 +80,31 @@ def refuse_existing(result: RunResult, overwrite: bool) -> None:
         raise OutputExistsError(f"{existing[0]}: product exists{more}; use --overwrite")
 
 
+def products_complete(planned: RunResult, *, binning: bool, plots: bool) -> bool:
+    """Whether every output a run with these options writes already exists.
+
+    A run publishes its outputs together (:func:`staged_products`), so this is true only
+    after a successful run with the same skipped steps, binning and plots setting.
+
+    Parameters
+    ----------
+    planned : RunResult
+        The names from :func:`plan_products`.
+    binning : bool
+        White-light binning is set, so the planned speclc is written.
+    plots : bool
+        The plots folder is written.
+
+    Returns
+    -------
+    bool
+    """
+    speclc = planned.speclc if binning else None
+    plot_dir = planned.plot_dir if plots else None
+    files = [*planned.crfints, planned.phot, planned.x1dints, planned.whtlt, speclc]
+    return all(p.exists() for p in [*files, planned.log_file, plot_dir] if p is not None)
+
+
 def remove_stale(planned_speclc: Path | None, result: RunResult) -> None:
     """Remove an earlier run's speclc that this run (without binning) did not replace.
 
