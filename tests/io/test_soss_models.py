@@ -78,3 +78,12 @@ def test_missing_and_malformed_references_are_input_errors(tmp_path):
     only2 = write_spectrace_reference(tmp_path / "st.fits", {2: (np.arange(5.0),) * 3})
     with pytest.raises(InputError, match="no order 1"):
         load_soss_model(override_spectrace=only2)
+
+
+def test_full_frame_traces_are_the_substrip256_ones_1792_rows_up():
+    s256 = _predict(default_soss_model(), 245.79)
+    full = _predict(default_soss_model(), 245.79, (2048, 2048), 1, "FULL")
+    for order in (1, 2):
+        ok = np.isfinite(s256[order][0])
+        np.testing.assert_allclose(full[order][0][ok], s256[order][0][ok] + 1792.0)
+        np.testing.assert_allclose(full[order][1][ok], s256[order][1][ok])

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: Integrations the motion patterns are learned from, at most MOTION_BYTES of SCI of them
 #: (big frames, e.g. NIS_SOSS: fewer integrations, each with many more pixels).
 MOTION_SAMPLE = 200
-MOTION_BYTES = 256 * 1024**2
+MOTION_BYTES = 128 * 1024**2
 _VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
 
 #: Bytes of input arrays per block (SCI, ERR, DQ, 3 VAR); temporaries add about 2x.

@@ -626,18 +626,26 @@ def _fit_rows(flat, used, reference, inv, a, outer, clip) -> np.ndarray:
     return coeffs
 
 
+#: Most pixels an integration's motion coefficients are fitted on.
+MOTION_FIT_PIXELS = 32768
+
+
 def _informative_pixels(energy: np.ndarray, fraction: float = 0.99) -> np.ndarray:
     """Indices of the fewest pixels that hold ``fraction`` of the patterns' weight.
 
-    A pattern lives on a few hundred pixels (a trace core, a PSF); the rest of the
-    frame adds nothing to the fit but cost.
+    A pattern usually lives on a few hundred pixels (a trace core, a PSF); the rest of
+    the frame adds nothing to the fit but cost.  A pattern spread over a whole big frame
+    (NIS_SOSS: background and 1/f stripes) is fitted on its ``MOTION_FIT_PIXELS``
+    strongest pixels: a few coefficients are as well determined by those, at a fraction
+    of the cost.
     """
     order = np.argsort(energy)[::-1]
     cumulative = np.cumsum(energy[order])
     if cumulative[-1] <= 0:
         return order[:0]
     n = int(np.searchsorted(cumulative, fraction * cumulative[-1])) + 1
-    return np.sort(order[: max(n, min(len(order), 100))])
+    n = min(max(n, min(len(order), 100)), MOTION_FIT_PIXELS)
+    return np.sort(order[:n])
 
 
 def _solve(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
