@@ -100,12 +100,9 @@ def order_electrons(
     total = None
     whites = []
     half = HORN_SEPARATION / 2.0
-    fwhm = None
+    fwhm = np.full(orders[0].trace.size, HORN_FWHM, np.float32)
     for o in orders:
-        on = np.isfinite(o.trace)
-        trace = np.where(on, o.trace, -1000.0)  # off the subarray: no light
-        if fwhm is None:
-            fwhm = np.full(trace.size, HORN_FWHM, np.float32)
+        trace = np.where(np.isfinite(o.trace), o.trace, -1000.0)  # off the subarray: no light
         lc = transit_flux(z[:, None], o.k[None, :], u1, u2).astype(np.float32)
         profile = 0.5 * (
             scenes.spectral_trace_cube(offset, trace - half, fwhm, ny)

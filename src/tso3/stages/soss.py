@@ -145,14 +145,13 @@ def soss_orders(
         raise InputError(seg0.path, f"the SOSS order 1 trace of {model.source} is not on the data")
     traces = refined_traces(median, {o: c for o, (c, _) in predicted.items()}, mode != "jwst")
     width = float(params.soss_width or SOSS_WIDTH)
-    apertures, overlap = order_apertures(median.shape, {o: c for o, (c, _) in traces.items()},
-                                         width=width)  # fmt: skip
+    apertures, overlap = order_apertures(
+        median.shape, {o: c for o, (c, _) in traces.items()}, width=width,
+        valid=np.isfinite(median),
+    )  # fmt: skip
     subtract = params.subtract_background
     if subtract is None:
         subtract = mode != "jwst"
-    shared = next(iter(apertures.values())).bkg_profile
-    if shared is not None:  # pixels dead in every integration: out of the fit up front
-        shared[~np.isfinite(median)] = 0.0
     out = []
     for order, (_, lam) in predicted.items():
         ap = apertures[order]

@@ -248,6 +248,7 @@ def order_apertures(
     *,
     width: float = SOSS_WIDTH,
     bkg_gap: float = 2.0,
+    valid: np.ndarray | None = None,
 ) -> tuple[dict[int, Aperture], dict[int, np.ndarray]]:
     """Box apertures of every order, with the overlap split, and a shared background.
 
@@ -264,6 +265,9 @@ def order_apertures(
     shape : (ny, nx)
     centres : dict {order: ndarray (nx,)}
         Trace centre of each order, NaN where the order is not on the detector.
+    valid : ndarray of bool (ny, nx), optional
+        Pixels usable for the background (e.g. finite in the median image); dead pixels
+        are left out up front, so the fit need not re-solve their columns.
 
     Returns
     -------
@@ -293,7 +297,7 @@ def order_apertures(
             nearer_a = dist[a] <= dist[b]
             profiles[a][shared & ~nearer_a] = 0.0
             profiles[b][shared & nearer_a] = 0.0
-    far = np.ones(shape, bool)
+    far = np.ones(shape, bool) if valid is None else np.asarray(valid, bool).copy()
     for d in dist.values():
         far &= d >= width / 2.0 + bkg_gap
     bkg = far.astype(np.float64) if far.any() else None
