@@ -1,9 +1,11 @@
 """tso3 benchmarks: speed and memory against the I/O floor and the jwst reference.
 
-    python benchmarks/run.py --size {small,large,soss} [--cache DIR] [--results FILE]
+    python benchmarks/run.py --size {small,large,gate,soss} [--cache DIR] [--results FILE]
+                             [--runs N] [--no-scaling]
 
 Simulates (once; cached in ``--cache``) NRS_BRIGHTOBJ and NRC_TSIMAGE observations (or,
-with ``--size soss``, a 1000-integration NIS_SOSS SUBSTRIP256 one), then
+with ``--size soss``, a 1000-integration NIS_SOSS SUBSTRIP256 one; with ``--size gate``
+the two sets of the speed gates, three cold runs each, to ``RESULTS_gate.md``), then
 for each one measures in fresh subprocesses (so peak RSS belongs to one measurement):
 
 * ``T_io``: reading every input array once (SCI, ERR, DQ, VAR_*, into native memory)
@@ -55,6 +57,17 @@ SIZES = {
         "scaling_nints": [1000, 2000, 4000, 8000],
         "windows": [5, 25, 101],
         "window_nints": 4000,
+    },
+    # the speed gates of issue 18: figures in RESULTS_gate.md, three runs by default
+    "gate": {
+        "datasets": {
+            "nrs_brightobj": {"nints": 6000, "segments": 4},
+            "nrc_tsimage": {"nints": 2000, "segments": 4, "shape": (64, 256)},
+        },
+        "scaling_nints": [],
+        "windows": [],
+        "window_nints": 0,
+        "runs": 3,
     },
     # NIS_SOSS SUBSTRIP256 (issue 15): 12.6 GB of calints; figures in RESULTS_soss.md
     "soss": {
@@ -169,9 +182,23 @@ def _dataset(cache: Path, mode: str, spec: dict):
     return asn, files
 
 
+def _evict(files: list[Path]) -> None:
+    """Write back dirty pages, then drop ``files`` from the page cache: a cold start, as
+    a user's first run on freshly downloaded data."""
+    os.sync()
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def _measure(asn: Path, files: list[Path], overrides=()) -> dict:
     with tempfile.TemporaryDirectory(dir=asn.parent.parent) as scratch:
+        _evict(files)
         io = _spawn("io", scratch, *map(str, files))
+        _evict(files)
         run = _spawn("run", str(asn), scratch, *overrides)
     size = sum(f.stat().st_size for f in files)
     return {"io": io, "run": run, "bytes": size, "segment_bytes": size / len(files)}
@@ -242,12 +269,28 @@ def _dataset_table(mode: str, spec: dict, m: dict) -> list[str]:
     return lines
 
 
+def _repeats_table(repeats: list[dict]) -> list[str]:
+    """Every measurement of one set, and the range of end to end / T_io."""
+    lines = [f"All {len(repeats)} runs (each cold):", "",
+             "| run | T_io [s] | end to end [s] | x T_io | peak RSS [GB] |",
+             "|---:|---:|---:|---:|---:|"]  # fmt: skip
+    ratios = []
+    for k, m in enumerate(repeats, start=1):
+        t_io, wall = m["io"]["t_io_s"], m["run"]["wall_s"]
+        ratios.append(wall / t_io)
+        lines.append(f"| {k} | {t_io:.2f} | {wall:.2f} | {wall / t_io:.2f} | "
+                     f"{m['run']['peak_gb']:.2f} |")  # fmt: skip
+    lines += ["", f"x T_io over the runs: {min(ratios):.2f}-{max(ratios):.2f}.", ""]
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=SIZES, default="small")
     parser.add_argument("--cache", default=os.environ.get("TSO3_BENCH_CACHE", "/tmp/tso3-bench"))
     parser.add_argument("--results", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument("--runs", type=int, default=0, help="measurements per set")
     parser.add_argument("--child", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.child:
@@ -270,10 +313,9 @@ def main(argv=None) -> int:
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
         f"`python benchmarks/run.py --size {args.size}`.",
         f"Machine: {_machine()}.",
-        "Inputs are read back to back by the T_io measurement and by tso3, so both see the "
-        "same page-cache state (the cached sets total ~15 GB, so part of each may come from "
-        "disk: T_io varies by up to 2x between runs). Each figure is a fresh process; plots "
-        "off.",
+        "Inputs are evicted from the page cache (dirty pages written back, then "
+        "`posix_fadvise(DONTNEED)`) before the T_io measurement and again before tso3, so "
+        "both start cold. Each figure is a fresh process; plots off.",
         "",
         "## Steps and end to end",
         "",
@@ -281,9 +323,12 @@ def main(argv=None) -> int:
     for mode, spec in cfg["datasets"].items():
         print(f"{mode} {spec}", flush=True)
         asn, files = _dataset(cache, mode, spec)
-        m = _measure(asn, files)
-        print(json.dumps(m), flush=True)
+        repeats = [_measure(asn, files) for _ in range(args.runs or cfg.get("runs", 1))]
+        m = repeats[0]
+        print(json.dumps(repeats), flush=True)
         report += _dataset_table(mode, spec, m)
+        if len(repeats) > 1:
+            report += _repeats_table(repeats)
         if mode == "nrs_brightobj":
             naive = _spawn("naive", str(files[0]), "25", "4")
             nrows = 32
@@ -301,7 +346,7 @@ def main(argv=None) -> int:
                 f"{naive['naive_s'] / naive['tso3_s']:.0f}x faster.",
                 "",
             ]
-    if not args.no_scaling:
+    if not args.no_scaling and cfg["scaling_nints"]:
         report += ["## Scaling", "", "NRS_BRIGHTOBJ 32x512, 4 segments.", ""]
         report += ["| integrations | outlier_detection [s] | extract_1d [s] | end to end [s] |"
                    " s per 1000 integrations |", "|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -327,8 +372,8 @@ def main(argv=None) -> int:
     report.append("")
     text = "\n".join(report)
     results = Path(args.results)
-    if args.size == "soss":
-        results = results.with_name("RESULTS_soss.md")
+    if args.size in ("soss", "gate"):
+        results = results.with_name(f"RESULTS_{args.size}.md")
     elif args.size == "small" and results.exists() and "(large)" in results.read_text():
         results = results.with_name("RESULTS_small.md")  # keep the large figures
     results.write_text(text)

@@ -97,6 +97,32 @@ def test_crfints_flag_injected_cosmic_rays(runs, case):
             assert hdul[0].header["TSO3VER"]
 
 
+@pytest.mark.parametrize("case", list(MODES))
+def test_every_jwst_product_opens_with_stdatamodels(runs, case):
+    """crfints and x1dints are written without stdatamodels: jwst's reader must still
+    give the model types and the values astropy reads."""
+    sim, out, _ = runs[case]
+    for path in sorted(out.glob("*_crfints.fits")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = datamodels.open(path)
+        with model, fits.open(path) as hdul:
+            assert type(model).__name__ == hdul[0].header["DATAMODL"]
+            assert model.meta.cal_step.outlier_detection == "COMPLETE"
+            np.testing.assert_array_equal(model.dq, hdul["DQ"].data)
+    x1d = sorted(out.glob("*_x1dints.fits"))
+    for path in x1d:
+        with datamodels.open(path) as model, fits.open(path) as hdul:
+            assert type(model).__name__ == "TSOMultiSpecModel"
+            assert model.meta.filename == path.name
+            assert len(model.spec) == len(hdul) - 3  # PRIMARY, INT_TIMES, TSO3_TRACE
+            for k, spec in enumerate(model.spec, start=1):
+                table = hdul["EXTRACT1D", k].data
+                np.testing.assert_array_equal(spec.spec_table["FLUX"], table["FLUX"])
+                assert spec.spectral_order == hdul["EXTRACT1D", k].header["SPORDER"]
+    assert len(x1d) == (0 if case in ("nrc_tsimage", "mir_image") else 1)
+
+
 @pytest.mark.parametrize("case", ["nrc_tsimage", "mir_image"])
 def test_photometry_recovers_transit_and_centroids(runs, case):
     sim, out, _ = runs[case]
@@ -442,3 +468,21 @@ def test_optimal_extraction_end_to_end(runs, tmp_path):
         flux = QTable.read(_product(folder, "_whtlt.ecsv"))["whitelight_flux_NRS1"].value
         _, scatter[name] = _transit_scale(flux, model)
     assert scatter["optimal"] < 4 * scatter["box"], scatter
+
+
+def test_a_spectroscopic_run_loads_no_schema_machinery(simulated, tmp_path):
+    """The start-up the speed depends on: a run whose spectra carry WAVELENGTH images
+    imports neither stdatamodels nor gwcs (no model, no ASDF tree turned into a WCS),
+    nor photutils. (asdf itself is imported by astropy.table's I/O registry.)"""
+    sim = simulated("nrs_brightobj")
+    code = (
+        "import sys, tso3\n"
+        f"tso3.run({str(sim.asn_path)!r}, {str(tmp_path / 'out')!r}, plots=False, quiet=True)\n"
+        "loaded = [m for m in ('stdatamodels', 'gwcs', 'photutils', 'matplotlib')"
+        " if m in sys.modules]\n"
+        "print(','.join(loaded) or 'none')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "none"
+    assert len(list((tmp_path / "out").glob("*_x1dints.fits"))) == 1

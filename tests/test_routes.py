@@ -54,7 +54,7 @@ def test_outlier_pass_and_skip_measure_the_same_on_clean_data(simulated, tmp_pat
 def _through_both_sources(sim, tmp_path, exp, mode):
     """(pass-fed result, file-fed result, outcome) of the stage of ``exp``."""
     obs = load_observation(sim.asn_path)
-    obs.open_models()
+    obs.open_wcs()
     params = resolve_parameters(None, ())
     module = photometry if obs.is_imaging else extraction
     step = params.tso_photometry if obs.is_imaging else params.extract_1d

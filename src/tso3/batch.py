@@ -247,7 +247,7 @@ def _plan(item: ObservationInput, root: Path, options: RunOptions, binning: bool
 
     row = BatchRow(product=item.label)
     try:
-        obs = load_observation(list(item.paths), open_models=False)  # headers and times
+        obs = load_observation(list(item.paths))  # headers and times
     except Exception as exc:  # its row says what went wrong; the others go on
         return row.failed(exc)
     row = BatchRow(product=obs.product_name, mode=obs.exp_type, integrations=obs.nints())

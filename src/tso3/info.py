@@ -76,7 +76,7 @@ def _describe_segment(path: Path) -> str:
     kind = "crfints" if meta.cal_step.outlier_detection == "COMPLETE" else "calints"
     return "\n".join(
         [
-            f"{path.name}: {kind} segment ({type(seg.model).__name__})",
+            f"{path.name}: {kind} segment ({seg.keyword('DATAMODL', 'no DATAMODL')})",
             f"mode        {seg.exp_type}  {meta.instrument.name} {meta.instrument.detector} "
             f"{meta.instrument.filter or ''} {element}",
             f"segment     {meta.exposure.segment_number} of {meta.exposure.segment_total}: "

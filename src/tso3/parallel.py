@@ -56,12 +56,14 @@ def cores() -> int:
 
 @contextlib.contextmanager
 def quiet_workers() -> Iterator[None]:
-    """The filter of the warnings rule: numpy RuntimeWarnings ignored inside the block.
+    """The filters of the warnings rule: numpy RuntimeWarnings and asdf's ignored.
 
     Enter it from the thread that starts a pool, around the pool's whole life.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        # asdf's, when a worker parses an ASDF tree (tags of packages not installed)
+        warnings.filterwarnings("ignore", module=r"asdf(\.|$)")
         yield
 
 

@@ -1,11 +1,11 @@
 """The story of a tso3 run.
 
-Plan the products -> start the crfints copies and the preparations that need arrays only
--> parse the metadata models -> plan the measuring stage (photometry or extraction) ->
-one pass over the data: the outlier pass (or, when skipped, the files) hands every
-block to the stage -> write the products, white light and binned curves -> plots ->
-summary.  Every product is written under a temporary name and published only when the
-whole run succeeded.
+Read the headers -> plan the products -> start the crfints copies, the preparations that
+need arrays only and (when a WCS is used) the ASDF trees -> plan the measuring stage
+(photometry or extraction) -> one pass over the data: the outlier pass (or, when skipped,
+the files) hands every block to the stage -> write the products, white light and binned
+curves -> plots -> summary.  Every product is written under a temporary name and
+published only when the whole run succeeded.
 """
 
 from __future__ import annotations
@@ -85,27 +85,28 @@ def run(
     started = time.perf_counter()
     skip = check_run_options(skip, mode)
     params = resolve_parameters(config, overrides)
-    obs = load_observation(inputs, open_models=False)  # headers and times: fast
+    timer = Timings()
+    with timer("load"):
+        obs = load_observation(inputs)  # headers, times, WAVELENGTH: every input check
     result = plan_products(obs, Path(output_dir), skip)
     refuse_existing(result, overwrite)
     prov = provenance(mode, params)
     stage_module = measuring_stage(result.phot, result.x1dints)
-    timer = Timings()
     with staged_products(result) as staged, run_threads():
+        log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())  # into the log
+        log.info("parameters: %s", json.dumps(params.as_dict()))
         # segment -> its crfints under a temporary name (none when the pass is skipped)
         crfints = zip(obs.segments, result.crfints or [None] * len(obs.segments), strict=True)
         targets = {seg.path: staged.reserve(c) for seg, c in crfints if c is not None}
         keywords = crfints_keywords(obs, params, prov)
         with outliers.crfints_copies(obs, targets, keywords) as ready, background("prep") as prep:
-            # what needs the arrays but no metadata model runs while the models are parsed
+            # what needs the arrays runs while the copies start, off the main thread
             motions = targets and prep.submit(
                 outliers.learn_motions, obs, params.outlier_detection, mode
             )
             prepared = stage_module and prep.submit(stage_module.prepare, obs, mode)
-            with timer("load"):
-                obs.open_models()  # the last check of the input: nothing is logged before
-            log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())
-            log.info("parameters: %s", json.dumps(params.as_dict()))
+            # the ASDF trees (~1.5 s of pure Python) only when the stage evaluates a WCS
+            trees = stage_module and stage_module.needs_wcs(obs) and prep.submit(obs.open_wcs)
             stage = None
             if stage_module is not None:
                 with timer(stage_module.STEP):  # places the apertures
@@ -116,6 +117,8 @@ def run(
             with stage or contextlib.nullcontext():
                 with timer("outlier_detection"):
                     outcome = _one_pass(obs, targets, ready, params, mode, stage, motions, quiet)
+                if trees:
+                    trees.result()  # a damaged tree in any segment is an input error
                 if stage is not None:
                     with timer(stage_module.STEP):
                         measured = stage.finish()
@@ -159,13 +162,16 @@ def _one_pass(obs, targets, ready, params, mode, stage, motions, quiet):
 
 def _write_products(measured, obs, params, mode, prov, result, staged, timer) -> dict:
     """phot.ecsv, or x1dints then white light (and binned curves); what the plots use."""
-    from .stages import extraction, photometry, whitelight  # loaded by measuring_stage
-
     if result.phot is not None:
+        from .stages import photometry  # loaded by measuring_stage
+
         with timer(photometry.STEP):
             photometry.write(measured, staged.reserve(result.phot), prov)
         result.summary["scatter_ppm"] = light_curve_scatter_ppm(measured["net_aperture_sum"].value)
         return {"phot": measured}
+    # only these: photutils, behind the photometry stage, takes 1.5 s to import
+    from .stages import extraction, whitelight
+
     with timer(extraction.STEP):
         x1d = staged.reserve(result.x1dints)
         keywords = x1dints_keywords(prov, bool(result.crfints))

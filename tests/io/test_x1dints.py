@@ -184,7 +184,9 @@ def test_primary_blended(written):
     assert h["S_EXTR1D"] == "COMPLETE" and h["S_OUTLIR"] == "COMPLETE"
     assert h["TSO3MODE"] == "default" and h["EXSEGNUM"] == 1
     names = [hdu.name for hdu in fits.open(path)]
-    assert names == ["PRIMARY", "INT_TIMES", "EXTRACT1D", "EXTRACT1D", "ASDF", "TSO3_TRACE"]
+    # no ASDF extension: stdatamodels builds the model from the FITS content
+    assert names == ["PRIMARY", "INT_TIMES", "EXTRACT1D", "EXTRACT1D", "TSO3_TRACE"]
+    assert h["DATAMODL"] == "TSOMultiSpecModel"
 
 
 def test_roundtrip_values_and_trace(written):
@@ -226,21 +228,35 @@ def test_padding_rules_and_dn_units(tmp_path):
         write_x1dints(path, [s], None, primary={}, overwrite=False)
 
 
-def test_datamodel_as_primary(tmp_path):
-    model = datamodels.CubeModel((2, 3, 3))
-    model.meta.instrument.name = "NIRCAM"
-    model.meta.instrument.detector = "NRCALONG"
-    model.meta.exposure.type = "NRC_TSGRISM"
-    model.meta.exposure.integration_start = 3
+def test_header_as_primary_keeps_its_layout(tmp_path):
+    header = fits.Header()
+    header["INSTRUME"] = ("NIRCAM", "Instrument used to acquire the data")
+    header["TELESCOP"] = "JWST"
+    header["DETECTOR"] = "NRCALONG"
+    header["EXP_TYPE"] = "NRC_TSGRISM"
+    header["INTSTART"] = 3
+    header["S_DARK"] = ("COMPLETE", "Dark Subtraction")
+    header["S_PHOTOM"] = ("COMPLETE", "Photometric Calibration")
+    header["SRCTYPE"] = "POINT"
+    header["LASTKEY"] = 1
     path = tmp_path / "b_x1dints.fits"
     s = make_set([3, 4], detector="")
     s.meta = {}
-    write_x1dints(path, [s], int_times(4), primary=model)
+    write_x1dints(path, [s], int_times(4), primary=header, asn_pool="p.csv")
     h = fits.open(path)
     assert h[0].header["INSTRUME"] == "NIRCAM" and h[0].header["INTSTART"] == 3
+    assert h[0].header.comments["INSTRUME"] == "Instrument used to acquire the data"
+    keys = list(h[0].header.keys())
+    # new cards where the schema puts them: statuses with the others, ASN after TELESCOP
+    assert keys.index("S_EXTR1D") == keys.index("S_PHOTOM") + 1
+    assert keys.index("ASNPOOL") == keys.index("TELESCOP") + 1
+    assert "SRCTYPE" not in h[0].header and keys[-1] == "LASTKEY"
+    assert keys[4:8] == ["DATE", "FILENAME", "DATAMODL", "INSTRUME"]  # after EXTEND
     # detector and slit name fall back to the primary header, as jwst writes them
     assert h["EXTRACT1D"].header["DETECTOR"] == "NRCALONG"
     assert h["EXTRACT1D"].header["SLTNAME"] == "NRC_TSGRISM"
+    with datamodels.open(path) as m:
+        assert m.meta.instrument.detector == "NRCALONG" and m.spec[0].spectral_order == 1
 
 
 def test_bad_inputs(tmp_path):

@@ -16,7 +16,7 @@ from tso3.stages.blocks import file_blocks
 
 def _observation(simulated, mode_name="nrs_brightobj", **options):
     obs = load_observation(simulated(mode_name, **options).asn_path)
-    obs.open_models()
+    obs.open_wcs()
     return obs
 
 

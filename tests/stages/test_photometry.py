@@ -14,7 +14,7 @@ from tso3.stages.blocks import file_blocks
 
 def _observation(simulated):
     obs = load_observation(simulated("nrc_tsimage").asn_path)
-    obs.open_models()
+    obs.open_wcs()
     return obs
 
 

@@ -88,10 +88,10 @@ class Observation:
         segs = self.series[detector or self.detectors[0]]
         return np.concatenate([s.int_times for s in segs])
 
-    def open_models(self) -> None:
-        """Parse every segment's metadata model (raises InputError for an invalid one)."""
+    def open_wcs(self) -> None:
+        """Parse every segment's ASDF tree for its WCS (InputError for a damaged one)."""
         for seg in self.segments:
-            seg.open_model()
+            seg.open_wcs()
 
     def describe(self) -> str:
         """A few human-readable lines about the observation."""
@@ -123,19 +123,13 @@ def is_tso(segment: Segment) -> bool:
     return tso and not (nints is not None and int(nints) < 2)
 
 
-def load_observation(
-    inputs: Sequence[str | os.PathLike] | str | os.PathLike, open_models: bool = True
-) -> Observation:
+def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) -> Observation:
     """Read and validate the input of a tso3 run.
 
     Parameters
     ----------
     inputs : path-like or sequence of path-like
         An ASN JSON, calints files, or one folder of calints files.
-    open_models : bool
-        Also parse every segment's metadata model now.  With ``False`` only headers and
-        INT_TIMES are read (fast); call :meth:`Observation.open_models` before using
-        ``meta``, the WCS or WAVELENGTH.
 
     Returns
     -------
@@ -164,10 +158,7 @@ def load_observation(
             check_soss_setup(seg)
     series = _order_series(segments)
     association = found if isinstance(found, Association) else _derive_association(series)
-    obs = Observation(association=association, series=series, exp_type=exp_type)
-    if open_models:
-        obs.open_models()
-    return obs
+    return Observation(association=association, series=series, exp_type=exp_type)
 
 
 #: NIS_SOSS subarrays tso3 extracts (the GR700XD trace models are defined for them).

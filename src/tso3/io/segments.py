@@ -1,12 +1,13 @@
-"""Exposure segments: metadata through stdatamodels, big arrays memory-mapped.
+"""Exposure segments: metadata from the FITS headers, big arrays memory-mapped.
 
 A real TSO exposure is cut into segments of a few GB each.  tso3 never loads a whole
 segment to learn its metadata: :func:`read_segment` checks the FITS headers and reads
-INT_TIMES, which is all it takes to order and validate a series.  The full metadata
-model (the ASDF tree with the WCS, WAVELENGTH) is parsed through the stdatamodels schema
-of the file's model class when first asked for (:meth:`Segment.open_model`), with the
-large image extensions left on disk.  That parse is CPU-bound (the first one in a process
-loads every asdf extension, ~1-2 s), so a run can do it while disk-bound work goes on.
+INT_TIMES and WAVELENGTH, which is all it takes to order and validate a series and to
+know everything but the WCS.  ``Segment.meta`` gives the header keywords under the
+stdatamodels attribute paths (:mod:`tso3.io.header_meta`).  The WCS lives in the ASDF
+tree of the file: :meth:`Segment.open_wcs` parses that tree when a stage needs it (the
+first parse in a process loads every installed asdf extension, ~1.5 s of pure Python, so
+a run does it in the background, and only when the WCS is used).
 :meth:`Segment.arrays` gives memory-mapped views of SCI, ERR, DQ and VAR_* for block-wise
 processing.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import io
 import logging
 import os
 import threading
@@ -22,12 +25,14 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from astropy.io import fits
 
 from ..errors import InputError
 from ..formats import INT_TIMES_COLUMNS, INT_TIMES_DTYPE
+from .header_meta import header_meta, header_value
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +48,14 @@ SPECTRAL_EXP_TYPES = {"NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS", "NIS_S
 _DQ_OFFSET = np.uint32(1 << 31)
 
 
-@dataclass
-class _ModelSlot:
-    """The metadata model of a segment file, parsed on first use under a lock."""
+_NOT_PARSED = object()
 
-    model: object = None
+
+@dataclass
+class _WcsSlot:
+    """The WCS of a segment file, parsed from its ASDF tree on first use under a lock."""
+
+    wcs: object = _NOT_PARSED
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -66,7 +74,7 @@ class Segment:
     int_times : numpy structured array
         The INT_TIMES rows of this segment's integrations, in order.
     primary_header, sci_header : astropy.io.fits.Header
-        The headers, for what a run needs before the metadata model is open.
+        The headers, where every metadata value tso3 uses comes from.
     """
 
     path: Path
@@ -78,47 +86,44 @@ class Segment:
     sci_header: fits.Header = field(repr=False)
     hdu_names: tuple[str, ...] = ()
     wavelength_image: np.ndarray | None = field(default=None, repr=False)
-    # shared by every stored_at() view, so the model is parsed once, by one thread
-    _slot: _ModelSlot = field(default_factory=_ModelSlot, repr=False, compare=False)
+    # shared by every stored_at() view, so the tree is parsed once, by one thread
+    _slot: _WcsSlot = field(default_factory=_WcsSlot, repr=False, compare=False)
+
+    @functools.cached_property
+    def meta(self) -> SimpleNamespace:
+        """The header keywords tso3 uses, under stdatamodels' ``meta`` paths.
+
+        ``meta.instrument.name``, ``meta.bunit_data``, ... (see
+        :data:`tso3.io.header_meta.META_KEYWORDS`); ``None`` where a keyword is absent.
+        """
+        return header_meta({"PRIMARY": self.primary_header, "SCI": self.sci_header})
 
     @property
-    def model(self):
-        """CubeModel or SlitModel of everything but the big cubes (opened on first use).
+    def wcs(self):
+        """The gwcs of the segment (``meta.wcs`` of its ASDF tree), or ``None``.
 
-        ``model.meta``, ``model.meta.wcs``, ``model.wavelength`` when present,
-        ``model.int_times``.  See :meth:`open_model`.
+        See :meth:`open_wcs`.
         """
-        return self.open_model()
+        return self.open_wcs()
 
-    def open_model(self):
-        """Parse (once) and return the metadata model.
+    def open_wcs(self):
+        """Parse (once) the ASDF tree and return its ``meta.wcs`` (``None`` without one).
 
         Raises
         ------
         InputError
-            When stdatamodels cannot read the file as a JWST data model.
+            When the ASDF tree cannot be read.
         """
         slot = self._slot
         with slot.lock:  # another thread asking meanwhile waits for this parse
-            if slot.model is None:
-                with fits.open(self.path, memmap=True, do_not_scale_image_data=True) as hdul:
-                    try:
-                        slot.model = open_metadata_model(self.path, hdul)
-                    except Exception as exc:  # stdatamodels raises many types for bad trees
-                        raise InputError(
-                            self.path, f"not a valid JWST data model ({exc})"
-                        ) from None
-            return slot.model
-
-    @property
-    def meta(self):
-        """The stdatamodels ``meta`` tree of the segment."""
-        return self.model.meta
+            if slot.wcs is _NOT_PARSED:
+                slot.wcs = read_tree_wcs(self.path) if "ASDF" in self.hdu_names else None
+            return slot.wcs
 
     def keyword(self, name: str, default=None):
-        """A primary-header keyword (what the model's ``meta`` would map it to)."""
-        value = self.primary_header.get(name, default)
-        return default if value is None or isinstance(value, fits.card.Undefined) else value
+        """A primary-header keyword, ``default`` when absent or undefined."""
+        value = header_value(self.primary_header, name)
+        return default if value is None else value
 
     @property
     def exp_type(self) -> str:
@@ -271,35 +276,72 @@ def _expected_size(hdul: fits.HDUList) -> int:
     return size
 
 
-def open_metadata_model(path: Path, hdul: fits.HDUList):
-    """A stdatamodels model of the file with the large image extensions left out.
+def read_tree_wcs(path: Path):
+    """``meta.wcs`` of the ASDF tree that stdatamodels stores in a FITS file's ASDF HDU.
 
-    The model class comes from the DATAMODL keyword (stdatamodels writes it), else
-    from EXP_TYPE.  The big cubes are replaced by header-only HDUs, so the ASDF tree
-    (with the WCS), INT_TIMES and WAVELENGTH are parsed without reading gigabytes.
+    The tree is read with asdf alone: the arrays it points to (``fits:SCI,1`` ...) are
+    not loaded, and the schema validation of stdatamodels is not needed for the WCS.
+
+    Raises
+    ------
+    InputError
+        When the tree cannot be read.
     """
-    from stdatamodels.jwst import datamodels
+    import asdf
 
-    light = fits.HDUList([fits.PrimaryHDU(header=hdul[0].header)])
-    for hdu in hdul[1:]:
-        if hdu.name in _BIG_IMAGES and isinstance(hdu, fits.ImageHDU):
-            light.append(fits.ImageHDU(header=hdu.header.copy(), name=hdu.name, ver=hdu.ver))
-        else:
-            light.append(hdu.copy())
-    class_name = str(hdul[0].header.get("DATAMODL", ""))
-    if not hasattr(datamodels, class_name) or class_name not in ("CubeModel", "SlitModel"):
-        exp_type = str(hdul[0].header.get("EXP_TYPE", "")).upper()
-        slit_like = exp_type in {"NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS"}
-        class_name = "SlitModel" if slit_like else "CubeModel"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return getattr(datamodels, class_name)(light)
+    try:
+        with fits.open(path, memmap=True) as hdul:
+            raw = _tree_bytes(hdul)
+        # asdf warns about tags of packages that are not installed; the WCS is then not
+        # callable and the caller says so.  No filter is set here (threads, see
+        # tso3.parallel): the run's filters ignore asdf's warnings.
+        with asdf.open(io.BytesIO(raw), lazy_load=True) as tree:
+            meta = tree.tree.get("meta") or {}
+            wcs = meta.get("wcs") if isinstance(meta, dict) else None
+    except Exception as exc:  # asdf and yaml raise many types for a damaged tree
+        raise InputError(path, f"not a valid JWST data model (ASDF tree: {exc})") from None
+    if wcs is not None and not callable(wcs):
+        log.warning("%s: the WCS in the ASDF tree cannot be built here (a tag of a package "
+                    "that is not installed); it is not used", path.name)  # fmt: skip
+        return None
+    return wcs
+
+
+def _tree_bytes(hdul: fits.HDUList) -> bytes:
+    """The ASDF file that stdatamodels stores in the ASDF extension."""
+    return np.asarray(hdul["ASDF"].data["ASDF_METADATA"][0]).tobytes()
+
+
+def check_tree(path: Path, hdul: fits.HDUList) -> None:
+    """Check the ASDF tree is well-formed YAML (a few ms with libyaml).
+
+    Only the syntax: the tags are converted when the WCS is parsed (:func:`read_tree_wcs`),
+    which a run does only when it uses the WCS.  A damaged tree is then found when the
+    input is read, before anything is written or logged.
+
+    Raises
+    ------
+    InputError
+        When the ASDF extension holds no readable tree.
+    """
+    import yaml
+
+    try:
+        raw = _tree_bytes(hdul)
+        if not raw.startswith(b"#ASDF"):
+            raise ValueError("no #ASDF header")
+        end = raw.find(b"\n...")  # the YAML document ends here; binary blocks may follow
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        yaml.compose(raw if end < 0 else raw[: end + 5], Loader=loader)
+    except (KeyError, IndexError, ValueError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(path, f"not a valid JWST data model (ASDF tree: {reason})") from None
 
 
 def read_segment(path: str | os.PathLike) -> Segment:
     """Read one calints segment's headers and times and check it is a usable TSO segment.
 
-    The metadata model is not parsed here (see :meth:`Segment.open_model`).
+    The ASDF tree is not parsed here (see :meth:`Segment.open_wcs`).
 
     Parameters
     ----------
@@ -314,7 +356,7 @@ def read_segment(path: str | os.PathLike) -> Segment:
     ------
     InputError
         Unreadable or truncated FITS, no SCI cube, data not 3-D, cubes of different
-        shapes, missing or inconsistent INT_TIMES, missing EXP_TYPE.
+        shapes, missing or inconsistent INT_TIMES, missing EXP_TYPE, malformed ASDF tree.
     """
     path = Path(path)
     try:
@@ -355,6 +397,8 @@ def read_segment(path: str | os.PathLike) -> Segment:
                 f"integrations but SCI has {shape[0]}",
             )
         int_times = _segment_int_times(path, table, intstart, intend)
+        if "ASDF" in names:
+            check_tree(path, hdul)
         wavelength = None
         if "WAVELENGTH" in names and hdul["WAVELENGTH"].header.get("NAXIS", 0) == 2:
             wavelength = np.asarray(hdul["WAVELENGTH"].data, dtype=np.float64)

@@ -1,16 +1,22 @@
 """Read and write ``*_x1dints.fits`` products (the jwst TSOMultiSpecModel layout).
 
-Writing goes through stdatamodels' ``TSOMultiSpecModel`` so that the HDU, column, unit and
-ASDF layout are exactly what jwst >= 1.19 writes (see ``docs/products.md``):
+Written with astropy alone, in the HDU, column, unit and keyword layout that jwst >= 1.19
+writes through stdatamodels (see ``docs/products.md``), and read back by
+``stdatamodels.jwst.datamodels.open`` as a ``TSOMultiSpecModel``:
 
 - PRIMARY from the first segment's primary header, with INTSTART/INTEND/EXPSTART/EXPEND/EXPMID
-  blended over all segments, ASNPOOL/ASNTABLE and the S_* step statuses set, SRCTYPE removed;
+  blended over all segments, ASNPOOL/ASNTABLE and the S_* step statuses set, SRCTYPE removed,
+  DATAMODL = TSOMultiSpecModel;
 - INT_TIMES with every integration of the exposure;
 - one EXTRACT1D per :class:`~tso3.spectra.SpectraSet`, in the given order, one row per
   integration, 27 columns;
-- ``TSO3_TRACE`` (tso3 addition, after ASDF): per-integration trace position/width and number
-  of repaired pixels.  stdatamodels ignores the HDU, so the file still opens as a
-  ``TSOMultiSpecModel``.
+- ``TSO3_TRACE`` (tso3 addition): per-integration trace position/width and number of
+  repaired pixels.  stdatamodels ignores the HDU.
+
+There is no ASDF extension: in an x1dints it would only repeat the FITS keywords and
+point to the tables, and stdatamodels builds the same model from the FITS content when it
+is absent.  Leaving it out spares every run the schema and asdf-extension start-up
+(about 2 s).
 
 Reading (both the current and the pre-2025 layout) lives in :mod:`tso3.io.x1dints_read`
 and is re-exported here.
@@ -20,16 +26,15 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Mapping, Sequence
-from functools import cache
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
 from tso3.errors import OutputExistsError
-from tso3.formats import INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
+from tso3.formats import EXTRACT1D_KEYWORDS, INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
 from tso3.io.atomic import atomic_output
 from tso3.io.x1dints_read import _ROW_KEYWORDS, _STRUCTURAL, TRACE_HDU, X1dInts, read_x1dints
 from tso3.parallel import ordered_map
@@ -62,96 +67,95 @@ def _squared(unit: str) -> str:
         return f"({unit})^2"
 
 
-@cache
-def _spec_keyword_map() -> dict[str, str]:
-    """FITS keyword -> attribute of an EXTRACT1D spectrum (from the specmeta schema)."""
-    from stdatamodels.jwst.datamodels import TSOSpecModel
+#: Comments of the primary keywords the writer sets (jwst's core schema titles).
+_PRIMARY_COMMENTS = {
+    "DATE": "UTC date file created",
+    "FILENAME": "Name of the file",
+    "DATAMODL": "Type of data model",
+    "ASNPOOL": "Name of the ASN pool",
+    "ASNTABLE": "Name of the ASN table",
+    "S_EXTR1D": "1-D Spectral Extraction",
+    "S_OUTLIR": "Outlier Detection",
+}
+#: Primary keywords blended over the segments as jwst's ModelBlender does.
+_BLEND_RULES = {
+    "INTSTART": min,
+    "INTEND": max,
+    "EXPSTART": min,
+    "EXPEND": max,
+    "EXPMID": lambda values: float(np.mean(values)),
+}
+#: The file's own cards, first in a JWST primary header.
+_FILE_KEYS = ("DATE", "FILENAME", "DATAMODL")
+#: Primary cards that astropy writes itself or that describe one segment's data.
+_PRIMARY_STRUCTURAL = ("SIMPLE", "BITPIX", "NAXIS", "EXTEND", "SRCTYPE")
 
-    props = TSOSpecModel().schema["properties"]
-    return {
-        v["fits_keyword"]: k
-        for k, v in props.items()
-        if isinstance(v, dict) and "fits_keyword" in v and k != "meta"
-    }
 
-
-def _set_path(model, path: str, value) -> None:
-    node = model
-    *parents, last = path.split(".")
-    for name in parents:
-        node = getattr(node, name)
-    setattr(node, last, value)
-
-
-def _primary_model(primary):
-    """A TSOMultiSpecModel whose primary metadata come from ``primary``."""
-    from stdatamodels import DataModel
-    from stdatamodels.jwst.datamodels import TSOMultiSpecModel
-
-    if isinstance(primary, DataModel):
-        model = TSOMultiSpecModel()
-        model.update(primary, only="PRIMARY")
-        return model
+def _as_header(source) -> fits.Header:
+    if isinstance(source, fits.Header):
+        return source
     header = fits.Header()
-    for key, value in dict(primary).items():
-        if value is None or key in ("", "COMMENT", "HISTORY") or key in _STRUCTURAL:
+    for key, value in dict(source).items():
+        if value is None or key in ("COMMENT", "HISTORY") or key in _STRUCTURAL:
             continue
         try:
-            header[key] = value
+            header.append((key, value), end=True) if key == "" else header.set(key, value)
         except (ValueError, TypeError):
             log.debug("primary keyword %s=%r cannot go in a FITS header; dropped", key, value)
-    # Letting stdatamodels read a primary HDU maps every keyword through the schema; unknown
-    # keywords land in extra_fits and are written back unchanged.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return TSOMultiSpecModel(fits.HDUList([fits.PrimaryHDU(header=header)]))
+    return header
 
 
-def _keyword(source, key: str, path: str):
-    from stdatamodels import DataModel
+def _primary_header(primaries: Sequence[fits.Header], keywords: Mapping[str, object]):
+    """The x1dints primary header: the first segment's, blended, with ``keywords`` set.
 
-    if isinstance(source, DataModel):
-        node = source
-        for name in path.split("."):
-            node = getattr(node, name, None)
-            if node is None:
-                return None
-        return node
-    return dict(source).get(key)
-
-
-def _blend(model, primaries: Sequence) -> None:
-    """Blend exposure keywords over segments the way jwst's ModelBlender does."""
-    rules = {
-        "INTSTART": ("meta.exposure.integration_start", min),
-        "INTEND": ("meta.exposure.integration_end", max),
-        "EXPSTART": ("meta.exposure.start_time", min),
-        "EXPEND": ("meta.exposure.end_time", max),
-        "EXPMID": ("meta.exposure.mid_time", lambda v: float(np.mean(v))),
-    }
-    for key, (path, rule) in rules.items():
-        values = [_keyword(p, key, path) for p in primaries]
-        values = [v for v in values if v is not None]
+    Every card of the segment's header is kept in its place (section titles and
+    comments included) except the structural ones and SRCTYPE, which belongs to a
+    spectrum (jwst drops it from the x1dints primary too).
+    """
+    first = primaries[0]
+    header = fits.Header()
+    for card in first.cards:
+        key = card.keyword
+        if key in _PRIMARY_STRUCTURAL or key.startswith("NAXIS"):
+            continue
+        header.append(card, end=True)
+    for key, rule in _BLEND_RULES.items():
+        values = [h.get(key) for h in primaries]
+        values = [v for v in values if v is not None and not isinstance(v, fits.card.Undefined)]
         if values:
-            _set_path(model, path, rule(values))
+            header[key] = rule(values)
+    for key, value in keywords.items():
+        if value is None:
+            continue
+        if key in header:
+            header[key] = value
+        else:
+            _insert_card(header, key, value)
+    return header
 
 
-def _set_primary_keyword(model, key: str, value) -> None:
-    paths = model.find_fits_keyword(key)
-    if paths:
-        _set_path(model, paths[0], value)
-        return
-    # Not in the schema: keep it as a raw card so nothing the caller asked for is lost
-    extra = model.extra_fits.PRIMARY.header if _has_extra(model) else []
-    extra = [list(card) for card in extra if card[0] != key] + [[key, value, ""]]
-    model.extra_fits = {"PRIMARY": {"header": extra}}
-
-
-def _has_extra(model) -> bool:
-    try:
-        return model.extra_fits.PRIMARY.header is not None
-    except AttributeError:
-        return False
+def _insert_card(header: fits.Header, key: str, value) -> None:
+    """A new primary card where jwst's schema puts it: DATE, FILENAME, DATAMODL first,
+    step statuses after the last S_* card, the association after TELESCOP, anything else
+    at the end."""
+    keys = list(header.keys())
+    anchor = None
+    if key in _FILE_KEYS:
+        earlier = [k for k in _FILE_KEYS[: _FILE_KEYS.index(key)] if k in header]
+        anchor = keys.index(earlier[-1]) if earlier else -1
+    elif key.startswith("S_"):
+        steps = [i for i, k in enumerate(keys) if k.startswith("S_")]
+        anchor = steps[-1] if steps else None
+    elif key in ("ASNPOOL", "ASNTABLE"):
+        before = "ASNPOOL" if key == "ASNTABLE" and "ASNPOOL" in header else "TELESCOP"
+        anchor = keys.index(before) if before in header else None
+    card = (key, value, _PRIMARY_COMMENTS.get(key, ""))
+    if anchor is None:
+        header.append(card, end=True)
+    elif anchor < 0:
+        header.insert(0, card)
+    else:
+        header.insert(anchor, card, after=True)
 
 
 def _n_alongdisp(wl2d: np.ndarray) -> np.ndarray:
@@ -204,32 +208,51 @@ def _column_units(s: SpectraSet) -> dict[str, str]:
     return {col: unit for col, unit in units.items() if unit}
 
 
-def _spec_model(
-    s: SpectraSet, table: np.ndarray, default_name: str | None, default_detector: str | None
-):
-    """The EXTRACT1D model of one SpectraSet, ``table`` being its :func:`_spec_table`."""
-    from stdatamodels.jwst.datamodels import TSOSpecModel
+def _spec_hdu(
+    s: SpectraSet,
+    table: np.ndarray,
+    index: int,
+    default_name: str | None,
+    default_detector: str | None,
+    s_region: str | None,
+) -> fits.BinTableHDU:
+    """The EXTRACT1D extension ``index`` (EXTVER) of one SpectraSet.
 
-    spec = TSOSpecModel(validate_on_assignment=False)
-    # Stored as is: assigning through the attribute would convert the big-endian table
-    # to native order, and the FITS writer would then swap it back byte by byte (4 s
-    # for 6000 x 512 spectra instead of 0.3 s).  The schema still validates it on save.
-    spec._instance["spec_table"] = table
-    kwmap = _spec_keyword_map()
-    for key, value in s.meta.items():
-        attr = kwmap.get(str(key).upper())
-        if attr is None or value is None or key in _ROW_KEYWORDS or key == "S_REGION":
-            if attr is None:
-                log.debug("EXTRACT1D keyword %s has no place in the schema; dropped", key)
-            continue
-        setattr(spec, attr, value)
-    if spec.name is None and default_name:
-        spec.name = default_name
-    spec.spectral_order = int(s.spectral_order)
-    detector = s.detector or default_detector
-    if detector:
-        spec.detector = detector
-    return spec
+    ``table`` is its :func:`_spec_table`, big-endian, so it is written without a
+    converted copy.  Keywords outside jwst's specmeta schema are dropped, as stdatamodels
+    drops them.
+    """
+    # as a FITS_rec view, astropy writes the rows as they are (a plain record array would
+    # be copied into a new FITS_rec and converted again piece by piece on writing: 10x)
+    hdu = fits.BinTableHDU(data=table.view(fits.FITS_rec), name="EXTRACT1D", ver=index)
+    nwave = s.nwave
+    units = _column_units(s)
+    for column in hdu.columns:
+        if column.name in units:
+            column.unit = units[column.name]
+        if column.name.lower() in VECTOR_COLUMNS:
+            column.dim = f"({nwave})"
+    values = {str(k).upper(): v for k, v in s.meta.items() if v is not None}
+    values = {k: v for k, v in values.items() if k not in _ROW_KEYWORDS and k != "S_REGION"}
+    for key in values.keys() - EXTRACT1D_KEYWORDS.keys():
+        log.debug("EXTRACT1D keyword %s has no place in the schema; dropped", key)
+    values.setdefault("SLTNAME", default_name)
+    values["SPORDER"] = int(s.spectral_order)
+    values["DETECTOR"] = s.detector or default_detector
+    values["S_REGION"] = s_region
+    # numpy scalars as Python ones: FITS cards take those
+    cards = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+    hdu.header.update(
+        [(k, cards[k], c) for k, c in EXTRACT1D_KEYWORDS.items() if cards.get(k) is not None]
+    )
+    return hdu
+
+
+def _int_times_hdu(int_times: np.ndarray) -> fits.BinTableHDU:
+    rows = np.zeros(len(int_times), dtype=INT_TIMES_DTYPE.newbyteorder(">"))
+    for name in INT_TIMES_DTYPE.names:
+        rows[name] = np.asarray(int_times[name])
+    return fits.BinTableHDU(data=rows.view(fits.FITS_rec), name="INT_TIMES", ver=1)
 
 
 def _per_int(values, n: int, fill, dtype) -> np.ndarray:
@@ -302,8 +325,8 @@ def write_x1dints(
         One EXTRACT1D extension each, in this order (ASN order, then order/detector).
     int_times : numpy.ndarray or None
         INT_TIMES rows of the whole exposure (structured array with the 7 standard columns).
-    primary : stdatamodels DataModel, mapping of FITS keywords, or a sequence of these
-        Primary header source(s), one per segment; the first gives the keywords, all are
+    primary : astropy.io.fits.Header, mapping of FITS keywords, or a sequence of these
+        Primary header(s), one per segment; the first gives the keywords, all are
         blended (INTSTART min, INTEND max, EXPSTART min, EXPEND max, EXPMID mean).
     asn_pool, asn_table : str or None
         ASNPOOL and ASNTABLE (the basename of ``asn_table`` is written).
@@ -321,53 +344,33 @@ def write_x1dints(
     path = Path(path)
     if not overwrite and path.exists():
         raise OutputExistsError(f"{path}: exists (use --overwrite)")
-    from stdatamodels import DataModel, fits_support
-
-    single = isinstance(primary, DataModel | Mapping | fits.Header)
-    primaries = [primary] if single else list(primary)
-    model = _primary_model(primaries[0])
-    _blend(model, primaries)
-    model.meta.target.source_type = None
-    if _has_extra(model):
-        cards = [list(c) for c in model.extra_fits.PRIMARY.header if c[0] != "SRCTYPE"]
-        model.extra_fits = {"PRIMARY": {"header": cards}}
-    model.meta.cal_step.extract_1d = "COMPLETE"
+    single = isinstance(primary, Mapping | fits.Header)
+    primaries = [_as_header(p) for p in ([primary] if single else list(primary))]
+    keywords: dict[str, object] = {
+        "DATE": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+        "FILENAME": filename or path.name,
+        "DATAMODL": "TSOMultiSpecModel",
+        "S_EXTR1D": "COMPLETE",
+    }
     if asn_pool is not None:
-        model.meta.asn.pool_name = str(asn_pool)
+        keywords["ASNPOOL"] = str(asn_pool)
     if asn_table is not None:
-        model.meta.asn.table_name = os.path.basename(os.fspath(asn_table))
-    for key, value in (extra_meta or {}).items():
-        _set_primary_keyword(model, key.upper(), value)
+        keywords["ASNTABLE"] = os.path.basename(os.fspath(asn_table))
+    keywords.update({str(k).upper(): v for k, v in (extra_meta or {}).items()})
+    header = _primary_header(primaries, keywords)
+    hdus: list[fits.hdu.base.ExtensionHDU] = []
     if int_times is not None:
-        rows = np.zeros(len(int_times), dtype=INT_TIMES_DTYPE)
-        for name in INT_TIMES_DTYPE.names:
-            rows[name] = np.asarray(int_times[name])
-        model.int_times = rows
-    exp_type = model.meta.exposure.type
-    detector = model.meta.instrument.detector
+        hdus.append(_int_times_hdu(int_times))
+    exp_type = header.get("EXP_TYPE")
+    detector = header.get("DETECTOR")
     s_region = next((s.meta["S_REGION"] for s in spectra if s.meta.get("S_REGION")), None)
     # the tables are big copies that release the GIL: one segment per core
     tables = list(ordered_map(_spec_table, spectra))
-    for index, (s, table) in enumerate(zip(spectra, tables, strict=True)):
-        spec = _spec_model(s, table, exp_type, detector)
-        if index == 0 and s_region:
-            spec.s_region = s_region
-        model.spec.append(spec)
+    for index, (s, table) in enumerate(zip(spectra, tables, strict=True), start=1):
+        region = s_region if index == 1 else None  # jwst: the first spectrum carries it
+        hdus.append(_spec_hdu(s, table, index, exp_type, detector, region))
     trace = _trace_hdu(spectra)
-    model.meta.filename = filename or path.name
+    if trace is not None:
+        hdus.append(trace)
     with atomic_output(path) as tmp:
-        # A file object keeps stdatamodels from renaming meta.filename to the temporary name
-        with open(tmp, "wb") as fh, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # model.to_fits(fh), with the column units (which the raw tables above do
-            # not carry) and the trace table added to the HDU list before it is written
-            model.on_save(fh)
-            hdulist = fits_support.to_fits(model._instance, model._schema)
-            for index, s in enumerate(spectra, start=1):
-                columns = hdulist["EXTRACT1D", index].columns
-                for col, unit in _column_units(s).items():
-                    columns[col].unit = unit
-            if trace is not None:
-                hdulist.append(trace)
-            hdulist.writeto(fh)
-    model.close()
+        fits.HDUList([fits.PrimaryHDU(header=header), *hdus]).writeto(tmp)

@@ -1,9 +1,11 @@
 """The stages of a run: the outlier pass and the measuring stages it feeds.
 
 A measuring stage module (:mod:`~tso3.stages.photometry`, :mod:`~tso3.stages.extraction`)
-has ``STEP`` (its parameter table), ``prepare(obs, mode)`` (array-only work done while the
-metadata is parsed), ``plan(obs, params, mode=, prepared=)`` (a context manager with
-``consume(block)``, ``finish()`` and ``arrays``) and ``write(...)``.
+has ``STEP`` (its parameter table), ``prepare(obs, mode)`` (array-only work done at the
+start, while the crfints copies begin), ``needs_wcs(obs)`` (whether it evaluates a WCS,
+whose ASDF trees a run then parses in the background),
+``plan(obs, params, mode=, prepared=)`` (a context manager with ``consume(block)``,
+``finish()`` and ``arrays``) and ``write(...)``.
 """
 
 from __future__ import annotations

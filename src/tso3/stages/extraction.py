@@ -92,12 +92,12 @@ def _oriented(cube: np.ndarray, dispaxis: int) -> np.ndarray:
 def wavelength_image(seg: Segment) -> np.ndarray:
     """2-D wavelengths (um): the WAVELENGTH extension, else the spectral WCS.
 
-    Only the WCS needs the metadata model.
+    Only the WCS needs the ASDF tree (see :func:`needs_wcs`).
     """
     wl = seg.wavelength
     if wl is not None:
         return np.asarray(wl, dtype=np.float64)
-    wcs = getattr(seg.model.meta, "wcs", None)
+    wcs = seg.wcs
     if wcs is not None:
         ny, nx = seg.shape[1:]
         y, x = np.mgrid[:ny, :nx]
@@ -302,10 +302,19 @@ class ExtractionStage(MeasuringStage):
 def prepare(obs: Observation, mode: str = "default") -> dict[str, np.ndarray]:
     """What :func:`plan` needs from the arrays: the median image of every detector.
 
-    Reads the calints only (no metadata model), so a run can do it while it parses the
-    models.
+    Reads the calints only, so a run can do it while it starts the crfints copies.
     """
     return median_images(obs)
+
+
+def needs_wcs(obs: Observation) -> bool:
+    """Whether :func:`plan` evaluates a WCS: some segment has no WAVELENGTH image.
+
+    NIS_SOSS takes its wavelengths from the GR700XD model, never from the WCS.
+    """
+    if obs.exp_type == "NIS_SOSS":
+        return False
+    return any(seg.wavelength is None for seg in obs.segments)
 
 
 def plan(
@@ -320,7 +329,7 @@ def plan(
     Parameters
     ----------
     obs : Observation
-        The validated observation (spectroscopic, metadata models open).
+        The validated observation (spectroscopic).
     params : Extract1dParams
         Step parameters.
     mode : {"default", "jwst"}
@@ -345,7 +354,7 @@ def plan(
 
 def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
     setup, lam = plan.setup, plan.wavelength
-    meta = seg.model.meta
+    meta = seg.meta
     columns, units = spectra_columns(
         sums,
         bunit=meta.bunit_data,
@@ -401,7 +410,7 @@ def write(
         path,
         extraction.spectra,
         obs.int_times(),
-        primary=[s.model for s in first],
+        primary=[s.primary_header for s in first],
         asn_pool=obs.association.asn_pool,
         asn_table=obs.association.asn_table,
         extra_meta=keywords,

@@ -72,7 +72,7 @@ class Calibration:
 
 def calibration(seg: Segment, gain: float | str | None) -> Calibration:
     """The unit conversion of the reference, with the gain the user gave (if any)."""
-    meta = seg.model.meta
+    meta = seg.meta
     bunit = (meta.bunit_data or "").strip()
     if bunit == "DN/s" and gain is None:
         note = "BUNIT is DN/s and no gain was given: photometry is in DN/s, not electrons"
@@ -98,7 +98,7 @@ def calibration(seg: Segment, gain: float | str | None) -> Calibration:
 
 
 def _planned_position(seg: Segment) -> tuple[float, float]:
-    wcsinfo = seg.model.meta.wcsinfo
+    wcsinfo = seg.meta.wcsinfo
     x, y = wcsinfo.siaf_xref_sci, wcsinfo.siaf_yref_sci
     if x is None or y is None:
         raise InputError(seg.path, "XREF_SCI/YREF_SCI missing: no planned source position")
@@ -110,11 +110,16 @@ def prepare(obs: Observation, mode: str = "default") -> tuple[np.ndarray, np.nda
 
     Up to CENTROID_SAMPLE integrations of the calints spread over the series (None in
     jwst mode, which centroids every integration of each segment).  Reads the arrays
-    only, not the metadata models, so a run can do it while it parses the models.
+    only, so a run can do it while it starts the crfints copies.
     """
     if mode == "jwst":
         return None
     return sample_integrations(obs.segments, CENTROID_SAMPLE, with_valid=True)
+
+
+def needs_wcs(obs: Observation) -> bool:
+    """Always: the table gives the aperture's sky position (from the first segment)."""
+    return True
 
 
 @dataclass
@@ -134,7 +139,7 @@ class _Plan:
 def _plan(obs: Observation, params: TsoPhotometryParams, mode: str, sample) -> _Plan:
     """Calibration and, in default mode, the aperture placed on ``sample``."""
     seg0 = obs.first
-    meta = seg0.model.meta
+    meta = seg0.meta
     cal = calibration(seg0, params.gain)
     x0, y0 = _planned_position(seg0)
     whole = is_whole_frame(meta.subarray.name, meta.instrument.pupil)
@@ -166,7 +171,7 @@ def _plan(obs: Observation, params: TsoPhotometryParams, mode: str, sample) -> _
 def _table(obs: Observation, parts: list[dict], plan: _Plan) -> QTable:
     """The phot.ecsv table from the per-block columns (in time order)."""
     seg0 = obs.first
-    meta = seg0.model.meta
+    meta = seg0.meta
     columns = {
         k: np.concatenate([p[k] for p in parts]) for k in parts[0] if all(k in p for p in parts)
     }
@@ -344,7 +349,7 @@ def _reference_sequence(plan: _Plan, sci, err, valid) -> dict[str, np.ndarray]:
 
 def _sky(seg: Segment, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ICRS position of the aperture centre from the segment's WCS (NaN without one)."""
-    wcs = getattr(seg.model.meta, "wcs", None)
+    wcs = seg.wcs
     if wcs is None:
         log.warning("%s: no WCS; aperture_ra_icrs/dec_icrs are NaN", seg.path.name)
         nan = np.full(len(x), np.nan)
