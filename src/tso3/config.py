@@ -24,7 +24,10 @@ from .steps import MODES
 def _number(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number")
-    return float(value)
+    number = float(value)
+    if not np.isfinite(number):  # nan, inf, and 1e400 (which float() makes inf)
+        raise ValueError("expected a finite number")
+    return number
 
 
 def _optional_number(value: Any) -> float | None:
@@ -32,9 +35,10 @@ def _optional_number(value: Any) -> float | None:
 
 
 def _integer(value: Any) -> int:
-    if isinstance(value, bool) or float(value) != int(float(value)):
+    number = _number(value)
+    if number != int(number):
         raise ValueError("expected an integer")
-    return int(float(value))
+    return int(number)
 
 
 def _optional_integer(value: Any) -> int | None:

@@ -17,7 +17,8 @@ from . import __version__
 from .config import Parameters
 from .errors import OutputExistsError
 from .formats import PROVENANCE_KEYWORDS
-from .io.atomic import StagedOutputs
+from .io.association import check_name_part
+from .io.atomic import StagedOutputs, output_folder
 from .io.crfints import crfints_path
 from .io.observation import Observation
 from .runlog import run_log
@@ -51,6 +52,8 @@ def plan_products(obs: Observation, out: Path, skip: set[str]) -> RunResult:
     ``speclc`` is planned for spectroscopy and dropped later when no binning is set.
     """
     name = obs.product_name
+    check_name_part(obs.association.source, "product name", name)  # also for the Python API
+    check_name_part(obs.association.source, "asn_id", obs.asn_id)
     result = RunResult(out, log_file=out / f"{name}_tso3.log", plot_dir=out / f"{name}_plots")
     if "outlier_detection" not in skip:
         result.crfints = [crfints_path(out, s.path, obs.asn_id) for s in obs.segments]
@@ -153,21 +156,16 @@ def crfints_keywords(obs: Observation, params: Parameters, prov: dict) -> dict:
 def staged_products(result: RunResult):
     """Products under temporary names, the run log among them; all removed on failure.
 
-    A failed run also removes the output folder when it made it and it is empty; a
+    A failed run also removes the output folders it made (when empty); a
     successful one removes an earlier run's speclc it did not replace (:func:`remove_stale`).
     """
-    out = result.output_dir
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
     planned_speclc = result.speclc
     staged = StagedOutputs()
-    try:
-        with run_log(staged.reserve(result.log_file)):
-            yield staged
-        remove_stale(planned_speclc, result)
-    except BaseException:
-        staged.abort()
-        if created:
-            with contextlib.suppress(OSError):
-                out.rmdir()
-        raise
+    with output_folder(result.output_dir):
+        try:
+            with run_log(staged.reserve(result.log_file)):
+                yield staged
+            remove_stale(planned_speclc, result)
+        except BaseException:
+            staged.abort()
+            raise

@@ -167,19 +167,55 @@ def test_missing_integrations(tmp_path):
     assert "6-10 are missing" in msg
 
 
-@pytest.mark.parametrize("table", ["missing", "empty", "short"])
-def test_int_times_problems(tmp_path, table):
-    if table == "short":
-        p = make_segment(tmp_path, intstart=1, intend=10, table=int_times(1, 7))
-        assert "does not cover" in _error([p])
-        return
-    p = make_segment(tmp_path)
-    with fits.open(p) as hdul:
+def test_int_times_short_derived_from_the_cadence(tmp_path):
+    p = make_segment(tmp_path, intstart=1, intend=10, table=int_times(1, 7))
+    obs = load_observation([p])
+    assert obs.derived_times == 3 and "derived from the cadence" in obs.caveats[0]
+    expected = int_times(1, 10)
+    for name in expected.dtype.names:
+        np.testing.assert_allclose(obs.int_times()[name], expected[name], rtol=0, atol=1e-9)
+
+
+def test_int_times_nan_rows_derived(tmp_path):
+    table = int_times(1, 10)
+    for name in table.dtype.names[1:]:
+        table[name][4:6] = np.nan
+    obs = load_observation([make_segment(tmp_path, table=table)])
+    assert obs.derived_times == 2
+    np.testing.assert_allclose(
+        obs.int_times()["int_mid_MJD_UTC"], int_times(1, 10)["int_mid_MJD_UTC"]
+    )
+
+
+def _without_int_times(path, *, empty: bool) -> None:
+    with fits.open(path) as hdul:
         keep = [h for h in hdul if h.name != "INT_TIMES"]
-        if table == "empty":
+        if empty:
             keep.append(fits.BinTableHDU(hdul["INT_TIMES"].data[:0], name="INT_TIMES"))
-        fits.HDUList(keep).writeto(p, overwrite=True)
-    assert "INT_TIMES" in _error([p])
+        fits.HDUList(keep).writeto(path, overwrite=True)
+
+
+@pytest.mark.parametrize("empty", [False, True])
+def test_int_times_absent_derived_from_the_header(tmp_path, empty):
+    p = make_segment(tmp_path, intstart=1, intend=10)
+    _without_int_times(p, empty=empty)
+    with fits.open(p, mode="update") as hdul:
+        hdul[0].header.update(EXPSTART=60000.0, EXPEND=60000.0 + 100 / 86400, NINTS=10)
+    obs = load_observation([p])
+    assert obs.derived_times == 10 and "EXPSTART and EXPEND" in obs.caveats[0]
+    times = obs.int_times()
+    np.testing.assert_allclose(times["int_start_MJD_UTC"][[0, 9]], 60000 + np.r_[0, 90] / 86400)
+    np.testing.assert_allclose(times["int_mid_MJD_UTC"][0], 60000 + 5 / 86400)
+    assert np.isnan(times["int_mid_BJD_TDB"]).all()  # no BSTRTIME/BENDTIME
+
+
+def test_no_times_anywhere_is_an_error(tmp_path):
+    p = make_segment(tmp_path, intstart=1, intend=10)
+    _without_int_times(p, empty=False)
+    with fits.open(p, mode="update") as hdul:
+        for key in ("EXPSTART", "EXPEND"):
+            hdul[0].header.remove(key, ignore_missing=True)
+    assert "EXPSTART/EXPEND cannot give them" in _error([p])
 
 
 def test_data_not_3d(tmp_path):

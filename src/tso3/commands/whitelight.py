@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import parse_set_options, resolve_parameters
 from ..errors import OutputExistsError, ParameterError
-from ..io.atomic import StagedOutputs
+from ..io.atomic import StagedOutputs, output_folder
 from ..io.x1dints_read import read_x1dints
 from ..stages.whitelight import binning_requested, measure, write
 
@@ -100,16 +100,16 @@ def whitelight_from_x1dints(
             if path.exists():
                 raise OutputExistsError(f"{path}: product exists; use --overwrite")
     curves = measure(data.spectra, data.primary, params, mode=mode, provenance=provenance)
-    out.mkdir(parents=True, exist_ok=True)
     staged = StagedOutputs()
-    try:
-        write(
-            curves,
-            staged.reserve(whtlt),
-            staged.reserve(speclc) if curves.binned else None,
-        )
-        staged.commit()
-    except BaseException:
-        staged.abort()
-        raise
+    with output_folder(out):
+        try:
+            write(
+                curves,
+                staged.reserve(whtlt),
+                staged.reserve(speclc) if curves.binned else None,
+            )
+            staged.commit()
+        except BaseException:
+            staged.abort()
+            raise
     return [whtlt, speclc] if curves.binned else [whtlt]

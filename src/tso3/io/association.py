@@ -99,9 +99,11 @@ def read_association(path: str | os.PathLike) -> Association:
     name = product.get("name")
     if not isinstance(name, str) or not name:
         raise InputError(path, "products[0] has no 'name'")
+    check_name_part(path, "product name", name)
     asn_id = asn.get("asn_id")
     if not isinstance(asn_id, str) or not asn_id:
         raise InputError(path, "association has no 'asn_id'")
+    check_name_part(path, "asn_id", asn_id)
     members = product.get("members")
     if not isinstance(members, list):
         raise InputError(path, "products[0] has no 'members' list")
@@ -127,6 +129,23 @@ def read_association(path: str | os.PathLike) -> Association:
         asn_table=path.name,
         source=path.resolve(),
     )
+
+
+#: What a product name or asn_id may hold: they become parts of file names in ``-o``.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def check_name_part(path: str | os.PathLike | None, what: str, value: str) -> None:
+    """InputError unless ``value`` can be part of a file name inside the output folder.
+
+    Letters, digits and ``. _ + -`` (not first): no folder separators, no ``..``, no
+    absolute path, so a crafted association cannot place products outside ``-o``.
+    """
+    if not SAFE_NAME.match(value) or ".." in value:
+        raise InputError(
+            path, f"{what} {value!r} is not a plain file name (letters, digits, . _ + -): "
+            "products must stay in the output folder",
+        )  # fmt: skip
 
 
 def collect_inputs(inputs: Sequence[str | os.PathLike]) -> Association | list[Path]:

@@ -81,3 +81,48 @@ class StagedOutputs:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
         self._pending.clear()
+
+
+@contextlib.contextmanager
+def output_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Make ``path`` (and missing parents) a writable output folder for the body.
+
+    If the body raises, the folders made here are removed again when empty, so a
+    failed run leaves the file system as it found it.
+
+    Raises
+    ------
+    InputError
+        When ``path`` (or a parent) is a file, cannot be created, or is not writable
+        (a read-only file system, no permission, a virtual file system such as /proc).
+    """
+    from ..errors import InputError
+
+    out = Path(path)
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "the output folder is a file")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise InputError(out, f"cannot make the output folder: {blocker} is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".tso3-write-test.{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        _remove_empty(made)
+        reason = exc.strerror or str(exc)
+        raise InputError(out, f"cannot write to the output folder ({reason})") from None
+    try:
+        yield out
+    except BaseException:
+        _remove_empty(made)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders (deepest first) that are still there and empty."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()

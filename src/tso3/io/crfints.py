@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 from astropy.io import fits
 
 from .association import output_basename
@@ -47,17 +48,45 @@ def primary_header_bytes(source: str | os.PathLike, updates: Mapping[str, object
     return buffer.getvalue()
 
 
+#: The cubes that take NaN where a pixel is flagged, so they must be floating point.
+FLOAT_CUBES = ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
+
+
 def write_copy(source: str | os.PathLike, destination: str | os.PathLike, primary: bytes) -> None:
     """Write ``primary`` (a whole primary HDU, see :func:`primary_header_bytes`), then
-    every other HDU of ``source`` byte for byte."""
+    every other HDU of ``source`` byte for byte.
+
+    A file whose SCI, ERR or VAR_* cube holds integers (stage 2 writes float32) cannot
+    take NaN: its copy has those cubes as float32 instead.
+    """
     with fits.open(source, memmap=True, do_not_scale_image_data=True) as hdul:
         rest_offset = hdul[1].fileinfo()["hdrLoc"] if len(hdul) > 1 else None
+        integer = [h.name for h in hdul[1:] if h.name in FLOAT_CUBES and h.header["BITPIX"] > 0]
+    if integer:
+        _write_float_copy(source, destination, primary)
+        return
     with open(destination, "wb") as out:
         out.write(primary)
         if rest_offset is not None:
             out.flush()
             with open(source, "rb") as src:
                 _copy_range(src, out, rest_offset)
+
+
+def _write_float_copy(
+    source: str | os.PathLike, destination: str | os.PathLike, primary: bytes
+) -> None:
+    """The copy of :func:`write_copy` with the integer cubes of FLOAT_CUBES as float32."""
+    with fits.open(source, memmap=False) as hdul:  # a rare file: read whole, scaled
+        hdus = [fits.PrimaryHDU(header=fits.Header.fromstring(primary.decode("ascii")))]
+        for hdu in hdul[1:]:
+            if hdu.name in FLOAT_CUBES and hdu.header["BITPIX"] > 0:
+                header = hdu.header.copy()
+                for key in ("BSCALE", "BZERO", "BLANK"):
+                    header.remove(key, ignore_missing=True)
+                hdu = fits.ImageHDU(np.asarray(hdu.data, np.float32), header, name=hdu.name)
+            hdus.append(hdu)
+        fits.HDUList(hdus).writeto(destination, overwrite=True)
 
 
 def _copy_range(src, dst, start: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,11 +22,13 @@ from .association import (
     parse_exposure_name,
     product_name_from_meta,
 )
+from .int_times import fill_missing_times, missing_time_rows
 from .segments import (
     IMAGING_EXP_TYPES,
     SPECTRAL_EXP_TYPES,
     TSO_EXP_TYPES,
     Segment,
+    integer_keyword,
     read_segment,
 )
 from .soss_models import PWCPOS_BOUNDS
@@ -46,11 +48,19 @@ class Observation:
         Segments per detector, each list in time order.
     exp_type : str
         The common EXP_TYPE.
+    caveats : list of str
+        What the data lack that the products can only partly make up for (an incomplete
+        exposure, integration times derived, ...): logged as warnings, repeated in the
+        run log and the summary.
+    derived_times : int
+        Integrations whose times tso3 derived (see :mod:`tso3.io.int_times`).
     """
 
     association: Association
     series: dict[str, list[Segment]]
     exp_type: str
+    caveats: list[str] = field(default_factory=list)
+    derived_times: int = 0
 
     @property
     def segments(self) -> list[Segment]:
@@ -88,6 +98,13 @@ class Observation:
         segs = self.series[detector or self.detectors[0]]
         return np.concatenate([s.int_times for s in segs])
 
+    def integration_ranges(self) -> str:
+        """The integrations present, per detector: ``"1-300"``, ``"NRS1 1-300, NRS2 1-300"``."""
+        ranges = {det: f"{segs[0].intstart}-{segs[-1].intend}" for det, segs in self.series.items()}
+        if len(ranges) == 1:
+            return next(iter(ranges.values()))
+        return ", ".join(f"{det} {r}" for det, r in ranges.items())
+
     def open_wcs(self) -> None:
         """Parse every segment's ASDF tree for its WCS (InputError for a damaged one)."""
         for seg in self.segments:
@@ -116,13 +133,6 @@ class Observation:
         return "\n".join(lines)
 
 
-def is_tso(segment: Segment) -> bool:
-    """The reference's ``is_tso``: TSOVISIT or a TSO EXP_TYPE, and NINTS >= 2."""
-    tso = bool(segment.keyword("TSOVISIT")) or segment.exp_type in TSO_EXP_TYPES
-    nints = segment.keyword("NINTS")
-    return tso and not (nints is not None and int(nints) < 2)
-
-
 def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) -> Observation:
     """Read and validate the input of a tso3 run.
 
@@ -134,6 +144,7 @@ def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) ->
     Returns
     -------
     Observation
+        With the caveats found logged as warnings (and kept in ``caveats``).
 
     Raises
     ------
@@ -147,26 +158,145 @@ def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) ->
     segments = [read_segment(p) for p in paths]
     exp_type = _common_exp_type(segments)
     for seg in segments:
-        if not is_tso(seg):
-            raise InputError(
-                seg.path, f"not a TSO exposure (EXP_TYPE={seg.exp_type}, TSOVISIT not set)"
-            )
+        _check_time_series(seg)
     if exp_type not in IMAGING_EXP_TYPES | SPECTRAL_EXP_TYPES:
         raise InputError(segments[0].path, f"EXP_TYPE {exp_type} is not a TSO mode tso3 handles")
+    caveats = []
     if exp_type == "NIS_SOSS":
-        for seg in segments:
-            check_soss_setup(seg)
+        caveats += [c for c in map(check_soss_setup, segments) if c][:1]
+    _check_one_exposure(segments)
     series = _order_series(segments)
+    caveats += _check_complete(series)
+    derived, notes = _complete_times(series)
+    caveats += notes
+    for caveat in caveats:
+        log.warning("%s", caveat)
     association = found if isinstance(found, Association) else _derive_association(series)
-    return Observation(association=association, series=series, exp_type=exp_type)
+    return Observation(association, series, exp_type, caveats=caveats, derived_times=derived)
+
+
+def _check_time_series(seg: Segment) -> None:
+    """InputError unless the segment is a time series of at least 2 integrations."""
+    if not (bool(seg.keyword("TSOVISIT")) or seg.exp_type in TSO_EXP_TYPES):
+        problem = f"not a TSO exposure (EXP_TYPE={seg.exp_type}, TSOVISIT not set)"
+        raise InputError(seg.path, problem)
+    nints = integer_keyword(seg.path, seg.primary_header, "NINTS")
+    if nints is not None and nints < 2:
+        raise InputError(
+            seg.path, f"NINTS={nints}: {nints} integration, a time series needs at least 2"
+        )
+
+
+#: Keywords that are the same in every segment of one exposure (both NIRSpec detectors).
+EXPOSURE_KEYWORDS = (
+    "PROGRAM", "OBSERVTN", "VISIT", "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE", "NINTS"
+)  # fmt: skip
+#: EXPSTART may differ by this much between detectors (days); segments of one detector
+#: share it to the last digit.
+_EXPSTART_TOLERANCE = {True: 1e-9, False: 1 / 1440}
+
+
+def _check_one_exposure(segments: list[Segment]) -> None:
+    """InputError naming both files when two segments come from different exposures."""
+    first = segments[0]
+    for seg in segments[1:]:
+        for key in EXPOSURE_KEYWORDS:
+            a, b = first.keyword(key), seg.keyword(key)
+            if a is not None and b is not None and str(a).strip() != str(b).strip():
+                raise InputError(
+                    seg.path, f"{key}={b} but {key}={a} in {first.path.name}: segments of "
+                    "different exposures cannot be merged",
+                )  # fmt: skip
+        a, b = first.keyword("EXPSTART"), seg.keyword("EXPSTART")
+        try:
+            apart = abs(float(a) - float(b))
+        except (TypeError, ValueError):
+            continue
+        if apart > _EXPSTART_TOLERANCE[seg.detector == first.detector]:
+            raise InputError(
+                seg.path, f"EXPSTART={b} but EXPSTART={a} in {first.path.name}: segments of "
+                "different exposures cannot be merged",
+            )  # fmt: skip
+
+
+def _check_complete(series: dict[str, list[Segment]]) -> list[str]:
+    """Caveats for series that do not cover the whole exposure (NINTS, EXSEGTOT)."""
+    caveats = []
+    for det, segs in series.items():
+        first, last = segs[0], segs[-1]
+        nints = integer_keyword(first.path, first.primary_header, "NINTS")
+        total = integer_keyword(first.path, first.primary_header, "EXSEGTOT")
+        lacking = []
+        if first.intstart > 1:
+            lacking.append(f"integrations 1-{first.intstart - 1}")
+        if nints is not None and last.intend < nints:
+            lacking.append(f"integrations {last.intend + 1}-{nints}")
+        if not lacking and total is not None and len(segs) < total:
+            lacking.append(f"{total - len(segs)} of {total} segments")
+        if lacking:
+            label = f"{det} " if len(series) > 1 else ""
+            caveats.append(
+                f"incomplete exposure: {label}integrations {first.intstart}-{last.intend} of "
+                f"{nints or '?'} present ({len(segs)} of {total or '?'} segments); "
+                f"{' and '.join(lacking)} are not in the input, so the products lack them"
+            )
+    return caveats
+
+
+def _complete_times(series: dict[str, list[Segment]]) -> tuple[int, list[str]]:
+    """Derive the integration times INT_TIMES lacks (:mod:`tso3.io.int_times`).
+
+    Returns the number of integrations whose times were derived, and the caveats.
+    """
+    derived, caveats = 0, []
+    for det, segs in series.items():
+        rows = np.concatenate([s.int_times for s in segs])
+        missing = missing_time_rows(rows)
+        if not missing.any():
+            continue
+        first = segs[0]
+        keys = ("NINTS", "EXPSTART", "EXPEND", "BSTRTIME", "BENDTIME")
+        header = {k: first.keyword(k) for k in keys}
+        filled, how = fill_missing_times(rows, header)
+        where = ", ".join(
+            f"{seg.path.name} ({int(missing_time_rows(seg.int_times).sum())})"
+            for seg in segs
+            if missing_time_rows(seg.int_times).any()
+        )
+        if not how:
+            raise InputError(
+                first.path, f"{int(missing.sum())} integrations have no time in INT_TIMES "
+                f"({where}) and EXPSTART/EXPEND cannot give them",
+            )  # fmt: skip
+        start = 0
+        for seg in segs:
+            seg.int_times = filled[start : start + seg.nints]
+            start += seg.nints
+        source = {
+            "cadence": "the cadence of the other integrations",
+            "header": "EXPSTART and EXPEND spread over NINTS",
+        }[how]
+        label = f"{det}: " if len(series) > 1 else ""
+        caveats.append(
+            f"{label}{int(missing.sum())} of {len(rows)} integrations have no time in INT_TIMES "
+            f"(missing or NaN rows: {where}); their times are derived from {source}"
+        )
+        derived += int(missing.sum())
+    return derived, caveats
 
 
 #: NIS_SOSS subarrays tso3 extracts (the GR700XD trace models are defined for them).
 SOSS_SUBARRAYS = ("SUBSTRIP256", "SUBSTRIP96", "FULL")
 
 
-def check_soss_setup(seg: Segment) -> None:
+def check_soss_setup(seg: Segment) -> str:
     """Check a NIS_SOSS segment can be extracted: CLEAR + GR700XD, PWCPOS, subarray.
+
+    Returns
+    -------
+    str
+        A caveat when PUPIL is absent (taken as GR700XD, the only SOSS pupil, as jwst
+        does), else ``""``.
 
     Raises
     ------
@@ -180,8 +310,11 @@ def check_soss_setup(seg: Segment) -> None:
             seg.path, f"NIS_SOSS with FILTER={filt or 'none'}: only CLEAR has trace models"
         )
     pupil = str(seg.keyword("PUPIL", "")).upper()
-    if pupil != "GR700XD":
-        raise InputError(seg.path, f"NIS_SOSS with PUPIL={pupil or 'none'}, not GR700XD")
+    caveat = ""
+    if not pupil:
+        caveat = f"{seg.path.name}: no PUPIL keyword; NIS_SOSS is taken as PUPIL=GR700XD"
+    elif pupil != "GR700XD":
+        raise InputError(seg.path, f"NIS_SOSS with PUPIL={pupil}, not GR700XD")
     pwcpos = seg.keyword("PWCPOS")
     if pwcpos is None:
         raise InputError(seg.path, "NIS_SOSS without PWCPOS (pupil wheel position) keyword")
@@ -195,9 +328,10 @@ def check_soss_setup(seg: Segment) -> None:
     subarray = str(seg.keyword("SUBARRAY", "")).upper()
     if subarray not in SOSS_SUBARRAYS:
         raise InputError(
-            seg.path, f"NIS_SOSS SUBARRAY={subarray or 'none'}: not one of "
-            + ", ".join(SOSS_SUBARRAYS)
+            seg.path,
+            f"NIS_SOSS SUBARRAY={subarray or 'none'}: not one of " + ", ".join(SOSS_SUBARRAYS),
         )
+    return caveat
 
 
 def _common_exp_type(segments: list[Segment]) -> str:

@@ -141,7 +141,7 @@ class Segment:
     @property
     def segment_number(self) -> int:
         """EXSEGNUM, or 1 when absent (the reference's convention)."""
-        return int(self.keyword("EXSEGNUM") or 1)
+        return integer_keyword(self.path, self.primary_header, "EXSEGNUM") or 1
 
     @property
     def wavelength(self) -> np.ndarray | None:
@@ -356,7 +356,8 @@ def read_segment(path: str | os.PathLike) -> Segment:
     ------
     InputError
         Unreadable or truncated FITS, no SCI cube, data not 3-D, cubes of different
-        shapes, missing or inconsistent INT_TIMES, missing EXP_TYPE, malformed ASDF tree.
+        shapes, INTSTART/INTEND not matching SCI, a non-integer NINTS, INTSTART, INTEND,
+        EXSEGNUM or EXSEGTOT, missing EXP_TYPE, malformed ASDF tree.
     """
     path = Path(path)
     try:
@@ -388,8 +389,10 @@ def read_segment(path: str | os.PathLike) -> Segment:
         primary = hdul[0].header.copy()
         sci_header = hdul["SCI"].header.copy()
         table = hdul["INT_TIMES"].data if "INT_TIMES" in names else None
-        intstart = int(primary.get("INTSTART") or 1)
-        intend = int(primary.get("INTEND") or (intstart + shape[0] - 1))
+        for key in ("NINTS", "EXSEGNUM", "EXSEGTOT"):
+            integer_keyword(path, primary, key)  # used later: checked now
+        intstart = integer_keyword(path, primary, "INTSTART") or 1
+        intend = integer_keyword(path, primary, "INTEND") or intstart + shape[0] - 1
         if intend - intstart + 1 != shape[0]:
             raise InputError(
                 path,
@@ -415,29 +418,41 @@ def read_segment(path: str | os.PathLike) -> Segment:
     )
 
 
+def integer_keyword(path: Path, header: fits.Header, key: str) -> int | None:
+    """An integer-valued keyword (``None`` when absent), InputError when not an integer."""
+    value = header_value(header, key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+        if not number.is_integer():
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(path, f"{key}={value!r} is not an integer") from None
+    return int(number)
+
+
 def _segment_int_times(path: Path, table, intstart: int, intend: int) -> np.ndarray:
-    """The INT_TIMES rows for [intstart, intend], whatever superset the table holds."""
-    if table is None or len(table) == 0:
-        raise InputError(path, "INT_TIMES table is missing or empty")
-    table = np.asarray(table)
-    missing = [c for c in INT_TIMES_COLUMNS if c not in (table.dtype.names or ())]
-    if missing:
-        raise InputError(path, f"INT_TIMES lacks column(s) {', '.join(missing)}")
-    numbers = np.asarray(table["integration_number"], dtype=np.int64)
+    """The INT_TIMES rows for [intstart, intend], whatever superset the table holds.
+
+    Integrations the table does not list (a short, empty or missing table, as in some
+    archive files that jwst processes too) get NaN times; the observation fills them in
+    (:func:`tso3.io.times.fill_missing_times`).
+    """
     wanted = np.arange(intstart, intend + 1)
+    out = np.zeros(len(wanted), dtype=INT_TIMES_DTYPE)
+    out["integration_number"] = wanted
+    for c in INT_TIMES_COLUMNS[1:]:
+        out[c] = np.nan
+    names = () if table is None else (np.asarray(table).dtype.names or ())
+    if table is None or len(table) == 0 or any(c not in names for c in INT_TIMES_COLUMNS):
+        return out
+    table = np.asarray(table)
+    numbers = np.asarray(table["integration_number"], dtype=np.int64)
     order = np.argsort(numbers, kind="stable")
-    pos = np.searchsorted(numbers[order], wanted)
-    pos = np.clip(pos, 0, len(numbers) - 1)
+    pos = np.clip(np.searchsorted(numbers[order], wanted), 0, len(numbers) - 1)
     found = numbers[order][pos] == wanted
-    if not found.all():
-        first_missing = int(wanted[~found][0])
-        raise InputError(
-            path,
-            f"INT_TIMES does not cover integrations {intstart}-{intend} "
-            f"(integration {first_missing} missing)",
-        )
-    rows = table[order][pos]
-    out = np.zeros(len(rows), dtype=INT_TIMES_DTYPE)
-    for c in INT_TIMES_COLUMNS:
-        out[c] = rows[c]
+    rows = table[order][pos[found]]
+    for c in INT_TIMES_COLUMNS[1:]:
+        out[c][found] = rows[c]
     return out

@@ -1,0 +1,611 @@
+"""The bad-input contract, case by case, on malformed copies of simulated observations.
+
+Every case copies a small simulated observation, breaks it in one way (a truncation, a
+missing extension or keyword, inconsistent segments, degenerate arrays, a hostile name, a
+bad parameter, an unusable output folder) and runs ``tso3 run`` in this process.  Then:
+
+- refused inputs: exit status 2 and one line on stderr naming the file or parameter, no
+  traceback, no product (nothing in the output folder);
+- usable inputs: exit status 0, the documented warning, and every integration in every
+  product (one whtlt or phot row per integration, one x1dints row per integration);
+- always: the inputs are byte-identical afterwards.
+
+docs/usage.md, "What tso3 refuses, and what it accepts with a warning", lists the cases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+from tso3.cli import main
+from tso3.simulate import simulate
+
+NINTS = 30  # per observation, in 3 segments of 10
+
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory):
+    """One small observation per mode kind, simulated once for the module."""
+    root = tmp_path_factory.mktemp("robustness")
+    out = {}
+    for mode in ("nrs_brightobj", "nrc_tsimage"):
+        out[mode] = simulate(mode, root / mode, nints=NINTS, segments=3, seed=5).asn_path.parent
+    sim = simulate("nis_soss", root / "soss", nints=8, segments=2, seed=5, subarray="SUBSTRIP96")
+    out["nis_soss"] = sim.asn_path.parent
+    return out
+
+
+@dataclass
+class Case:
+    """What a broken input should give.
+
+    status : the exit status; needle : a text the stderr line (status 2) or a warning
+    (status 0) must hold; args : extra command-line arguments; output : the ``-o`` folder
+    relative to the case folder; nints : integrations every product must hold (status 0).
+    """
+
+    status: int
+    needle: str
+    args: tuple = ()
+    output: str | None = None
+    nints: int = NINTS
+    inputs: str | None = None  # the INPUT relative to the copy (default: the ASN)
+
+
+# --- helpers that break a copy ---------------------------------------------------------
+
+
+def segments(d: Path) -> list[Path]:
+    return sorted(d.glob("*_calints.fits"))
+
+
+def asn_path(d: Path) -> Path:
+    return next(d.glob("*_asn.json"))
+
+
+def edit_asn(d: Path, edit: Callable[[dict], None]) -> None:
+    path = asn_path(d)
+    asn = json.loads(path.read_text())
+    edit(asn)
+    path.write_text(json.dumps(asn))
+
+
+def drop_segment(d: Path, index: int) -> None:
+    """Remove one segment file and its ASN member."""
+    gone = segments(d)[index]
+    gone.unlink()
+
+    def edit(asn):
+        members = asn["products"][0]["members"]
+        members[:] = [m for m in members if m["expname"] != gone.name]
+
+    edit_asn(d, edit)
+
+
+def set_keyword(path: Path, key: str, value, ext: int | str = 0) -> None:
+    with fits.open(path, mode="update") as hdul:
+        hdul[ext].header[key] = value
+
+
+def del_keyword(path: Path, key: str, ext: int | str = 0) -> None:
+    with fits.open(path, mode="update") as hdul:
+        del hdul[ext].header[key]
+
+
+def rewrite(path: Path, edit: Callable[[fits.HDUList], fits.HDUList | None]) -> None:
+    """Load every HDU, let ``edit`` change the list, write it back."""
+    with fits.open(path, memmap=False) as hdul:
+        hdul.readall()
+        new = edit(hdul) or hdul
+        new.writeto(path, overwrite=True, output_verify="silentfix")
+
+
+def edit_array(path: Path, name: str, edit: Callable[[np.ndarray], np.ndarray]) -> None:
+    def change(hdul):
+        hdul[name].data = edit(np.array(hdul[name].data))
+
+    rewrite(path, change)
+
+
+def drop_hdu(path: Path, name: str) -> None:
+    def change(hdul):
+        del hdul[name]
+
+    rewrite(path, change)
+
+
+def edit_int_times(path: Path, edit: Callable[[np.ndarray], np.ndarray]) -> None:
+    def change(hdul):
+        table = edit(np.array(hdul["INT_TIMES"].data))
+        hdu = fits.BinTableHDU(table, header=hdul["INT_TIMES"].header, name="INT_TIMES")
+        hdul[hdul.index_of("INT_TIMES")] = hdu
+
+    rewrite(path, change)
+
+
+def nan_int_times(rows: slice) -> Callable[[np.ndarray], np.ndarray]:
+    def edit(table):
+        for name in table.dtype.names[1:]:
+            table[name][rows] = np.nan
+        return table
+
+    return edit
+
+
+# --- the cases -------------------------------------------------------------------------
+# Each takes the copy's folder, breaks it and returns the expected outcome.
+
+CASES: dict[str, tuple[str, Callable[[Path], Case]]] = {}
+
+
+def case(name: str, base: str = "nrs_brightobj"):
+    def register(fn):
+        CASES[name] = (base, fn)
+        return fn
+
+    return register
+
+
+# hostile names and associations
+
+
+@case("product_name_climbs_out")
+def _(d):
+    edit_asn(d, lambda a: a["products"][0].__setitem__("name", "../../x"))
+    return Case(2, "product name")
+
+
+@case("product_name_absolute")
+def _(d):
+    edit_asn(d, lambda a: a["products"][0].__setitem__("name", str(d / "elsewhere")))
+    return Case(2, "product name")
+
+
+@case("product_name_with_folder")
+def _(d):
+    edit_asn(d, lambda a: a["products"][0].__setitem__("name", "sub/x"))
+    return Case(2, "product name")
+
+
+@case("asn_id_climbs_out")
+def _(d):
+    edit_asn(d, lambda a: a.__setitem__("asn_id", "../o004"))
+    return Case(2, "asn_id")
+
+
+@case("asn_not_json")
+def _(d):
+    asn_path(d).write_text("{not json")
+    return Case(2, "not valid JSON")
+
+
+@case("asn_without_science")
+def _(d):
+    edit_asn(
+        d, lambda a: [m.__setitem__("exptype", "background") for m in a["products"][0]["members"]]
+    )
+    return Case(2, "no science members")
+
+
+@case("asn_member_missing")
+def _(d):
+    segments(d)[1].unlink()
+    return Case(2, "does not exist")
+
+
+@case("asn_member_is_a_folder")
+def _(d):
+    (d / "folder_calints.fits").mkdir()
+    edit_asn(
+        d, lambda a: a["products"][0]["members"][1].__setitem__("expname", "folder_calints.fits")
+    )
+    return Case(2, "does not exist")
+
+
+@case("asn_member_absolute_path")
+def _(d):
+    first = segments(d)[0]
+    edit_asn(d, lambda a: a["products"][0]["members"][0].__setitem__("expname", str(first)))
+    return Case(0, "")
+
+
+# truncations, missing extensions and keywords
+
+
+@case("truncated_segment")
+def _(d):
+    path = segments(d)[1]
+    path.write_bytes(path.read_bytes()[:200_000])
+    return Case(2, "truncated")
+
+
+@case("empty_file")
+def _(d):
+    segments(d)[0].write_bytes(b"")
+    return Case(2, "seg001")
+
+
+@case("not_fits")
+def _(d):
+    segments(d)[0].write_text("SIMPLE? no\n" * 100)
+    return Case(2, "seg001")
+
+
+@case("no_sci")
+def _(d):
+    drop_hdu(segments(d)[2], "SCI")
+    return Case(2, "no SCI extension")
+
+
+@case("no_dq")
+def _(d):
+    drop_hdu(segments(d)[0], "DQ")
+    return Case(2, "DQ")
+
+
+@case("no_exp_type")
+def _(d):
+    del_keyword(segments(d)[0], "EXP_TYPE")
+    return Case(2, "EXP_TYPE")
+
+
+@case("no_wavelength_nor_wcs")
+def _(d):
+    for path in segments(d):
+        drop_hdu(path, "WAVELENGTH")
+        drop_hdu(path, "ASDF")
+    return Case(2, "wavelength")
+
+
+@case("nints_not_a_number")
+def _(d):
+    set_keyword(segments(d)[1], "NINTS", "abc")
+    return Case(2, "NINTS")
+
+
+@case("intstart_not_a_number")
+def _(d):
+    set_keyword(segments(d)[2], "INTSTART", "x")
+    return Case(2, "INTSTART")
+
+
+@case("sci_2d")
+def _(d):
+    edit_array(segments(d)[0], "SCI", lambda a: a[0])
+    return Case(2, "3-D")
+
+
+# times
+
+
+@case("int_times_nan_rows", base="nrs_brightobj")
+def _(d):
+    edit_int_times(segments(d)[1], nan_int_times(slice(0, 10)))
+    return Case(0, "no time", args=("--plots",))
+
+
+@case("int_times_nan_rows_imaging", base="nrc_tsimage")
+def _(d):
+    edit_int_times(segments(d)[0], nan_int_times(slice(2, 5)))
+    return Case(0, "no time")
+
+
+@case("int_times_short")
+def _(d):
+    edit_int_times(segments(d)[0], lambda t: t[:3])
+    return Case(0, "INT_TIMES")
+
+
+@case("int_times_empty")
+def _(d):
+    edit_int_times(segments(d)[2], lambda t: t[:0])
+    return Case(0, "INT_TIMES")
+
+
+@case("int_times_missing")
+def _(d):
+    drop_hdu(segments(d)[1], "INT_TIMES")
+    return Case(0, "INT_TIMES")
+
+
+# inconsistent segments
+
+
+@case("missing_last_segment")
+def _(d):
+    drop_segment(d, 2)
+    return Case(0, "incomplete", nints=20)
+
+
+@case("missing_first_segment")
+def _(d):
+    drop_segment(d, 0)
+    return Case(0, "incomplete", nints=20)
+
+
+@case("missing_middle_segment")
+def _(d):
+    drop_segment(d, 1)
+    return Case(2, "missing")
+
+
+@case("segment_of_another_exposure")
+def _(d):
+    set_keyword(segments(d)[2], "EXPSTART", 60300.0)
+    return Case(2, "seg001")
+
+
+@case("segment_of_another_observation")
+def _(d):
+    set_keyword(segments(d)[1], "OBSERVTN", "007")
+    return Case(2, "seg001")
+
+
+@case("segment_of_another_visit")
+def _(d):
+    set_keyword(segments(d)[1], "VISIT", "002")
+    return Case(2, "seg001")
+
+
+@case("segment_of_another_mode")
+def _(d):
+    set_keyword(segments(d)[1], "EXP_TYPE", "NRC_TSGRISM")
+    return Case(2, "EXP_TYPE")
+
+
+@case("segment_listed_twice")
+def _(d):
+    edit_asn(d, lambda a: a["products"][0]["members"].append(dict(a["products"][0]["members"][0])))
+    return Case(2, "seg001")
+
+
+@case("overlapping_segments")
+def _(d):
+    set_keyword(segments(d)[1], "INTSTART", 8)
+    return Case(2, "overlap")
+
+
+# degenerate arrays
+
+
+def _as_int16(sci: np.ndarray) -> np.ndarray:
+    """The data in counts as an int16 cube (a NaN becomes 0)."""
+    scaled = np.nan_to_num(sci / np.nanmax(sci) * 20000)
+    return np.round(scaled).astype(np.int16)
+
+
+@case("integer_sci")
+def _(d):
+    for path in segments(d):
+        edit_array(path, "SCI", _as_int16)
+    return Case(0, "")
+
+
+@case("integrations_all_nan")
+def _(d):
+    def blank(a):
+        a[3:6] = np.nan
+        return a
+
+    edit_array(segments(d)[1], "SCI", blank)
+    return Case(0, "")
+
+
+@case("integrations_all_nan_imaging", base="nrc_tsimage")
+def _(d):
+    def blank(a):
+        a[0:2] = np.nan
+        return a
+
+    edit_array(segments(d)[1], "SCI", blank)
+    return Case(0, "")
+
+
+@case("integrations_all_do_not_use")
+def _(d):
+    def bad(a):
+        a[4:7] |= 1
+        return a
+
+    edit_array(segments(d)[2], "DQ", bad)
+    return Case(0, "")
+
+
+@case("err_all_zero")
+def _(d):
+    for path in segments(d):
+        edit_array(path, "ERR", lambda a: np.zeros_like(a))
+    return Case(0, "ERR")
+
+
+@case("all_sci_nan")
+def _(d):
+    for path in segments(d):
+        edit_array(path, "SCI", lambda a: np.full_like(a, np.nan))
+    return Case(2, "usable")
+
+
+# the exposure's setup
+
+
+@case("single_integration_tso")
+def _(d):
+    drop_segment(d, 2)
+    drop_segment(d, 1)
+
+    def one(hdul):
+        for name in ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"):
+            hdul[name].data = np.array(hdul[name].data[:1])
+        hdul["INT_TIMES"] = fits.BinTableHDU(hdul["INT_TIMES"].data[:1], name="INT_TIMES")
+        for key, value in (("NINTS", 1), ("INTEND", 1), ("EXSEGTOT", 1)):
+            hdul[0].header[key] = value
+
+    rewrite(segments(d)[0], one)
+    return Case(2, "1 integration")
+
+
+@case("not_a_tso", base="nrc_tsimage")
+def _(d):
+    for path in segments(d):
+        set_keyword(path, "EXP_TYPE", "NRC_IMAGE")
+    return Case(2, "NRC_IMAGE")
+
+
+@case("source_off_the_frame", base="nrc_tsimage")
+def _(d):
+    for path in segments(d):
+        set_keyword(path, "XREF_SCI", 5000.0, ext="SCI")
+    return Case(0, "XREF_SCI")
+
+
+@case("soss_without_pupil", base="nis_soss")
+def _(d):
+    for path in segments(d):
+        del_keyword(path, "PUPIL")
+    return Case(0, "PUPIL", nints=8)
+
+
+@case("soss_other_filter", base="nis_soss")
+def _(d):
+    set_keyword(segments(d)[0], "FILTER", "F277W")
+    return Case(2, "F277W")
+
+
+# bad parameters
+
+
+PARAMETER_CASES = {
+    "window_overflow": (("outlier_detection.rolling_window_width=1e400",), "rolling_window_width"),
+    "window_negative": (("outlier_detection.rolling_window_width=-3",), "rolling_window_width"),
+    "snr_nan": (("outlier_detection.snr=nan",), "snr"),
+    "snr_inf": (("outlier_detection.snr=inf",), "snr"),
+    "radius_nan": (("tso_photometry.radius=nan",), "radius"),
+    "unknown_parameter": (("extract_1d.no_such=1",), "no_such"),
+    "wavelength_outside_data": (("white_light.min_wavelength=40",), "wavelength"),
+    "wavelength_min_over_max": (
+        ("white_light.min_wavelength=4", "white_light.max_wavelength=2"),
+        "wavelength",
+    ),
+}
+
+
+def _parameter_case(settings: tuple[str, ...], needle: str) -> Callable[[Path], Case]:
+    args = tuple(a for s in settings for a in ("--set", s))
+    return lambda d: Case(2, needle, args=args)
+
+
+for _name, (_settings, _needle) in PARAMETER_CASES.items():
+    CASES[_name] = ("nrs_brightobj", _parameter_case(_settings, _needle))
+
+
+# unusable output folders
+
+
+@case("output_is_a_file")
+def _(d):
+    (d / "taken").write_text("x")
+    return Case(2, "taken", output="taken")
+
+
+@case("output_under_a_file")
+def _(d):
+    (d / "taken").write_text("x")
+    return Case(2, "taken", output="taken/out")
+
+
+@case("output_in_proc")
+def _(d):
+    return Case(2, "/proc", output="/proc/tso3-out")
+
+
+@case("output_exists")
+def _(d):
+    out = d / "out"
+    out.mkdir()
+    first = next(iter(segments(d))).name.replace("_calints", "_o004_crfints")
+    (out / first).write_text("earlier")
+    return Case(2, "--overwrite", output="out")
+
+
+# --- the contract ----------------------------------------------------------------------
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _rows_per_product(out: Path) -> dict[str, int]:
+    """Rows of every table product; x1dints rows summed over segments per order and detector."""
+    rows: dict[str, int] = {}
+    for path in out.glob("*.ecsv"):
+        rows[path.name] = len(Table.read(path, format="ascii.ecsv"))
+    for path in out.glob("*_x1dints.fits"):
+        with fits.open(path) as hdul:
+            for hdu in hdul:
+                if hdu.name == "EXTRACT1D":
+                    key = f"{path.name}[{hdu.header.get('SPORDER')},{hdu.header.get('DETECTOR')}]"
+                    rows[key] = rows.get(key, 0) + len(hdu.data)
+    return rows
+
+
+#: Cases still to fix (issue 27); strict, so a fix shows up as an unexpected pass.
+NOT_YET = {
+    "err_all_zero", "integrations_all_nan", "source_off_the_frame",
+    "wavelength_min_over_max", "wavelength_outside_data",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True)) if n in NOT_YET else n
+        for n in sorted(CASES)
+    ],
+)
+def test_contract(name, bases, tmp_path, capsys):
+    base, make = CASES[name]
+    work = tmp_path / "in"
+    shutil.copytree(bases[base], work)
+    expected = make(work)
+    inputs = work / expected.inputs if expected.inputs else asn_path(work)
+    out = Path(expected.output) if expected.output else tmp_path / "out"
+    if not out.is_absolute():
+        out = work / out
+    before = _digest(work)
+    listing_before = set(os.listdir(out)) if out.is_dir() else None
+    args = [a for a in expected.args if a != "--plots"]
+    plots = [] if "--plots" in expected.args else ["--no-plots"]
+    status = main(["run", str(inputs), "-o", str(out), "--quiet", *plots, *args])
+    err = capsys.readouterr().err
+    assert status == expected.status, err
+    assert "Traceback" not in err
+    assert _digest(work) == before, "an input changed"
+    if expected.status == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("tso3: error: "), err
+        assert expected.needle in lines[0], lines[0]
+        if out.is_dir():
+            assert set(os.listdir(out)) == (listing_before or set()), "a partial output"
+        return
+    assert expected.needle in err, err
+    rows = _rows_per_product(out)
+    assert rows and all(n == expected.nints for n in rows.values()), rows
+
+
+def test_at_least_forty_cases():
+    assert len(CASES) >= 40
