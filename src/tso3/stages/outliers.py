@@ -300,7 +300,7 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
             shift = la * npix - start
             part = changes.part(start, stop)
             _patch(series.outputs[k], part, shift, names)
-            keep = part.invalid[np.isfinite(flat_median[part.invalid])]
+            keep = _repairable(part.invalid, start, npix, flat_median)
             pieces[seg.path].append((keep + shift, flat_median[keep]))
             if sink is not None:
                 rows = slice(g - a, g - a + lb - la)
@@ -334,6 +334,20 @@ def learn_motion(segs: list[Segment], n_modes: int) -> MotionModel | None:
     noise = bn.nanmedian(err, axis=0)  # NaN where no sample is valid, without a warning
     model = motion_basis(sample, n_modes, noise=noise)
     return model if model.basis.shape[0] else None
+
+
+#: An integration with more of its frame invalid than this (data lost in downlink, a
+#: frame of NaN) is not repaired from the rolling median: that would invent it.
+LOST_FRAME_FRACTION = 0.5
+
+
+def _repairable(invalid: np.ndarray, start: int, npix: int, flat_median: np.ndarray):
+    """The invalid samples (flat block indices from ``start``) that the rolling median may
+    fill: where it is finite, and not in a mostly lost integration."""
+    rows = (invalid - start) // npix
+    lost = np.bincount(rows, minlength=1) > LOST_FRAME_FRACTION * npix
+    keep = np.isfinite(flat_median[invalid]) & ~lost[rows]
+    return invalid[keep]
 
 
 @dataclass

@@ -650,11 +650,20 @@ def _informative_pixels(energy: np.ndarray, fraction: float = 0.99) -> np.ndarra
 
 def _solve(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """Per-integration least squares from flattened normal equations ``(n, k*k)`` and
-    right-hand sides ``(n, k)`` (tiny ridge for stability)."""
+    right-hand sides ``(n, k)`` (tiny ridge for stability).
+
+    An integration without a valid pixel (all NaN or DO_NOT_USE: data lost in downlink)
+    has no equations: NaN coefficients.
+    """
     k = rhs.shape[1]
     matrix = normal.reshape(-1, k, k).copy()
-    matrix += 1e-9 * np.trace(matrix, axis1=1, axis2=2)[:, None, None] * np.eye(k) + 1e-30
-    return np.linalg.solve(matrix, rhs[..., None])[..., 0]
+    trace = np.trace(matrix, axis1=1, axis2=2)
+    empty = ~(trace > 0)
+    # the normal matrix is positive semi-definite: a ridge of its trace makes it definite
+    matrix += np.where(empty, 1.0, 1e-9 * trace)[:, None, None] * np.eye(k)
+    coeffs = np.linalg.solve(matrix, rhs[..., None])[..., 0]
+    coeffs[empty] = np.nan
+    return coeffs
 
 
 def relative_motion(coefficients: np.ndarray, width: int) -> np.ndarray:
