@@ -85,3 +85,21 @@ def test_parse_set_options():
     assert parse_set_options(["extract_1d.extract_width=7"]) == {
         "extract_1d": {"extract_width": "7"}
     }
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "needle"),
+    [("4", "2", "min_wavelength 4.0 > max_wavelength 2.0"), ("1:3", "2", "for order 1")],
+)
+def test_wavelength_range_upside_down(low, high, needle):
+    settings = [f"white_light.min_wavelength={low}", f"white_light.max_wavelength={high}"]
+    with pytest.raises(ParameterError, match=needle):
+        resolve_parameters(None, settings)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400"])
+def test_non_finite_numbers_refused(value):
+    with pytest.raises(ParameterError, match="finite"):
+        resolve_parameters(None, [f"outlier_detection.snr={value}"])
+    with pytest.raises(ParameterError, match="finite"):
+        resolve_parameters(None, [f"outlier_detection.rolling_window_width={value}"])

@@ -479,7 +479,14 @@ def _(d):
 def _(d):
     for path in segments(d):
         set_keyword(path, "XREF_SCI", 5000.0, ext="SCI")
-    return Case(0, "XREF_SCI")
+    return Case(0, "XREF_SCI", check=lost_integrations("net_aperture_sum", []))
+
+
+@case("source_off_the_frame_jwst_mode", base="nrc_tsimage")
+def _(d):
+    for path in segments(d):
+        set_keyword(path, "YREF_SCI", -400.0, ext="SCI")
+    return Case(2, "YREF_SCI=-400", args=("--mode", "jwst"))
 
 
 @case("soss_without_pupil", base="nis_soss")
@@ -576,20 +583,7 @@ def _rows_per_product(out: Path) -> dict[str, int]:
     return rows
 
 
-#: Cases still to fix (issue 27); strict, so a fix shows up as an unexpected pass.
-NOT_YET = {
-    "err_all_zero", "source_off_the_frame",
-    "wavelength_min_over_max", "wavelength_outside_data",
-}  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True)) if n in NOT_YET else n
-        for n in sorted(CASES)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_contract(name, bases, tmp_path, capsys):
     base, make = CASES[name]
     work = tmp_path / "in"

@@ -248,6 +248,12 @@ class WhiteLightParams:
     )
 
     def check(self) -> None:
+        low, high = self.min_wavelength, self.max_wavelength
+        for order in (_orders(low) | _orders(high)) - {None} or {None}:
+            a, b = _for_order(low, order), _for_order(high, order)
+            if a is not None and b is not None and a > b:
+                where = "" if order is None else f" for order {order}"
+                raise ValueError(f"min_wavelength {a} > max_wavelength {b}{where}")
         given = [
             x is not None
             for x in (self.nbins, self.bin_width, self.resolving_power, self.bin_edges)
@@ -264,6 +270,20 @@ class WhiteLightParams:
             edges = np.asarray(self.bin_edges, dtype=float)
             if edges.size < 2 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
                 raise ValueError("bin_edges must be >= 2 finite, strictly increasing values")
+
+
+def _orders(bound: float | dict[int, float] | None) -> set[int | None]:
+    """The orders a wavelength bound names (``{None}``: every order; empty: unbounded)."""
+    if bound is None:
+        return set()
+    return set(bound) if isinstance(bound, dict) else {None}
+
+
+def _for_order(bound: float | dict[int, float] | None, order: int | None) -> float | None:
+    """The bound of ``order`` (``None``: unbounded)."""
+    if isinstance(bound, dict):
+        return bound.get(order)
+    return bound
 
 
 STEPS: dict[str, type] = {

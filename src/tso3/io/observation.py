@@ -167,6 +167,13 @@ def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) ->
     _check_one_exposure(segments)
     series = _order_series(segments)
     caveats += _check_complete(series)
+    no_err = [seg.path.name for seg in segments if seg.err_unusable]
+    if no_err:
+        caveats.append(
+            f"ERR has no value > 0 in {', '.join(no_err)}: uncertainties taken from ERR "
+            "(photometry) are 0 or NaN; outliers are judged from the scatter in time "
+            "(--mode jwst flags nearly every pixel, as jwst does)"
+        )
     derived, notes = _complete_times(series)
     caveats += notes
     for caveat in caveats:

@@ -86,6 +86,8 @@ class Segment:
     sci_header: fits.Header = field(repr=False)
     hdu_names: tuple[str, ...] = ()
     wavelength_image: np.ndarray | None = field(default=None, repr=False)
+    #: no ERR value > 0 in the first integration (ERR all zero or NaN)
+    err_unusable: bool = False
     # shared by every stored_at() view, so the tree is parsed once, by one thread
     _slot: _WcsSlot = field(default_factory=_WcsSlot, repr=False, compare=False)
 
@@ -400,6 +402,8 @@ def read_segment(path: str | os.PathLike) -> Segment:
                 f"integrations but SCI has {shape[0]}",
             )
         int_times = _segment_int_times(path, table, intstart, intend)
+        with np.errstate(invalid="ignore"):  # one frame: ERR all zero makes zero errors
+            err_unusable = not bool(np.any(np.asarray(hdul["ERR"].section[0]) > 0))
         if "ASDF" in names:
             check_tree(path, hdul)
         wavelength = None
@@ -415,6 +419,7 @@ def read_segment(path: str | os.PathLike) -> Segment:
         sci_header=sci_header,
         hdu_names=names,
         wavelength_image=wavelength,
+        err_unusable=err_unusable,
     )
 
 

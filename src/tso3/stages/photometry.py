@@ -24,8 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import bottleneck as bn
 import numpy as np
 from astropy.table import QTable
+from scipy import ndimage
 
 from ..config import TsoPhotometryParams
 from ..errors import InputError
@@ -105,6 +107,31 @@ def _planned_position(seg: Segment) -> tuple[float, float]:
     return float(x) - 1.0, float(y) - 1.0
 
 
+def _on_frame(x: float, y: float, shape: tuple[int, ...]) -> bool:
+    """Whether the 0-based position (x, y) lies on a frame of ``shape`` (..., ny, nx)."""
+    return -0.5 <= x <= shape[-1] - 0.5 and -0.5 <= y <= shape[-2] - 0.5
+
+
+def _source_off_the_frame(seg: Segment, x: float, y: float, sci: np.ndarray | None):
+    """Where to look for the source when XREF_SCI/YREF_SCI lie off the frame.
+
+    Default mode: the brightest 3x3 spot of the sample's median image, with a warning.
+    jwst mode (which would measure nothing there): an input error.
+    """
+    where = f"XREF_SCI={x + 1:g}, YREF_SCI={y + 1:g} is off the {seg.shape[2]}x{seg.shape[1]} frame"
+    if sci is None:
+        raise InputError(seg.path, f"{where}: no source to measure (without --mode jwst, "
+                                   "tso3 looks for the source)")  # fmt: skip
+    median = bn.nanmedian(sci, axis=0)
+    finite = np.isfinite(median)
+    smooth = ndimage.uniform_filter(np.where(finite, median, 0.0), size=3)
+    smooth[~finite] = -np.inf
+    iy, ix = np.unravel_index(int(np.argmax(smooth)), smooth.shape)
+    log.warning("%s: %s; the source is taken at the brightest spot of the median image, "
+                "x=%d, y=%d (0-based)", seg.path.name, where, ix, iy)  # fmt: skip
+    return float(ix), float(iy)
+
+
 def prepare(obs: Observation, mode: str = "default") -> tuple[np.ndarray, np.ndarray] | None:
     """What :func:`plan` needs from the arrays: SCI and DQ validity of a sample.
 
@@ -147,12 +174,16 @@ def _plan(obs: Observation, params: TsoPhotometryParams, mode: str, sample) -> _
         "search_box_width": odd_box_width("search_box_width", params.search_box_width),
         "fit_box_width": odd_box_width("fit_box_width", params.fit_box_width),
     }
+    per_segment = mode == "jwst"
+    if sample is None and not per_segment:
+        sample = prepare(obs, mode)
+    if not _on_frame(x0, y0, seg0.shape):
+        x0, y0 = _source_off_the_frame(seg0, x0, y0, None if per_segment else sample[0])
     xa: float | None = x0
     ya: float | None = y0
     box = None
-    per_segment = mode == "jwst"
     if params.centroid_source and not per_segment:
-        sci, valid = sample if sample is not None else prepare(obs, mode)
+        sci, valid = sample
         sci = _calibrate(sci, cal)
         cx1, cy1 = locate_source(
             sci, valid, x0, y0, search_box_width=odd["search_box_width"],

@@ -16,6 +16,7 @@ import numpy as np
 from astropy.table import QTable
 
 from ..config import WhiteLightParams
+from ..errors import ParameterError
 from ..formats import PROVENANCE_KEYWORDS, whitelight_meta
 from ..io.lightcurves import write_speclc, write_whitelight_table
 from ..spectra import SpecLightCurve, SpectraSet
@@ -123,6 +124,32 @@ def binned_light_curves(
     return out
 
 
+def check_wavelength_range(spectra: Sequence[SpectraSet], params: WhiteLightParams) -> None:
+    """ParameterError when min/max_wavelength leave no wavelength of some order.
+
+    The message gives the range the data cover, so the user can pick a valid one.
+    """
+    covered: dict[int, tuple[float, float]] = {}
+    for s in spectra:
+        wl = np.asarray(s.wavelength, dtype=np.float64)
+        if not np.isfinite(wl).any():
+            continue
+        lo, hi = covered.get(int(s.spectral_order), (np.inf, -np.inf))
+        covered[int(s.spectral_order)] = (min(lo, np.nanmin(wl)), max(hi, np.nanmax(wl)))
+    for order, (lo, hi) in covered.items():
+        wmin = value_for_order(params.min_wavelength, order, "white_light.min_wavelength")
+        wmax = value_for_order(params.max_wavelength, order, "white_light.max_wavelength")
+        low = lo if wmin is None else max(lo, wmin)
+        high = hi if wmax is None else min(hi, wmax)
+        if low > high:
+            given = f"{'-' if wmin is None else wmin}..{'-' if wmax is None else wmax} um"
+            label = f" order {order}" if len(covered) > 1 else ""
+            raise ParameterError(
+                "white_light.min_wavelength/max_wavelength",
+                f"{given} selects no wavelength: the data{label} cover {lo:.4g}-{hi:.4g} um",
+            )
+
+
 def measure(
     spectra: Sequence[SpectraSet],
     primary: Mapping[str, object],
@@ -149,7 +176,13 @@ def measure(
     Returns
     -------
     LightCurves
+
+    Raises
+    ------
+    ParameterError
+        When the wavelength range selects no wavelength of an order.
     """
+    check_wavelength_range(spectra, params)
     table = white_light_table(
         spectra,
         min_wavelength=params.min_wavelength,
