@@ -293,7 +293,7 @@ def _(d):
 @case("int_times_nan_rows", base="nrs_brightobj")
 def _(d):
     edit_int_times(segments(d)[1], nan_int_times(slice(0, 10)))
-    return Case(0, "no time", args=("--plots",))
+    return Case(0, "no time", args=("--plots",), check=recorded("1-30", 10, "derived"))
 
 
 @case("int_times_nan_rows_imaging", base="nrc_tsimage")
@@ -323,16 +323,38 @@ def _(d):
 # inconsistent segments
 
 
+def recorded(ranges: str, derived: int, caveat: str) -> Callable[[Path, str], None]:
+    """A check that the products say which integrations are present, how many times were
+    derived, and that the run log repeats the caveat."""
+
+    def check(out: Path, err: str) -> None:
+        for path in out.glob("*.fits"):
+            header = fits.getheader(path)
+            assert (header["TSO3INTS"], header["TSO3DTIM"]) == (ranges, derived), path.name
+        for path in out.glob("*.ecsv"):
+            meta = Table.read(path, format="ascii.ecsv").meta["tso3"]
+            assert (meta["integrations"], meta["derived_times"]) == (ranges, derived)
+        assert caveat in next(out.glob("*_tso3.log")).read_text()
+
+    return check
+
+
 @case("missing_last_segment")
 def _(d):
     drop_segment(d, 2)
-    return Case(0, "incomplete", nints=20)
+    return Case(0, "incomplete", nints=20, check=recorded("1-20", 0, "integrations 21-30"))
 
 
 @case("missing_first_segment")
 def _(d):
     drop_segment(d, 0)
-    return Case(0, "incomplete", nints=20)
+    return Case(0, "incomplete", nints=20, check=recorded("11-30", 0, "integrations 1-10"))
+
+
+@case("missing_first_segment_imaging", base="nrc_tsimage")
+def _(d):
+    drop_segment(d, 0)
+    return Case(0, "incomplete", nints=20, check=recorded("11-30", 0, "integrations 1-10"))
 
 
 @case("missing_middle_segment")

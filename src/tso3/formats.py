@@ -187,4 +187,10 @@ def whitelight_meta(header: Mapping[str, object] | None) -> dict[str, object]:
 
 #: Primary-header keywords of the provenance tso3 records in its products: field of the
 #: provenance dict (``version``, ``mode``, ``parameters`` as JSON) -> keyword.
-PROVENANCE_KEYWORDS = {"version": "TSO3VER", "mode": "TSO3MODE", "parameters": "TSO3PARS"}
+PROVENANCE_KEYWORDS = {
+    "version": "TSO3VER",
+    "mode": "TSO3MODE",
+    "parameters": "TSO3PARS",
+    "integrations": "TSO3INTS",  # the integration ranges in the input (per detector)
+    "derived_times": "TSO3DTIM",  # integrations whose times INT_TIMES lacked
+}

@@ -32,7 +32,7 @@ from .products import (
     x1dints_keywords,
 )
 from .progress import Progress
-from .runlog import Timings
+from .runlog import Timings, file_only
 from .stages import measuring_stage, outliers
 from .stages.blocks import file_blocks
 from .summary import light_curve_scatter_ppm, summarise
@@ -90,11 +90,13 @@ def run(
         obs = load_observation(inputs)  # headers, times, WAVELENGTH: every input check
     result = plan_products(obs, Path(output_dir), skip)
     refuse_existing(result, overwrite)
-    prov = provenance(mode, params)
+    prov = provenance(mode, params, obs)
     stage_module = measuring_stage(result.phot, result.x1dints)
     with staged_products(result) as staged, run_threads():
         log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())  # into the log
         log.info("parameters: %s", json.dumps(params.as_dict()))
+        for caveat in obs.caveats:  # said on stderr when found; the log file has them too
+            file_only.warning("%s", caveat)
         # segment -> its crfints under a temporary name (none when the pass is skipped)
         crfints = zip(obs.segments, result.crfints or [None] * len(obs.segments), strict=True)
         targets = {seg.path: staged.reserve(c) for seg, c in crfints if c is not None}

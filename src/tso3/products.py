@@ -117,15 +117,24 @@ def remove_stale(planned_speclc: Path | None, result: RunResult) -> None:
         planned_speclc.unlink(missing_ok=True)
 
 
-def provenance(mode: str, params: Parameters) -> dict:
-    """tso3 version, mode and every parameter value of a run (recorded in every product)."""
-    return {"version": __version__, "mode": mode, "parameters": params.as_dict()}
+def provenance(mode: str, params: Parameters, obs: Observation | None = None) -> dict:
+    """What every product records of its run.
+
+    tso3 version, mode and every parameter value; with ``obs``, also the integrations
+    the input holds (``"1-300"``, see :meth:`Observation.integration_ranges`: an
+    incomplete exposure shows) and how many had their times derived.
+    """
+    prov = {"version": __version__, "mode": mode, "parameters": params.as_dict()}
+    if obs is not None:
+        prov.update(integrations=obs.integration_ranges(), derived_times=obs.derived_times)
+    return prov
 
 
-def provenance_keywords(prov: dict) -> dict[str, str]:
-    """FITS keywords of the provenance: TSO3VER, TSO3MODE and TSO3PARS (JSON)."""
+def provenance_keywords(prov: dict) -> dict[str, object]:
+    """FITS keywords of the provenance: TSO3VER, TSO3MODE, TSO3PARS (JSON), and TSO3INTS,
+    TSO3DTIM when ``prov`` has them (:data:`tso3.formats.PROVENANCE_KEYWORDS`)."""
     values = dict(prov, parameters=json.dumps(prov["parameters"], separators=(",", ":")))
-    return {key: values[field] for field, key in PROVENANCE_KEYWORDS.items()}
+    return {key: values[field] for field, key in PROVENANCE_KEYWORDS.items() if field in values}
 
 
 def x1dints_keywords(prov: dict, outliers_done: bool) -> dict[str, str]:
@@ -145,6 +154,11 @@ def crfints_keywords(obs: Observation, params: Parameters, prov: dict) -> dict:
         "ASNTABLE": (obs.association.asn_table or "N/A", "Name of the ASN table"),
         PROVENANCE_KEYWORDS["version"]: (prov["version"], "tso3 version"),
         PROVENANCE_KEYWORDS["mode"]: (prov["mode"], "tso3 mode (default or jwst)"),
+        PROVENANCE_KEYWORDS["integrations"]: (obs.integration_ranges(), "integrations present"),
+        PROVENANCE_KEYWORDS["derived_times"]: (
+            obs.derived_times,
+            "integrations with derived times",
+        ),
         "TSO3RWW": (p.rolling_window_width, "rolling_window_width"),
         "TSO3SNR": (p.snr, "outlier_detection snr"),
         "TSO3GBIT": (p.good_bits, "outlier_detection good_bits"),

@@ -52,6 +52,8 @@ def format_summary(result) -> str:
     if "scatter_ppm" in s:
         lines.append(f"  light-curve scatter  {s['scatter_ppm']:.0f} ppm (point-to-point)")
     lines.append(f"  elapsed              {s.get('elapsed_s', 0.0):.1f} s")
+    for caveat in s.get("caveats", ()):
+        lines.append(f"  caveat: {caveat}")
     return "\n".join(lines)
 
 
@@ -59,6 +61,7 @@ def summarise(result, obs, outcome, timer, started: float) -> None:
     """Closing numbers into ``result.summary``; timings and summary into the log file."""
     result.summary.update(
         integrations=obs.nints(),
+        caveats=list(obs.caveats),
         flagged_fraction=outcome.flagged_fraction if outcome else 0.0,
         timings=dict(timer),
     )

@@ -149,13 +149,31 @@ def _insert_card(header: fits.Header, key: str, value) -> None:
     elif key in ("ASNPOOL", "ASNTABLE"):
         before = "ASNPOOL" if key == "ASNTABLE" and "ASNPOOL" in header else "TELESCOP"
         anchor = keys.index(before) if before in header else None
-    card = (key, value, _PRIMARY_COMMENTS.get(key, ""))
+    card = (key, value, _fitting(key, value, _PRIMARY_COMMENTS.get(key, "")))
     if anchor is None:
         header.append(card, end=True)
     elif anchor < 0:
         header.insert(0, card)
     else:
         header.insert(anchor, card, after=True)
+
+
+def _fitting(key: str, value, comment: str) -> str:
+    """``comment`` cut to what fits beside the value in 80 characters (a long file or ASN
+    name leaves little room), as astropy would cut it, but without its warning."""
+    if not comment:
+        return comment
+    room = 80 - len(fits.Card(key, value).image.rstrip()) - 3
+    return comment[: max(room, 0)]
+
+
+def _shorten_comments(header: fits.Header) -> None:
+    """:func:`_fitting` for every card of ``header`` (values set after the comments)."""
+    for card in header.cards:
+        if card.comment and card.keyword not in ("COMMENT", "HISTORY", ""):
+            fitting = _fitting(card.keyword, card.value, card.comment)
+            if fitting != card.comment:
+                header.comments[card.keyword] = fitting
 
 
 def _n_alongdisp(wl2d: np.ndarray) -> np.ndarray:
@@ -373,4 +391,5 @@ def write_x1dints(
     if trace is not None:
         hdus.append(trace)
     with atomic_output(path) as tmp:
+        _shorten_comments(header)
         fits.HDUList([fits.PrimaryHDU(header=header), *hdus]).writeto(tmp)
