@@ -139,3 +139,33 @@ def test_cli_whitelight(x1dints, tmp_path, capsys, tso3_logger):
     assert "product exists; use --overwrite" in capsys.readouterr().err
     assert main(["whitelight", str(tmp_path / "nope.fits"), "-o", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().endswith("nope.fits: file not found")
+
+
+def _without_times(x1dints, tmp_path, rows):
+    """A copy of ``x1dints`` whose EXTRACT1D times are NaN at ``rows``."""
+    path = tmp_path / "in" / x1dints.name
+    path.parent.mkdir()
+    with fits.open(x1dints) as hdul:
+        for name in ("MJD-BEG", "MJD-AVG", "MJD-END", "TDB-BEG", "TDB-MID", "TDB-END"):
+            hdul["EXTRACT1D"].data[name][rows] = np.nan
+        hdul.writeto(path)
+    return path
+
+
+def test_integrations_without_time_are_kept(x1dints, tmp_path, caplog):
+    broken = _without_times(x1dints, tmp_path, slice(1, 3))
+    with caplog.at_level(logging.WARNING):
+        paths = whitelight_from_x1dints(broken, tmp_path / "out")
+    assert "2 integrations have no time" in caplog.text
+    t = QTable.read(paths[0])
+    assert len(t) == NINTS
+    np.testing.assert_allclose(t["MJD_UTC"], 60000.0 + 0.001 * np.arange(NINTS), atol=1e-9)
+    np.testing.assert_allclose(t["whitelight_flux"].value, NWAVE * (1 + 0.01 * np.arange(NINTS)))
+
+
+def test_no_times_at_all_is_an_input_error(x1dints, tmp_path, capsys):
+    broken = _without_times(x1dints, tmp_path, slice(0, NINTS - 1))
+    assert main(["whitelight", str(broken), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "5 of 6 integrations of MIRIMAGE have no time" in err
+    assert not (tmp_path / "out").exists()

@@ -8,18 +8,25 @@ through the white-light stage (:mod:`tso3.stages.whitelight`), all or nothing.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from .. import __version__
 from ..config import parse_set_options, resolve_parameters
-from ..errors import OutputExistsError, ParameterError
+from ..errors import InputError, OutputExistsError, ParameterError
 from ..io.atomic import StagedOutputs, output_folder
+from ..io.int_times import cadence_known, fill_from_cadence
 from ..io.x1dints_read import read_x1dints
+from ..spectra import SpectraSet
 from ..stages.whitelight import binning_requested, measure, write
 
-__all__ = ["product_base", "whitelight_from_x1dints"]
+__all__ = ["fill_missing_spectra_times", "product_base", "whitelight_from_x1dints"]
+
+log = logging.getLogger(__name__)
 
 
 def product_base(x1dints: str | os.PathLike) -> str:
@@ -40,6 +47,55 @@ def product_base(x1dints: str | os.PathLike) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def fill_missing_spectra_times(
+    spectra: Sequence[SpectraSet], source: str | os.PathLike | None = None
+) -> int:
+    """Fill NaN times of the spectra from the cadence of each detector's other integrations.
+
+    Every time column (``mjd_avg``, ``tdb_mid``, ...) is filled on its own, by
+    integration number (:func:`tso3.io.int_times.fill_from_cadence`), in place.
+
+    Parameters
+    ----------
+    spectra : sequence of SpectraSet
+        Every segment x order x detector of an x1dints.
+    source : path-like, optional
+        The file they come from, named in an error.
+
+    Returns
+    -------
+    int
+        Integrations whose mid-integration UTC time was missing.
+
+    Raises
+    ------
+    InputError
+        When a detector has fewer than two integrations with a time to derive from.
+    """
+    derived = 0
+    for det in dict.fromkeys(s.detector for s in spectra):
+        sets = [s for s in spectra if s.detector == det]
+        number = np.concatenate([s.int_num for s in sets]).astype(np.float64)
+        sizes = np.cumsum([s.nints for s in sets])[:-1]
+        nan = [np.full(s.nints, np.nan) for s in sets]
+        mid = np.concatenate([s.times.get("mjd_avg", n) for s, n in zip(sets, nan, strict=True)])
+        missing = int(np.count_nonzero(~np.isfinite(mid)))
+        if not missing:
+            continue
+        if not cadence_known(number, mid):
+            label = f" of {det}" if det else ""
+            raise InputError(source, f"{missing} of {mid.size} integrations{label} have no "
+                             "time, and too few have one to derive them from")  # fmt: skip
+        for key in set.intersection(*(set(s.times) for s in sets)):
+            values = np.concatenate([np.asarray(s.times[key], np.float64) for s in sets])
+            for s, part in zip(
+                sets, np.split(fill_from_cadence(number, values), sizes), strict=True
+            ):
+                s.times[key] = part
+        derived += missing
+    return derived
 
 
 def whitelight_from_x1dints(
@@ -91,6 +147,12 @@ def whitelight_from_x1dints(
         "parameters": {"white_light": resolve_parameters(None, steps).as_dict()["white_light"]},
     }
     data = read_x1dints(x1dints)
+    derived = fill_missing_spectra_times(data.spectra, x1dints)
+    if derived:
+        log.warning(
+            "%s: %d integrations have no time; their times are derived from the cadence of "
+            "the others (by INT_NUM)", Path(x1dints).name, derived,
+        )  # fmt: skip
     out = Path(output_dir)
     base = product_base(x1dints)
     whtlt, speclc = out / f"{base}_whtlt.ecsv", out / f"{base}_speclc.fits"

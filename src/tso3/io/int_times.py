@@ -58,16 +58,9 @@ def fill_missing_times(rows: np.ndarray, header: dict) -> tuple[np.ndarray, str]
     if not missing.any():
         return out, ""
     number = out["integration_number"].astype(np.float64)
-    known = ~missing
-    if known.sum() >= 2 and np.ptp(number[known]) > 0:
+    if cadence_known(number, out["int_mid_MJD_UTC"]):
         for column in INT_TIMES_COLUMNS[1:]:
-            good = known & np.isfinite(out[column])
-            if good.sum() < 2:
-                continue
-            x0, y0 = number[good].mean(), out[column][good].mean()  # centred: exact in f8
-            slope, offset = np.polyfit(number[good] - x0, out[column][good] - y0, 1)
-            fill = ~np.isfinite(out[column])
-            out[column][fill] = y0 + offset + slope * (number[fill] - x0)
+            out[column] = fill_from_cadence(number, out[column])
         return out, "cadence"
     nints = _number(header.get("NINTS"))
     if not nints or nints < 1:
@@ -83,6 +76,38 @@ def fill_missing_times(rows: np.ndarray, header: dict) -> tuple[np.ndarray, str]
             out[column][fill] = start + (number[fill] - fraction) * step
         derived = derived or start_key == "EXPSTART"
     return out, "header" if derived else ""
+
+
+def cadence_known(number: np.ndarray, times: np.ndarray) -> bool:
+    """Whether at least two integrations of different numbers have a time."""
+    known = np.isfinite(times)
+    return bool(known.sum() >= 2 and np.ptp(number[known]) > 0)
+
+
+def fill_from_cadence(number: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """``times`` with its NaN filled from a straight line through the known times.
+
+    Parameters
+    ----------
+    number : numpy.ndarray
+        Integration numbers.
+    times : numpy.ndarray
+        One time per integration (days), NaN where unknown.
+
+    Returns
+    -------
+    numpy.ndarray
+        A copy; unchanged when fewer than two integrations have a time.
+    """
+    number = np.asarray(number, dtype=np.float64)
+    out = np.array(times, dtype=np.float64)
+    good = np.isfinite(out)
+    if good.all() or not cadence_known(number, out):
+        return out
+    x0, y0 = number[good].mean(), out[good].mean()  # centred, so the fit is exact in f8
+    slope, offset = np.polyfit(number[good] - x0, out[good] - y0, 1)
+    out[~good] = y0 + offset + slope * (number[~good] - x0)
+    return out
 
 
 def _number(value) -> float | None:
