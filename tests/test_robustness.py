@@ -60,7 +60,7 @@ class Case:
     args: tuple = ()
     output: str | None = None
     nints: int = NINTS
-    inputs: str | None = None  # the INPUT relative to the copy (default: the ASN)
+    inputs: str | None = None  # a glob of the INPUTs in the copy (default: the ASN)
     check: Callable[[Path, str], None] | None = None  # more checks: (output folder, stderr)
 
 
@@ -279,6 +279,70 @@ def _(d):
 def _(d):
     set_keyword(segments(d)[2], "INTSTART", "x")
     return Case(2, "INTSTART")
+
+
+@case("expname_not_a_string")
+def _(d):
+    edit_asn(d, lambda a: a["products"][0]["members"][0].__setitem__("expname", 12))
+    return Case(2, "expname")
+
+
+@case("xref_not_a_number", base="nrc_tsimage")
+def _(d):
+    set_keyword(segments(d)[0], "XREF_SCI", "abc", ext="SCI")
+    return Case(2, "XREF_SCI='abc'")
+
+
+@case("expstart_not_a_number")
+def _(d):
+    set_keyword(segments(d)[1], "EXPSTART", "abc")
+    return Case(2, "EXPSTART='abc'")
+
+
+@case("dispaxis_not_1_or_2")
+def _(d):
+    for path in segments(d):
+        set_keyword(path, "DISPAXIS", 3, ext="SCI")
+    return Case(2, "DISPAXIS=3")
+
+
+@case("intend_beyond_nints")
+def _(d):
+    for path in segments(d):
+        set_keyword(path, "NINTS", 20)
+    return Case(2, "INTEND=30 is beyond NINTS=20")
+
+
+@case("unknown_bunit", base="nrc_tsimage")
+def _(d):
+    for path in segments(d):
+        set_keyword(path, "BUNIT", "furlongs", ext="SCI")
+    return Case(0, "BUNIT 'furlongs'")
+
+
+@case("no_variance_arrays")
+def _(d):
+    for path in segments(d):
+        for name in ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"):
+            drop_hdu(path, name)
+    return Case(0, "")
+
+
+@case("infinite_sci_values")
+def _(d):
+    def spikes(a):
+        a.reshape(-1)[::97] = np.inf
+        return a
+
+    edit_array(segments(d)[0], "SCI", spikes)
+    return Case(0, "")
+
+
+@case("products_would_replace_inputs")
+def _(d):
+    for path in segments(d):  # crfints of an earlier run, reduced again into their folder
+        path.rename(path.with_name(path.name.replace("_calints", "_o004_crfints")))
+    return Case(2, "an input would be replaced", args=("--overwrite",), inputs="*.fits", output=".")
 
 
 @case("sci_2d")
@@ -611,7 +675,7 @@ def test_contract(name, bases, tmp_path, capsys):
     work = tmp_path / "in"
     shutil.copytree(bases[base], work)
     expected = make(work)
-    inputs = work / expected.inputs if expected.inputs else asn_path(work)
+    inputs = sorted(work.glob(expected.inputs)) if expected.inputs else [asn_path(work)]
     out = Path(expected.output) if expected.output else tmp_path / "out"
     if not out.is_absolute():
         out = work / out
@@ -619,7 +683,7 @@ def test_contract(name, bases, tmp_path, capsys):
     listing_before = set(os.listdir(out)) if out.is_dir() else None
     args = [a for a in expected.args if a != "--plots"]
     plots = [] if "--plots" in expected.args else ["--no-plots"]
-    status = main(["run", str(inputs), "-o", str(out), "--quiet", *plots, *args])
+    status = main(["run", *map(str, inputs), "-o", str(out), "--quiet", *plots, *args])
     err = capsys.readouterr().err
     assert status == expected.status, err
     assert "Traceback" not in err

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import Parameters
-from .errors import OutputExistsError
+from .errors import InputError, OutputExistsError
 from .formats import PROVENANCE_KEYWORDS
 from .io.association import check_name_part
 from .io.atomic import StagedOutputs, output_folder
@@ -65,6 +65,12 @@ def plan_products(obs: Observation, out: Path, skip: set[str]) -> RunResult:
         if "white_light" not in skip:
             result.whtlt = out / f"{name}_whtlt.ecsv"
             result.speclc = out / f"{name}_speclc.fits"
+    inputs = {seg.path.resolve() for seg in obs.segments}
+    if obs.association.source is not None:
+        inputs.add(obs.association.source.resolve())
+    for path in [*result.products, result.log_file]:
+        if path.resolve() in inputs:
+            raise InputError(path, "an input would be replaced by this product: choose another -o")
     return result
 
 

@@ -109,8 +109,8 @@ def read_association(path: str | os.PathLike) -> Association:
         raise InputError(path, "products[0] has no 'members' list")
     science = []
     for i, member in enumerate(members):
-        if not isinstance(member, dict) or "expname" not in member:
-            raise InputError(path, f"member {i} has no 'expname'")
+        if not isinstance(member, dict) or not isinstance(member.get("expname"), str):
+            raise InputError(path, f"member {i} has no 'expname' file name")
         if str(member.get("exptype", "")).lower() == "science":
             science.append(member["expname"])
     if not science:

@@ -104,8 +104,8 @@ def build_phot_table(
         values = np.asarray(columns[name], dtype=np.float64)
         if whole_frame and name in _BACKGROUND_COLUMNS:
             table[name] = Column(values)
-        else:
-            table[name] = values * dunit
+        else:  # a Column: an unrecognised BUNIT cannot multiply, but a column can carry it
+            table[name] = Column(values, unit=dunit)
     table["aperture_x"] = np.asarray(columns["aperture_x"], dtype=np.float64) * u.pix
     table["aperture_y"] = np.asarray(columns["aperture_y"], dtype=np.float64) * u.pix
     table["aperture_ra_icrs"] = np.asarray(ra, dtype=np.float64) * u.deg
@@ -113,14 +113,14 @@ def build_phot_table(
     if all(name in columns for name in CENTROID_COLUMNS):
         for name in CENTROID_COLUMNS[:4]:
             table[name] = np.asarray(columns[name], dtype=np.float64) * u.pix
-        table["psf_flux"] = np.asarray(columns["psf_flux"], dtype=np.float64) * dunit
+        table["psf_flux"] = Column(np.asarray(columns["psf_flux"], dtype=np.float64), unit=dunit)
     known = {"aperture_x", "aperture_y", *PHOT_COLUMNS, *CENTROID_COLUMNS}
     for name, values in columns.items():
         if name in known:
             continue
         values = np.asarray(values)
         if name.startswith("net_aperture_sum"):
-            table[name] = values.astype(np.float64) * dunit
+            table[name] = Column(values.astype(np.float64), unit=dunit)
         else:
             table[name] = Column(values)
     for name in table.colnames:

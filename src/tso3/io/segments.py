@@ -391,10 +391,12 @@ def read_segment(path: str | os.PathLike) -> Segment:
         primary = hdul[0].header.copy()
         sci_header = hdul["SCI"].header.copy()
         table = hdul["INT_TIMES"].data if "INT_TIMES" in names else None
-        for key in ("NINTS", "EXSEGNUM", "EXSEGTOT"):
-            integer_keyword(path, primary, key)  # used later: checked now
+        check_numeric_keywords(path, {"PRIMARY": primary, "SCI": hdul["SCI"].header})
         intstart = integer_keyword(path, primary, "INTSTART") or 1
         intend = integer_keyword(path, primary, "INTEND") or intstart + shape[0] - 1
+        nints = integer_keyword(path, primary, "NINTS")
+        if nints is not None and intend > nints:
+            raise InputError(path, f"INTEND={intend} is beyond NINTS={nints}")
         if intend - intstart + 1 != shape[0]:
             raise InputError(
                 path,
@@ -421,6 +423,35 @@ def read_segment(path: str | os.PathLike) -> Segment:
         wavelength_image=wavelength,
         err_unusable=err_unusable,
     )
+
+
+#: Keywords tso3 reads as numbers: (HDU, keyword) -> True for an integer.
+NUMERIC_KEYWORDS = {
+    **{("PRIMARY", k): True for k in ("NINTS", "INTSTART", "INTEND", "EXSEGNUM", "EXSEGTOT")},
+    **{("PRIMARY", k): True for k in ("SUBSTRT1", "SUBSTRT2", "SUBSIZE1", "SUBSIZE2")},
+    **{("PRIMARY", k): False for k in ("EXPSTART", "EXPMID", "EXPEND", "EFFINTTM")},
+    **{("PRIMARY", k): False for k in ("BSTRTIME", "BENDTIME")},
+    **{("SCI", k): False for k in ("XREF_SCI", "YREF_SCI", "PIXAR_SR", "PIXAR_A2")},
+    ("SCI", "DISPAXIS"): True,
+    ("SCI", "SPORDER"): True,
+}
+
+
+def check_numeric_keywords(path: Path, headers: dict[str, fits.Header]) -> None:
+    """InputError naming the first keyword of NUMERIC_KEYWORDS that holds no number (or
+    no integer), or a DISPAXIS other than 1 or 2; absent keywords are fine."""
+    for (hdu, key), integer in NUMERIC_KEYWORDS.items():
+        header = headers[hdu]
+        if integer:
+            integer_keyword(path, header, key)
+            continue
+        value = header_value(header, key)
+        if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+            continue
+        raise InputError(path, f"{key}={value!r} is not a number")
+    dispaxis = integer_keyword(path, headers["SCI"], "DISPAXIS")
+    if dispaxis not in (None, 1, 2):
+        raise InputError(path, f"DISPAXIS={dispaxis}: must be 1 or 2")
 
 
 def integer_keyword(path: Path, header: fits.Header, key: str) -> int | None:
