@@ -704,3 +704,34 @@ def test_contract(name, bases, tmp_path, capsys):
 
 def test_at_least_forty_cases():
     assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize(
+    ("command", "needle"),
+    [
+        (["simulate", "nrs_brightobj", "-o", "/proc/tso3-sim"], "/proc/tso3-sim"),
+        (["demo", "-o", "/proc/tso3-demo"], "/proc/tso3-demo"),
+        (["info", "{truncated}"], "truncated"),
+        (["whitelight", "{x1dints}", "--set", "white_light.max_wavelength=0.1"], "cover"),
+    ],
+)
+def test_other_commands_one_line(command, needle, bases, tmp_path, capsys):
+    """The same contract for the other commands: exit 2, one line, no traceback."""
+    work = tmp_path / "in"
+    shutil.copytree(bases["nrs_brightobj"], work)
+    truncated = segments(work)[0]
+    truncated.write_bytes(truncated.read_bytes()[:100_000])
+    x1dints = tmp_path / "x1dints"
+    if "{x1dints}" in command:
+        assert (
+            main(["run", str(bases["nrs_brightobj"]), "-o", str(x1dints), "-q", "--no-plots"]) == 0
+        )
+    found = {"truncated": truncated, "x1dints": next(x1dints.glob("*_x1dints.fits"), None)}
+    argv = [a.format(**found) for a in command] + ["-o", str(tmp_path / "out")] * (
+        command[0] == "whitelight"
+    )
+    capsys.readouterr()
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tso3: error: ") and needle in lines[0], lines
+    assert not (tmp_path / "out").exists()

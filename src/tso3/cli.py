@@ -179,13 +179,15 @@ def _cmd_whitelight(args: argparse.Namespace) -> None:
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
     from .errors import ParameterError
+    from .io.atomic import output_folder
     from .simulate import simulate
 
     try:
-        result = simulate(
-            args.mode, args.output_dir, nints=args.nints, segments=args.segments,
-            seed=args.seed, subarray=args.subarray,
-        )  # fmt: skip
+        with output_folder(args.output_dir):
+            result = simulate(
+                args.mode, args.output_dir, nints=args.nints, segments=args.segments,
+                seed=args.seed, subarray=args.subarray,
+            )  # fmt: skip
     except ValueError as exc:  # bad sizes or subarray: a usage error
         raise ParameterError("simulate", str(exc)) from None
     if not args.quiet:
@@ -203,8 +205,10 @@ def _cmd_info(args: argparse.Namespace) -> None:
 
 def _cmd_demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
+    from .io.atomic import output_folder
 
-    run_demo(args.output_dir, quiet=args.quiet)
+    with output_folder(args.output_dir):
+        run_demo(args.output_dir, quiet=args.quiet)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,10 @@ def describe(path: str | os.PathLike) -> str:
     if path.suffix.lower() == ".ecsv":
         return _describe_table(path)
     try:
-        with fits.open(path) as hdul:
-            names = [h.name for h in hdul]
+        with warnings.catch_warnings():  # a truncated file: the error below says it
+            warnings.simplefilter("ignore")
+            with fits.open(path) as hdul:
+                names = [h.name for h in hdul]
     except (OSError, ValueError) as exc:
         raise InputError(path, f"cannot read FITS file ({exc})") from None
     if "EXTRACT1D" in names:
