@@ -345,6 +345,39 @@ def _(d):
     return Case(2, "an input would be replaced", args=("--overwrite",), inputs="*.fits", output=".")
 
 
+@case("no_intstart")
+def _(d):
+    for path in segments(d):
+        del_keyword(path, "INTSTART")  # INTEND and the cube's length give it
+    return Case(0, "")
+
+
+@case("every_pixel_do_not_use")
+def _(d):
+    for path in segments(d):
+        edit_array(path, "DQ", lambda a: a | 1)
+    return Case(2, "DO_NOT_USE")
+
+
+@case("every_pixel_do_not_use_imaging", base="nrc_tsimage")
+def _(d):
+    for path in segments(d):
+        edit_array(path, "DQ", lambda a: a | 1)
+    return Case(2, "DO_NOT_USE")
+
+
+@case("segment_with_another_filter", base="nrc_tsimage")
+def _(d):
+    set_keyword(segments(d)[1], "FILTER", "F444W")
+    return Case(2, "FILTER=F444W")
+
+
+@case("product_name_too_long")
+def _(d):
+    edit_asn(d, lambda a: a["products"][0].__setitem__("name", "jw" + "x" * 300))
+    return Case(2, "product name has 302 characters")
+
+
 @case("sci_2d")
 def _(d):
     edit_array(segments(d)[0], "SCI", lambda a: a[0])
@@ -599,6 +632,14 @@ PARAMETER_CASES = {
     "radius_nan": (("tso_photometry.radius=nan",), "radius"),
     "unknown_parameter": (("extract_1d.no_such=1",), "no_such"),
     "wavelength_outside_data": (("white_light.min_wavelength=40",), "wavelength"),
+    "snr_empty": (("outlier_detection.snr=",), "snr"),
+    "gain_negative": (("tso_photometry.gain=-1",), "gain"),
+    "smoothing_negative": (("extract_1d.smoothing_length=-5",), "smoothing_length"),
+    "nbins_beyond_elements": (("white_light.nbins=1000000000",), "white_light.nbins"),
+    "resolving_power_beyond_elements": (
+        ("white_light.resolving_power=1e9",),
+        "white_light.resolving_power",
+    ),
     "wavelength_min_over_max": (
         ("white_light.min_wavelength=4", "white_light.max_wavelength=2"),
         "wavelength",
@@ -633,6 +674,16 @@ def _(d):
 @case("output_in_proc")
 def _(d):
     return Case(2, "/proc", output="/proc/tso3-out")
+
+
+@case("output_name_with_nul")
+def _(d):
+    return Case(2, "NUL", output=str(d / "a\0b"))
+
+
+@case("search_box_wider_than_frame", base="nrc_tsimage")
+def _(d):
+    return Case(0, "", args=("--set", "tso_photometry.search_box_width=100001"))
 
 
 @case("output_exists")

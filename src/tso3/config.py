@@ -99,7 +99,7 @@ def _optional_choice(*choices: str):
 def _snr(value: Any) -> float:
     # jwst accepts "5.0 4.0" and uses only the first number in TSO mode
     if isinstance(value, str):
-        value = value.split()[0]
+        value = (value.split() or [""])[0]
     return _number(value)
 
 
@@ -107,9 +107,12 @@ def _gain(value: Any) -> float | str | None:
     if value is None or str(value).strip().lower() in ("", "none"):
         return None
     try:
-        return _number(value)
+        number = _number(value)
     except (TypeError, ValueError):
         return os.fspath(value)
+    if not number > 0:
+        raise ValueError("a gain must be > 0 electrons/DN")
+    return number
 
 
 def _wavelength_range(value: Any) -> float | dict[int, float] | None:
@@ -211,6 +214,8 @@ class Extract1dParams:
             raise ValueError("extract_width must be > 0")
         if self.bkg_order is not None and self.bkg_order < 0:
             raise ValueError("bkg_order must be >= 0")
+        if self.smoothing_length is not None and self.smoothing_length < 0:
+            raise ValueError("smoothing_length must be >= 0")
         if self.override_extract1d is not None and not os.path.isfile(self.override_extract1d):
             raise ValueError(f"override_extract1d file {self.override_extract1d} not found")
         for name in ("override_pastasoss", "override_spectrace"):

@@ -18,8 +18,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .config import check_run_options, resolve_parameters
+from .errors import InputError
 from .io.observation import load_observation
 from .parallel import background, run_threads
 from .products import (
@@ -162,9 +165,20 @@ def _one_pass(obs, targets, ready, params, mode, stage, motions, quiet):
     return outcome
 
 
+def _refuse_nothing_measured(obs, flux: np.ndarray) -> None:
+    """InputError when no integration gave a finite flux: every pixel of the aperture is
+    NaN or DO_NOT_USE in every integration, so the products would hold only NaN."""
+    if not np.isfinite(flux).any():
+        raise InputError(
+            obs.first.path, "no integration could be measured: every pixel in the aperture "
+            "is NaN or DO_NOT_USE (DQ) in every integration",
+        )  # fmt: skip
+
+
 def _write_products(measured, obs, params, mode, prov, result, staged, timer) -> dict:
     """phot.ecsv, or x1dints then white light (and binned curves); what the plots use."""
     if result.phot is not None:
+        _refuse_nothing_measured(obs, np.asarray(measured["net_aperture_sum"].value))
         from .stages import photometry  # loaded by measuring_stage
 
         with timer(photometry.STEP):
@@ -174,6 +188,7 @@ def _write_products(measured, obs, params, mode, prov, result, staged, timer) ->
     # only these: photutils, behind the photometry stage, takes 1.5 s to import
     from .stages import extraction, whitelight
 
+    _refuse_nothing_measured(obs, np.concatenate([s.flux.ravel() for s in measured.spectra]))
     with timer(extraction.STEP):
         x1d = staged.reserve(result.x1dints)
         keywords = x1dints_keywords(prov, bool(result.crfints))

@@ -51,6 +51,8 @@ def plan_products(obs: Observation, out: Path, skip: set[str]) -> RunResult:
 
     ``speclc`` is planned for spectroscopy and dropped later when no binning is set.
     """
+    if "\0" in str(out):
+        raise InputError(None, "the output folder name holds a NUL character")
     name = obs.product_name
     check_name_part(obs.association.source, "product name", name)  # also for the Python API
     check_name_part(obs.association.source, "asn_id", obs.asn_id)

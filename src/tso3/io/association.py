@@ -133,6 +133,9 @@ def read_association(path: str | os.PathLike) -> Association:
 
 #: What a product name or asn_id may hold: they become parts of file names in ``-o``.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+#: Longest product name or asn_id: file systems take 255 bytes per name, and the products
+#: add suffixes (``_x1dints.fits``, the crfints' segment name, staging names).
+MAX_NAME_LENGTH = 160
 
 
 def check_name_part(path: str | os.PathLike | None, what: str, value: str) -> None:
@@ -141,6 +144,9 @@ def check_name_part(path: str | os.PathLike | None, what: str, value: str) -> No
     Letters, digits and ``. _ + -`` (not first): no folder separators, no ``..``, no
     absolute path, so a crafted association cannot place products outside ``-o``.
     """
+    if len(value) > MAX_NAME_LENGTH:
+        problem = f"{what} has {len(value)} characters, more than {MAX_NAME_LENGTH}"
+        raise InputError(path, f"{problem}: the product file names would be too long")
     if not SAFE_NAME.match(value) or ".." in value:
         raise InputError(
             path, f"{what} {value!r} is not a plain file name (letters, digits, . _ + -): "

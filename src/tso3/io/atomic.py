@@ -99,6 +99,8 @@ def output_folder(path: str | os.PathLike) -> Iterator[Path]:
     from ..errors import InputError
 
     out = Path(path)
+    if "\0" in str(out):
+        raise InputError(None, "the output folder name holds a NUL character")
     made = [p for p in (out, *out.parents) if not p.exists()]
     if out.exists() and not out.is_dir():
         raise InputError(out, "the output folder is a file")

@@ -196,7 +196,8 @@ def _check_time_series(seg: Segment) -> None:
 
 #: Keywords that are the same in every segment of one exposure (both NIRSpec detectors).
 EXPOSURE_KEYWORDS = (
-    "PROGRAM", "OBSERVTN", "VISIT", "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE", "NINTS"
+    "PROGRAM", "OBSERVTN", "VISIT", "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE", "NINTS",
+    "INSTRUME", "FILTER", "PUPIL", "GRATING", "FXD_SLIT", "SUBARRAY",
 )  # fmt: skip
 #: EXPSTART may differ by this much between detectors (days); segments of one detector
 #: share it to the last digit.

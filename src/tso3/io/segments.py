@@ -392,8 +392,12 @@ def read_segment(path: str | os.PathLike) -> Segment:
         sci_header = hdul["SCI"].header.copy()
         table = hdul["INT_TIMES"].data if "INT_TIMES" in names else None
         check_numeric_keywords(path, {"PRIMARY": primary, "SCI": hdul["SCI"].header})
-        intstart = integer_keyword(path, primary, "INTSTART") or 1
-        intend = integer_keyword(path, primary, "INTEND") or intstart + shape[0] - 1
+        intstart = integer_keyword(path, primary, "INTSTART")
+        intend = integer_keyword(path, primary, "INTEND")
+        if intstart is None:  # one of them, with the cube's length, gives the other
+            intstart = 1 if intend is None else intend - shape[0] + 1
+        if intend is None:
+            intend = intstart + shape[0] - 1
         nints = integer_keyword(path, primary, "NINTS")
         if nints is not None and intend > nints:
             raise InputError(path, f"INTEND={intend} is beyond NINTS={nints}")

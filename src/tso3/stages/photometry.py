@@ -171,8 +171,8 @@ def _plan(obs: Observation, params: TsoPhotometryParams, mode: str, sample) -> _
     x0, y0 = _planned_position(seg0)
     whole = is_whole_frame(meta.subarray.name, meta.instrument.pupil)
     odd = {
-        "search_box_width": odd_box_width("search_box_width", params.search_box_width),
-        "fit_box_width": odd_box_width("fit_box_width", params.fit_box_width),
+        "search_box_width": odd_box_width("search_box_width", params.search_box_width, seg0.shape),
+        "fit_box_width": odd_box_width("fit_box_width", params.fit_box_width, seg0.shape),
     }
     per_segment = mode == "jwst"
     if sample is None and not per_segment:
@@ -182,6 +182,9 @@ def _plan(obs: Observation, params: TsoPhotometryParams, mode: str, sample) -> _
     xa: float | None = x0
     ya: float | None = y0
     box = None
+    if sample is not None and not np.any(sample[1]):
+        raise InputError(seg0.path, "no pixel of the sampled integrations is usable: every "
+                                    "one is NaN or DO_NOT_USE (DQ)")  # fmt: skip
     if params.centroid_source and not per_segment:
         sci, valid = sample
         sci = _calibrate(sci, cal)

@@ -66,6 +66,7 @@ def _edges_per_order(spectra: Sequence[SpectraSet], p: WhiteLightParams) -> dict
             edges=p.bin_edges,
             wmin=value_for_order(p.min_wavelength, order, "white_light.min_wavelength"),
             wmax=value_for_order(p.max_wavelength, order, "white_light.max_wavelength"),
+            max_bins=int(np.count_nonzero(np.isfinite(np.atleast_2d(s.wavelength)[0]))),
         )
     return edges
 

@@ -68,6 +68,7 @@ def bin_edges(
     edges: Sequence[float] | np.ndarray | None = None,
     wmin: float | None = None,
     wmax: float | None = None,
+    max_bins: int | None = None,
 ) -> np.ndarray:
     """Wavelength bin edges from exactly one binning specification.
 
@@ -89,11 +90,19 @@ def bin_edges(
         Explicit, strictly increasing edges (``wmin``/``wmax`` are ignored).
     wmin, wmax : float, optional
         Range to bin.
+    max_bins : int, optional
+        Most bins allowed (e.g. the number of wavelength elements: a narrower bin holds
+        no element); checked before the edges are made.
 
     Returns
     -------
     numpy.ndarray
         Strictly increasing edges, shape ``(nbins + 1,)``.
+
+    Raises
+    ------
+    ParameterError
+        For an invalid or empty specification, or more than ``max_bins`` bins.
     """
     specs = {"nbins": nbins, "width": width, "resolving_power": resolving_power, "edges": edges}
     given = [k for k, v in specs.items() if v is not None]
@@ -120,6 +129,7 @@ def bin_edges(
     if nbins is not None:
         if int(nbins) != nbins or nbins < 1:
             raise ParameterError("nbins", f"must be a positive integer, not {nbins!r}")
+        _check_count("nbins", int(nbins), max_bins)
         return np.linspace(wmin, wmax, int(nbins) + 1)
     if width is not None:
         if not width > 0:
@@ -127,6 +137,7 @@ def bin_edges(
         n = int(np.floor((wmax - wmin) / width * (1 + _EPS)))
         if n < 1:
             raise ParameterError("width", f"{width} um is wider than the range {wmin}-{wmax}")
+        _check_count("bin_width", n, max_bins)
         return wmin + width * np.arange(n + 1)
     if not resolving_power > 0.5:
         raise ParameterError("resolving_power", f"must be > 0.5, not {resolving_power!r}")
@@ -136,7 +147,16 @@ def bin_edges(
     n = int(np.floor(np.log(wmax / wmin) / np.log(ratio) * (1 + _EPS)))
     if n < 1:
         raise ParameterError("resolving_power", f"R={resolving_power} bins wider than the range")
+    _check_count("resolving_power", n, max_bins)
     return wmin * ratio ** np.arange(n + 1)
+
+
+def _check_count(name: str, n: int, max_bins: int | None) -> None:
+    if max_bins is not None and n > max_bins:
+        raise ParameterError(
+            f"white_light.{name}", f"{n} bins for {max_bins} wavelength elements: a bin "
+            "narrower than an element holds no data",
+        )  # fmt: skip
 
 
 def weight_matrix(wavelength: np.ndarray, edges: np.ndarray) -> np.ndarray:

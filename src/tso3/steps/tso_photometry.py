@@ -34,14 +34,22 @@ from .photometry import aperture_photometry, whole_frame_photometry
 log = logging.getLogger(__name__)
 
 
-def odd_box_width(name: str, value: int) -> int:
-    """Return ``value`` made odd as the reference does (even -> decrement, with a warning)."""
+def odd_box_width(name: str, value: int, frame: tuple[int, ...] | None = None) -> int:
+    """Return ``value`` made odd as the reference does (even -> decrement, with a warning).
+
+    With ``frame`` (its last two axes are ny, nx), a box wider than twice the frame is cut
+    to ``2 * max(ny, nx) + 1``: from any position on the frame it still covers the whole
+    frame, and its cutouts stay small.
+    """
     value = int(value)
     if value < 1:
         raise ValueError(f"{name} must be a positive odd integer, not {value}")
     if value % 2 == 0:
         log.warning("%s=%d is even; using %d", name, value, value - 1)
         value -= 1
+    if frame is not None and value > 2 * max(frame[-2:]) + 1:
+        log.info("%s=%d is wider than the frame; using %d", name, value, 2 * max(frame[-2:]) + 1)
+        value = 2 * max(frame[-2:]) + 1
     return value
 
 
@@ -172,8 +180,8 @@ def tso_photometry(
         Photometry columns (see ``aperture_photometry``), and, when centroiding ran and
         found the source, ``centroid_x/y``, ``psf_width_x/y`` and ``psf_flux``.
     """
-    search_box_width = odd_box_width("search_box_width", search_box_width)
-    fit_box_width = odd_box_width("fit_box_width", fit_box_width)
+    search_box_width = odd_box_width("search_box_width", search_box_width, sci.shape)
+    fit_box_width = odd_box_width("fit_box_width", fit_box_width, sci.shape)
     xa, ya = float(x0), float(y0)
     cent: dict[str, np.ndarray] = {}
     if centroid_source:
