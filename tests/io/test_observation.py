@@ -259,3 +259,14 @@ def test_asn_missing_member(tmp_path):
 
 def test_empty_folder(tmp_path):
     assert "no *_calints.fits" in _error(tmp_path)
+
+
+def test_zero_times_are_unset(tmp_path):
+    # as in a real MIRI LRS ground-test cube: 3 INT_TIMES rows for 10 integrations, BJD 0
+    table = int_times(1, 3)
+    for name in ("int_start_BJD_TDB", "int_mid_BJD_TDB", "int_end_BJD_TDB"):
+        table[name] = 0.0
+    obs = load_observation([make_segment(tmp_path, intstart=1, intend=10, table=table)])
+    times = obs.int_times()
+    assert obs.derived_times == 7 and np.isnan(times["int_mid_BJD_TDB"]).all()
+    np.testing.assert_allclose(times["int_mid_MJD_UTC"], int_times(1, 10)["int_mid_MJD_UTC"])

@@ -476,7 +476,8 @@ def _segment_int_times(path: Path, table, intstart: int, intend: int) -> np.ndar
     """The INT_TIMES rows for [intstart, intend], whatever superset the table holds.
 
     Integrations the table does not list (a short, empty or missing table, as in some
-    archive files that jwst processes too) get NaN times; the observation fills them in
+    archive files that jwst processes too), and times of 0 (unset), get NaN; the
+    observation fills them in
     (:func:`tso3.io.times.fill_missing_times`).
     """
     wanted = np.arange(intstart, intend + 1)
@@ -494,5 +495,8 @@ def _segment_int_times(path: Path, table, intstart: int, intend: int) -> np.ndar
     found = numbers[order][pos] == wanted
     rows = table[order][pos[found]]
     for c in INT_TIMES_COLUMNS[1:]:
-        out[c][found] = rows[c]
+        values = np.asarray(rows[c], dtype=np.float64)
+        # 0 is how a pipeline leaves a time unset (jwst writes 0 for a BJD it could not
+        # compute): no JWST time is at or before MJD 0
+        out[c][found] = np.where(values > 0, values, np.nan)
     return out
