@@ -52,7 +52,7 @@ def test_value_parsing():
 @pytest.mark.parametrize(
     "option, text",
     [
-        ("outlier_detection.rolling_window_width=0", ">= 1"),
+        ("outlier_detection.rolling_window_width=-1", ">= 0"),
         ("outlier_detection.rolling_window_width=2.5", "integer"),
         ("outlier_detection.nope=1", "unknown parameter"),
         ("nostep.x=1", "unknown step"),

@@ -134,7 +134,9 @@ def param(default: Any, parse, doc: str) -> Any:
 
 @dataclass(frozen=True)
 class OutlierDetectionParams:
-    rolling_window_width: int = param(25, _integer, "integrations in the rolling-median window")
+    rolling_window_width: int = param(
+        25, _integer, "integrations in the rolling-median window (0 or 1: a static median)"
+    )
     snr: float = param(5.0, _snr, "flag |SCI - median| > snr * ERR")
     good_bits: str = param("~DO_NOT_USE", str, "DQ bits that still count as good (jwst syntax)")
     maskpt: float = param(
@@ -145,8 +147,8 @@ class OutlierDetectionParams:
     )
 
     def check(self) -> None:
-        if self.rolling_window_width < 1:
-            raise ValueError("rolling_window_width must be >= 1")
+        if self.rolling_window_width < 0:
+            raise ValueError("rolling_window_width must be >= 0 (0 or 1: one static median)")
         if self.snr <= 0:
             raise ValueError("snr must be > 0")
         if not 0 <= self.motion_modes <= 10:

@@ -381,7 +381,7 @@ def jwst_literal(sci, good, w):
     m[:hw] = m[hw]
     if w % 2:
         m[-hw:] = m[-hw - 1]
-    elif w > 2:  # jwst's w=2 overwrites everything; tso3 leaves the last row alone
+    else:  # for w=2 this is m[0:] = m[-1]: jwst's whole-cube overwrite, reproduced
         m[-hw + 1 :] = m[-hw]
     return m
 
@@ -398,8 +398,8 @@ def test_jwst_hand_example():
     assert np.isnan(m[3:6]).all() and m[[0, 1, 2, 6, 7]].tolist() == [2, 2, 3, 7, 7]
     # even w=4: M[s+2] = median(x[s:s+4]); M[:2] = M[2]; M[7:] = M[6]
     assert rolling_median_jwst(x, 4)[:, 0].tolist() == [2.5, 2.5, 2.5, 3.5, 4.5, 5.5, 6.5, 6.5]
-    # w=2: every row is its pair mean with the previous row (no whole-cube overwrite)
-    assert rolling_median_jwst(x, 2)[:, 0].tolist() == [1.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 8.0]
+    # w=2: jwst's end fill M[0:] = M[-1] gives every row the last pair's median
+    assert rolling_median_jwst(x, 2)[:, 0].tolist() == [8.0] * 8
     # fallback (w >= nints, or w == 1): whole-series nanmedian that ignores the mask
     fb = rolling_median_jwst(x, 8, good)
     assert fb.dtype == np.float32 and fb[:, 0].tolist() == [4.5] * 8

@@ -259,8 +259,13 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
     n = series.nints
     _, ny, nx = series.segs[0].shape
     width = params.rolling_window_width
+    if width <= 1:
+        # jwst: 0 or 1 means no rolling window but one median of the whole segment; the
+        # default mode takes the median of its whole series, which a window as long does
+        width = 1 if mode == "jwst" else n
     halo = width // 2 + 1
-    length = n if mode == "jwst" and n <= 4 * width else block_length(ny * nx, width)
+    static = mode == "jwst" and (width == 1 or n <= 4 * width)  # the segment in one block
+    length = n if static else block_length(ny * nx, width)
 
     def read(block: tuple[int, int]):
         a, b = block

@@ -203,7 +203,13 @@ def _jwst_block(x: np.ndarray, good: np.ndarray | None, width: int) -> np.ndarra
         # (bottleneck: np.nanmedian's values without its all-NaN warning)
         med = bn.nanmedian(x, axis=0).astype(x.dtype, copy=False)
         return np.broadcast_to(med, x.shape)
-    return _movmed.jwst_median(x, good, width)
+    med = _movmed.jwst_median(x, good, width)
+    if width == 2:
+        # jwst's even-width end fill ``M[-hw+1:] = M[-hw]`` is ``M[0:] = M[-1]`` for
+        # width 2: every integration gets the last window's median.  Reproduced here
+        # (README "Default vs jwst mode").
+        med[:] = med[-1]
+    return med
 
 
 def rolling_median_jwst(
@@ -222,9 +228,9 @@ def rolling_median_jwst(
     (``width == 1`` or ``width >= nints``) every integration gets the NaN-ignoring median
     of the whole array, **without** the ``good`` mask, as jwst.
 
-    jwst's even-width edge fill ``M[-hw+1:] = M[-hw]`` overwrites the *entire* cube when
-    ``width == 2``; here only the genuine end rows are filled (for width 2 there are
-    none), which is what jwst intends for every other even width.
+    jwst's even-width edge fill ``M[-hw+1:] = M[-hw]`` overwrites the *entire* cube with
+    the last window's median when ``width == 2``; that is reproduced, since this is
+    jwst's reference.
 
     Parameters
     ----------
