@@ -56,7 +56,7 @@ def cores() -> int:
 
 @contextlib.contextmanager
 def quiet_workers() -> Iterator[None]:
-    """The filters of the warnings rule: numpy RuntimeWarnings and asdf's ignored.
+    """The filters of the warnings rule: numpy RuntimeWarnings, asdf's and the fitters' ignored.
 
     Enter it from the thread that starts a pool, around the pool's whole life.
     """
@@ -64,6 +64,8 @@ def quiet_workers() -> Iterator[None]:
         warnings.simplefilter("ignore", RuntimeWarning)
         # asdf's, when a worker parses an ASDF tree (tags of packages not installed)
         warnings.filterwarnings("ignore", module=r"asdf(\.|$)")
+        # photutils' and astropy's fitters, in jwst-mode photometry (PSF fit warnings)
+        warnings.filterwarnings("ignore", module=r"(photutils|astropy\.modeling)(\.|$)")
         yield
 
 

@@ -382,6 +382,74 @@ def psf_widths(
     return np.exp(p[:, 1]), np.exp(p[:, 2]), p[:, 0]
 
 
+def psf_widths_photutils(
+    sci: np.ndarray,
+    valid: np.ndarray | None,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    box_width: int,
+    *,
+    bkg: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reference's PSF fit (``--mode jwst``): photutils' fitter, integration by integration.
+
+    Same model, box, start (FWHM = box/2, flux = sum of the valid box pixels) and bounds
+    as :func:`psf_widths`, but fitted by ``photutils.psf.PSFPhotometry`` with its default
+    fitter, as jwst 3.0 does.  That fitter (scipy's trust-region least squares) stops on
+    an absolute gradient tolerance: on data in Jy (values ~1e-5) it stops before the
+    optimum, so its widths depend on the data's units (0.5 % on a well-sampled PSF, tens
+    of percent on an undersampled one).  :func:`psf_widths` converges in any unit; this
+    function exists to give jwst's numbers.
+
+    Parameters
+    ----------
+    sci : ndarray, shape (nints, ny, nx)
+        Data.
+    valid : ndarray of bool or None
+        False where a pixel must not be used; NaN pixels are never used.
+    cx, cy : ndarray, shape (nints,)
+        Fixed centres (0-based); NaN gives NaN results.
+    box_width : int
+        Fit box side.
+    bkg : ndarray, shape (nints,)
+        Background subtracted from each image before the fit.
+
+    Returns
+    -------
+    sigma_x, sigma_y, flux : ndarray, shape (nints,)
+    """
+    from astropy.table import QTable
+    from photutils.psf import GaussianPRF, PSFPhotometry
+    from photutils.utils import CutoutImage
+
+    n = sci.shape[0]
+    out = np.full((3, n), np.nan)
+    shape = (box_width, box_width)
+    for i in range(n):  # the reference's loop: jwst mode only
+        if not (np.isfinite(cx[i]) and np.isfinite(cy[i])):
+            continue
+        image = np.asarray(sci[i], dtype=np.float64) - bkg[i]
+        mask = np.isnan(image) if valid is None else ~valid[i] | np.isnan(image)
+        cutout = CutoutImage(image, [cy[i], cx[i]], shape).data
+        inside = ~CutoutImage(mask, [cy[i], cx[i]], shape).data
+        flux = np.sum(cutout[inside])
+        model = GaussianPRF(flux=flux, x_0=cx[i], y_0=cy[i], x_fwhm=box_width / 2,
+                            y_fwhm=box_width / 2)  # fmt: skip
+        model.x_0.fixed = model.y_0.fixed = True
+        model.flux.fixed = model.x_fwhm.fixed = model.y_fwhm.fixed = False
+        model.flux.min, model.flux.max = 0.0, np.inf
+        model.x_fwhm.min, model.x_fwhm.max = 0.0, box_width
+        model.y_fwhm.min, model.y_fwhm.max = 0.0, box_width
+        init = QTable({"x": [cx[i]], "y": [cy[i]], "flux": [flux],
+                       "x_fwhm": [box_width / 2], "y_fwhm": [box_width / 2]})  # fmt: skip
+        try:  # its fit warnings are silenced by the run (tso3.parallel.quiet_workers)
+            fit = PSFPhotometry(model, shape)(image, mask=mask, init_params=init)
+        except ValueError:
+            continue
+        out[:, i] = fit["x_fwhm_fit"][0], fit["y_fwhm_fit"][0], fit["flux_fit"][0]
+    return out[0] / FWHM_PER_SIGMA, out[1] / FWHM_PER_SIGMA, out[2]
+
+
 def _lm_gauss(
     data: np.ndarray,
     w: np.ndarray,

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .centroid import centroid_cube, frame_background, psf_widths
+from .centroid import centroid_cube, frame_background, psf_widths, psf_widths_photutils
 from .photometry import aperture_photometry, whole_frame_photometry
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def measure_centroids(
     fit_box_width: int = 11,
     radius_inner: float = 4.0,
     bkg_box: int | None = 41,
+    mode: str = "default",
 ) -> dict[str, np.ndarray]:
     """Pass 2: centroids in the fit box around (xb, yb), then Gaussian PSF widths and flux.
 
@@ -102,6 +103,10 @@ def measure_centroids(
         Background pixels are at least this far from (xb, yb).
     bkg_box : int or None
         Background region side (None: whole frame, as the reference).
+    mode : {"default", "jwst"}
+        ``jwst``: the PSF is fitted with the reference's fitter
+        (:func:`~tso3.steps.centroid.psf_widths_photutils`), else with
+        :func:`~tso3.steps.centroid.psf_widths`.
 
     Returns
     -------
@@ -113,7 +118,10 @@ def measure_centroids(
     cx, cy = centroid_cube(
         sci, None, xb, yb, fit_box_width, bkg_radius=radius_inner, bkg=bkg, valid=valid
     )
-    sx, sy, flux = psf_widths(sci, None, cx, cy, fit_box_width, bkg=bkg, valid=valid)
+    if mode == "jwst":
+        sx, sy, flux = psf_widths_photutils(sci, valid, cx, cy, fit_box_width, bkg=bkg)
+    else:
+        sx, sy, flux = psf_widths(sci, None, cx, cy, fit_box_width, bkg=bkg, valid=valid)
     return {
         "centroid_x": cx,
         "centroid_y": cy,
@@ -208,6 +216,7 @@ def tso_photometry(
                 fit_box_width=fit_box_width,
                 radius_inner=radius_inner,
                 bkg_box=None if mode == "jwst" else search_box_width,
+                mode=mode,
             )
             xa, ya = aperture_centre(
                 cent["centroid_x"], cent["centroid_y"], moving_centroid=moving_centroid
