@@ -198,6 +198,10 @@ class Extract1dParams:
     smoothing_length: int | None = param(
         None, _optional_integer, "boxcar along dispersion before the background fit"
     )
+    use_source_posn: bool | None = param(
+        None, _optional_boolean,
+        "with an extract1d JSON: centre its aperture on the source's trace (None: as jwst)",
+    )  # fmt: skip
     repair: bool = param(True, _boolean, "repair flagged pixels from the spatial profile")
     soss_width: float = param(40.0, _number, "NIS_SOSS: full box width of each order (px)")
     override_pastasoss: str | None = param(

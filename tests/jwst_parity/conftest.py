@@ -18,7 +18,24 @@ import pytest
 
 _CRDS_ROOT = Path(tempfile.mkdtemp(prefix="tso3-crds-"))
 (_CRDS_ROOT / "config" / "jwst").mkdir(parents=True)
-(_CRDS_ROOT / "config" / "jwst" / "server_config").write_text("{}\n")
+# what CRDS reads of its last server contact: a context name for the products' metadata
+(_CRDS_ROOT / "config" / "jwst" / "server_config").write_text(
+    repr(
+        {
+            "observatory": "jwst",
+            "operational_context": "jwst_0000.pmap",
+            "edit_context": "jwst_0000.pmap",
+            "checked_context": "jwst_0000.pmap",
+            "versions_context": "jwst_0000.pmap",
+            "build_context": "jwst_0000.pmap",
+            "effective_mode": "local",
+            "reference_url": {},
+            "mapping_url": {},
+            "force_remote_mode": False,
+            "last_synced": "2026-01-01 00:00:00",
+        }
+    )
+)
 os.environ.update(
     STPIPE_DISABLE_CRDS_STEPPARS="true",
     CRDS_MODE="local",

@@ -171,6 +171,8 @@ def setup_detector(
                 extract_width=params.extract_width, subtract_background=subtract,
                 bkg_fit=params.bkg_fit, bkg_order=params.bkg_order,
                 smoothing_length=params.smoothing_length,
+                use_source_posn=params.use_source_posn,
+                default_source_posn=_source_posn_default(seg0, mode),
             )  # fmt: skip
         except (ApertureMatchError, LookupError, ValueError) as exc:
             raise InputError(params.override_extract1d, str(exc)) from None
@@ -192,6 +194,20 @@ def setup_detector(
         "on" if ap.bkg_profile is not None else "off",
     )  # fmt: skip
     return [DetectorSetup(detector, dispaxis, med, wl, ap, trace)]
+
+
+#: EXP_TYPEs for which jwst 3.0 centres an extract1d aperture on the source by default.
+SOURCE_POSITION_EXP_TYPES = ("MIR_LRS-FIXEDSLIT", "NRS_FIXEDSLIT", "NRS_MSASPEC", "NRS_BRIGHTOBJ")
+
+
+def _source_posn_default(seg: Segment, mode: str) -> bool:
+    """Whether an extract1d aperture follows the source when neither the parameter nor
+    the JSON say: always in default mode; in jwst mode as jwst (point sources of the
+    EXP_TYPEs it can locate)."""
+    if mode != "jwst":
+        return True
+    point = str(seg.meta.target.source_type or "").upper() == "POINT"
+    return point and seg.exp_type in SOURCE_POSITION_EXP_TYPES
 
 
 @dataclass

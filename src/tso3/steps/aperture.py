@@ -297,6 +297,8 @@ def aperture_from_reference(
     bkg_fit: str | None = None,
     bkg_order: int | None = None,
     smoothing_length: float | None = None,
+    use_source_posn: bool | None = None,
+    default_source_posn: bool = True,
 ) -> Aperture:
     """Source and background profiles from an extract1d JSON, as the reference builds them.
 
@@ -321,6 +323,12 @@ def aperture_from_reference(
         Overrides the JSON value.
     subtract_background, bkg_fit, bkg_order, smoothing_length : optional
         Step parameters; they take precedence over the JSON (None = use the JSON).
+    use_source_posn : bool, optional
+        Whether ``trace`` centres the aperture (with a width).  As the reference decides:
+        this parameter, else the JSON aperture's ``use_source_posn``, else
+        ``default_source_posn``.  When it is False the JSON's limits are used as given.
+    default_source_posn : bool
+        The choice when neither the parameter nor the JSON make one.
 
     Returns
     -------
@@ -337,6 +345,12 @@ def aperture_from_reference(
     """
     names = [slit_name.upper()] + ([exp_type.upper()] if exp_type else [])
     entry = _select_aperture(ref, names, spectral_order)
+    if use_source_posn is None:
+        use_source_posn = entry.get("use_source_posn")
+    if use_source_posn is None:
+        use_source_posn = default_source_posn
+    if not use_source_posn:
+        trace = None
     ny, nx = shape
     # The JSON keys are in detector x/y; map them to (cross, dispersion) of our frame.
     cross_keys, disp_keys = (("ystart", "ystop"), ("xstart", "xstop"))
@@ -421,7 +435,7 @@ def aperture_from_reference(
         origin=origin,
         trace=None if trace is None else np.asarray(trace, dtype=np.float64),
         background_ok=not (want_bkg and bkg_profile is None),
-        info={"id": entry.get("id"), "use_source_posn": entry.get("use_source_posn")},
+        info={"id": entry.get("id"), "use_source_posn": bool(use_source_posn)},
     )
 
 

@@ -1,0 +1,99 @@
+"""extract_1d and white_light: tso3 ``--mode jwst`` against jwst 3.0.0's calwebb_tso3.
+
+Both read the same NIRSpec BOTS segments (jwst's own mock WCS, :mod:`.mocks`) with the
+same extract1d reference, outlier detection off.  Every EXTRACT1D column jwst writes must
+agree to 1e-6 (relative), times to 1e-8 d, and so must the whtlt table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+from tso3.pipeline import run
+
+from .mocks import extract1d_json, nrs_bots_segments, run_jwst_tso3
+
+RTOL = 1e-6
+TIME_COLUMNS = {"MJD-BEG", "MJD-AVG", "MJD-END", "TDB-BEG", "TDB-MID", "TDB-END"}
+
+
+def _differences(have, want, name: str) -> str | None:
+    have, want = np.asarray(have, dtype=float), np.asarray(want, dtype=float)
+    if have.shape != want.shape:
+        return f"{name}: shape {have.shape} != {want.shape}"
+    time = name in TIME_COLUMNS or name.startswith(("MJD", "BJD"))
+    rtol, atol = (0.0, 1e-8) if time else (RTOL, 0.0)
+    if np.allclose(have, want, rtol=rtol, atol=atol, equal_nan=True):
+        return None
+    worst = np.nanmax(np.abs(have - want) / np.maximum(np.abs(want), 1e-300))
+    return f"{name}: max relative difference {worst:.3g}"
+
+
+def compare_x1dints(tso3_path, jwst_path) -> list[str]:
+    """Every EXTRACT1D column and extraction keyword of jwst's file, in tso3's."""
+    problems = []
+    with fits.open(tso3_path) as ours, fits.open(jwst_path) as theirs:
+        mine = [h for h in ours if h.name == "EXTRACT1D"]
+        ref = [h for h in theirs if h.name == "EXTRACT1D"]
+        if len(mine) != len(ref):
+            return [f"{len(mine)} EXTRACT1D extensions, jwst {len(ref)}"]
+        for k, (a, b) in enumerate(zip(mine, ref, strict=True), start=1):
+            for name in b.columns.names:
+                if name not in a.columns.names:
+                    problems.append(f"EXTRACT1D {k}: no column {name}")
+                    continue
+                if b.data[name].dtype.kind in "SU":
+                    if list(a.data[name]) != list(b.data[name]):
+                        problems.append(f"EXTRACT1D {k}: {name} differs")
+                    continue
+                found = _differences(a.data[name], b.data[name], name)
+                if found:
+                    problems.append(f"EXTRACT1D {k}: {found}")
+            for key in ("SPORDER", "SLTNAME", "SRCTYPE", "EXTRXSTR", "EXTRXSTP", "EXTRYSTR",
+                        "EXTRYSTP", "DISPAXIS", "DETECTOR"):  # fmt: skip
+                if key in b.header and (key not in a.header or a.header[key] != b.header[key]):
+                    problems.append(f"EXTRACT1D {k}: {key} {a.header.get(key)!r} != "
+                                    f"{b.header[key]!r}")  # fmt: skip
+    return problems
+
+
+def compare_whtlt(tso3_path, jwst_path) -> list[str]:
+    ours, theirs = Table.read(tso3_path), Table.read(jwst_path)
+    problems = [f"no column {c}" for c in theirs.colnames if c not in ours.colnames]
+    for name in theirs.colnames:
+        if name in ours.colnames:
+            found = _differences(ours[name], theirs[name], name)
+            if found:
+                problems.append(found)
+    return problems
+
+
+@pytest.fixture(scope="module")
+def bots(tmp_path_factory, jwst_step):
+    return nrs_bots_segments(tmp_path_factory.mktemp("bots"))
+
+
+@pytest.mark.parametrize(
+    ("aperture", "setting"),
+    [
+        ({"use_source_posn": False}, None),
+        ({}, False),  # the step parameter wins over the JSON's default
+        ({"use_source_posn": False, "extract_width": 6}, None),
+    ],
+)
+def test_nrs_bots_box_equal_jwst(bots, tmp_path, aperture, setting):
+    ref = extract1d_json(tmp_path / "extract1d.json", **aperture)
+    step = {"override_extract1d": str(ref)}
+    overrides = [f"extract_1d.override_extract1d={ref}"]
+    if setting is not None:
+        step["use_source_posn"] = setting
+        overrides.append(f"extract_1d.use_source_posn={setting}")
+    expected = run_jwst_tso3(bots, tmp_path / "jwst", step)
+    result = run(bots, tmp_path / "tso3", overrides=overrides, skip=["outlier_detection"],
+                 mode="jwst", plots=False, quiet=True)  # fmt: skip
+    problems = compare_x1dints(result.x1dints, expected["x1dints"])
+    problems += compare_whtlt(result.whtlt, expected["whtlt"])
+    assert not problems, "\n".join(problems)
