@@ -20,9 +20,17 @@ PRODUCT = "jw01366-o004_t001_nirspec_f290lp-g395h-s1600a1-sub2048"
 
 def nrs_bots_segments(
     folder: Path, *, segments: int = 2, per_segment: int = 10, trace_y: float = 24.6,
-    detectors: tuple[str, ...] = ("NRS1",), seed: int = 1,
+    detectors: tuple[str, ...] = ("NRS1",), seed: int = 1, source_ypos: float = 24.5,
+    tilt: float = 0.0,
 ) -> Path:  # fmt: skip
-    """Write the segments and their ASN; return the ASN's path."""
+    """Write the segments and their ASN; return the ASN's path.
+
+    The mock's slit frame is in pixels (slit y = detector y), so ``source_ypos`` is where
+    the WCS puts the source: jwst's ``use_source_posn`` moves the aperture there, while
+    the light is at ``trace_y``.  (Its inverse transform reads the source position from
+    slit x, so both slit coordinates get the value.)  ``tilt`` (px per column) tilts the
+    trace and the WCS (:func:`tilted_wcs`) across the frame.
+    """
     import stdatamodels.jwst.datamodels as dm
     from jwst.extract_1d.tests.helpers import int_times_table, simple_wcs_func
 
@@ -33,7 +41,7 @@ def nrs_bots_segments(
     names = []
     for detector in detectors:
         for k in range(segments):
-            model = dm.CubeModel()
+            model = dm.SlitModel()  # stage 2 writes BOTS calints as slits
             meta = model.meta
             meta.instrument.name, meta.instrument.detector = "NIRSPEC", detector
             meta.instrument.filter, meta.instrument.grating = "F290LP", "G395H"
@@ -49,13 +57,15 @@ def nrs_bots_segments(
             meta.exposure.integration_end = (k + 1) * per_segment
             meta.visit.tsovisit = True
             model.name = "S1600A1"
+            model.source_xpos = model.source_ypos = source_ypos  # the mock inverts to x
             meta.target.source_type = "POINT"
             meta.wcsinfo.dispersion_direction = 1
-            meta.wcs = simple_wcs_func()
+            meta.wcs = tilted_wcs(tilt) if tilt else simple_wcs_func()
             meta.aperture.position_angle = 150.0
             meta.bunit_data = meta.bunit_err = "MJy"
             y = np.arange(50)[:, None]
-            profile = np.exp(-0.5 * ((y - trace_y) / 1.2) ** 2)
+            centre = trace_y + tilt * (np.arange(50) - 25.0)
+            profile = np.exp(-0.5 * ((y - centre) / 1.2) ** 2)
             level = 100 * (1 + 0.01 * np.arange(per_segment) + 0.1 * k)
             noise = rng.normal(0, 0.1, (per_segment, 50, 50))
             model.data = (level[:, None, None] * profile + 1.0 + noise).astype(np.float32)
@@ -76,6 +86,38 @@ def nrs_bots_segments(
     path = folder / "jw01366-o004_20230101t000000_tso3_001_asn.json"
     path.write_text(json.dumps(asn))
     return path
+
+
+def tilted_wcs(tilt: float):
+    """jwst's ``simple_wcs_func`` with the slit tilted by ``tilt`` px per column.
+
+    Slit y (in px, as the mock's) is ``y - tilt * (x - 25)``; the transforms are
+    polynomials with an explicit inverse, so the file's ASDF tree holds them and jwst can
+    go from the slit frame back to the detector.
+    """
+    import gwcs
+    from astropy.modeling.models import Mapping, Polynomial2D, Scale, Shift
+    from jwst.assign_wcs.util import wcs_bbox_from_shape
+
+    slope, xc, cdelt3, crval3 = float(tilt), 25.0, 0.01, 7.5
+    slit_y = Polynomial2D(1, c0_0=slope * xc, c1_0=-slope, c0_1=1.0)
+    wave = Polynomial2D(1, c0_0=crval3, c1_0=cdelt3, c0_1=0.0)
+    det2slit = Mapping((0, 1, 0, 1, 0, 1)) | slit_y & slit_y.copy() & wave
+    x_of = Polynomial2D(1, c0_0=-crval3 / cdelt3, c1_0=0.0, c0_1=1.0 / cdelt3)
+    y_of = Polynomial2D(1, c0_0=-slope * crval3 / cdelt3 - slope * xc, c1_0=1.0,
+                        c0_1=slope / cdelt3)  # fmt: skip
+    det2slit.inverse = Mapping((0, 2, 0, 2)) | x_of & y_of
+    ra = Shift(1 - 25.0) | Scale(1e-7 / 3600) | Shift(45.0)
+    dec = Shift(1 - 25.0) | Scale(0.1 / 3600) | Shift(45.1)
+    slit2world = ra & dec & Mapping((0,))
+    slit2world.inverse = ra.inverse & dec.inverse & Mapping((0,))
+    detector = gwcs.Frame2D(name="detector")
+    axes = {"naxes": 3, "axes_order": (0, 1, 2), "axes_type": ["SPATIAL", "SPATIAL", "SPECTRAL"]}
+    slit = gwcs.CoordinateFrame(name="slit_frame", **axes)
+    world = gwcs.CoordinateFrame(name="world", **axes)
+    wcs = gwcs.WCS([(detector, det2slit), (slit, slit2world), (world, None)])
+    wcs.bounding_box = wcs_bbox_from_shape((50, 50))
+    return wcs
 
 
 def extract1d_json(path: Path, **aperture) -> Path:

@@ -73,7 +73,14 @@ def compare_whtlt(tso3_path, jwst_path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def bots(tmp_path_factory, jwst_step):
-    return nrs_bots_segments(tmp_path_factory.mktemp("bots"))
+    """A flat trace whose WCS puts the source 1.3 px below the light (so that
+    use_source_posn shows), and a trace tilted by 2.5 px across the frame."""
+    return {
+        "flat": nrs_bots_segments(tmp_path_factory.mktemp("flat"), source_ypos=23.3),
+        "tilted": nrs_bots_segments(
+            tmp_path_factory.mktemp("tilted"), source_ypos=24.0, tilt=0.05
+        ),  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(
@@ -82,17 +89,22 @@ def bots(tmp_path_factory, jwst_step):
         ({"use_source_posn": False}, None),
         ({}, False),  # the step parameter wins over the JSON's default
         ({"use_source_posn": False, "extract_width": 6}, None),
+        ({}, None),  # jwst's default for a NIRSpec point source: the WCS source position
+        ({"extract_width": 6}, None),  # ... and with a width, the WCS trace
+        ({"use_source_posn": False}, True),
     ],
 )
-def test_nrs_bots_box_equal_jwst(bots, tmp_path, aperture, setting):
+@pytest.mark.parametrize("trace", ["flat", "tilted"])
+def test_nrs_bots_box_equal_jwst(bots, tmp_path, aperture, setting, trace):
+    asn = bots[trace]
     ref = extract1d_json(tmp_path / "extract1d.json", **aperture)
     step = {"override_extract1d": str(ref)}
     overrides = [f"extract_1d.override_extract1d={ref}"]
     if setting is not None:
         step["use_source_posn"] = setting
         overrides.append(f"extract_1d.use_source_posn={setting}")
-    expected = run_jwst_tso3(bots, tmp_path / "jwst", step)
-    result = run(bots, tmp_path / "tso3", overrides=overrides, skip=["outlier_detection"],
+    expected = run_jwst_tso3(asn, tmp_path / "jwst", step)
+    result = run(asn, tmp_path / "tso3", overrides=overrides, skip=["outlier_detection"],
                  mode="jwst", plots=False, quiet=True)  # fmt: skip
     problems = compare_x1dints(result.x1dints, expected["x1dints"])
     problems += compare_whtlt(result.whtlt, expected["whtlt"])

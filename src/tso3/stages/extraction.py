@@ -40,6 +40,7 @@ from ..steps.aperture import (
     aperture_from_reference,
     aperture_wavelength,
     default_aperture,
+    source_posn_wanted,
 )
 from ..steps.extract import (
     ExtractParams,
@@ -48,6 +49,7 @@ from ..steps.extract import (
     profile_model,
     trace_half_width,
 )
+from ..steps.source_location import aperture_centre, slit_source_location
 from ..steps.trace import Trace, find_trace, trace_timeseries
 from .blocks import Block, MeasuringStage
 from .soss import soss_orders
@@ -134,7 +136,10 @@ def median_images(obs: Observation) -> dict[str, np.ndarray]:
 
 
 def setup_detector(
-    segs: list[Segment], params: Extract1dParams, detector: str, median: np.ndarray,
+    segs: list[Segment],
+    params: Extract1dParams,
+    detector: str,
+    median: np.ndarray,
     mode: str = "default",
 ) -> list[DetectorSetup]:
     """Trace and aperture of every spectrum of one detector series, on its median image.
@@ -163,17 +168,20 @@ def setup_detector(
     subtract = params.subtract_background
     if params.override_extract1d:
         ref = load_extract1d_reference(params.override_extract1d)
+        select = {"slit_name": _slit_name(seg0), "spectral_order": 1, "exp_type": seg0.exp_type}
+        settings = dict(
+            select, dispaxis=dispaxis, wavelength=wl, extract_width=params.extract_width,
+            subtract_background=subtract, bkg_fit=params.bkg_fit, bkg_order=params.bkg_order,
+            smoothing_length=params.smoothing_length, use_source_posn=params.use_source_posn,
+            default_source_posn=_source_posn_default(seg0, mode),
+        )  # fmt: skip
         try:
+            centre, offset = None if trace is None else trace.center, 0.0
+            if mode == "jwst" and source_posn_wanted(ref, **select, **_posn(settings)):
+                centre, offset = _wcs_source(seg0, ref, med.shape, settings)
             ap = aperture_from_reference(
-                ref, med.shape, slit_name=_slit_name(seg0), spectral_order=1,
-                exp_type=seg0.exp_type, dispaxis=dispaxis, wavelength=wl,
-                trace=None if trace is None else trace.center,
-                extract_width=params.extract_width, subtract_background=subtract,
-                bkg_fit=params.bkg_fit, bkg_order=params.bkg_order,
-                smoothing_length=params.smoothing_length,
-                use_source_posn=params.use_source_posn,
-                default_source_posn=_source_posn_default(seg0, mode),
-            )  # fmt: skip
+                ref, med.shape, trace=centre, source_offset=offset, **settings
+            )
         except (ApertureMatchError, LookupError, ValueError) as exc:
             raise InputError(params.override_extract1d, str(exc)) from None
     else:
@@ -194,6 +202,34 @@ def setup_detector(
         "on" if ap.bkg_profile is not None else "off",
     )  # fmt: skip
     return [DetectorSetup(detector, dispaxis, med, wl, ap, trace)]
+
+
+def _posn(settings: dict) -> dict:
+    return {k: settings[k] for k in ("use_source_posn", "default_source_posn")}
+
+
+def _wcs_source(seg: Segment, ref: dict, shape, settings: dict):
+    """jwst mode: the trace and the shift that put the aperture on the WCS's source.
+
+    The nominal aperture's centre at the middle column moves to the source location the
+    WCS gives for SRCXPOS/SRCYPOS; with an extract width the aperture then follows the
+    WCS trace (:mod:`tso3.steps.source_location`).  Without a usable WCS, jwst keeps the
+    nominal aperture, and so does this.
+    """
+    found = None
+    if seg.dispaxis == 1 and seg.wcs is not None:
+        xpos = float(seg.sci_header.get("SRCXPOS") or 0.0)
+        ypos = float(seg.sci_header.get("SRCYPOS") or 0.0)
+        found = slit_source_location(seg.wcs, shape, xpos, ypos)
+    if found is None:
+        log.warning("%s: no source position from the WCS; the extract1d aperture is used "
+                    "as given", seg.path.name)  # fmt: skip
+        return None, 0.0
+    nominal = aperture_from_reference(ref, shape, **{**settings, "use_source_posn": False})
+    offset = found.location - aperture_centre(nominal.profile, found.middle)
+    log.info("source at %.2f (column %d, %.4g um) from the WCS: aperture moved by %.2f px",
+             found.location, found.middle, found.middle_wavelength, offset)  # fmt: skip
+    return found.trace, offset
 
 
 #: EXP_TYPEs for which jwst 3.0 centres an extract1d aperture on the source by default.
@@ -415,7 +451,10 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
 
 
 def write(
-    extraction: Extraction, obs: Observation, path: Path, keywords: dict,
+    extraction: Extraction,
+    obs: Observation,
+    path: Path,
+    keywords: dict,
     filename: str | None = None,
 ) -> None:
     """Write ``<product>_x1dints.fits``; ``keywords`` go into its primary header

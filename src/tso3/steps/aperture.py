@@ -282,6 +282,44 @@ def _select_aperture(ref: dict, names: list[str], spectral_order: int) -> dict:
     raise ApertureMatchError(f"extract1d reference has no aperture with id in {names} or 'ANY'")
 
 
+def _source_posn(entry: dict, setting: bool | None, default: bool) -> bool:
+    """jwst's order: the parameter, else the aperture's ``use_source_posn``, else ``default``."""
+    if setting is None:
+        setting = entry.get("use_source_posn")
+    return bool(default if setting is None else setting)
+
+
+def source_posn_wanted(
+    ref: dict,
+    *,
+    slit_name: str,
+    exp_type: str | None,
+    spectral_order: int = 1,
+    use_source_posn: bool | None = None,
+    default_source_posn: bool = True,
+) -> bool:
+    """Whether the aperture :func:`aperture_from_reference` builds follows the source.
+
+    Same arguments as there; raises what it raises when no aperture matches.
+    """
+    names = [slit_name.upper()] + ([exp_type.upper()] if exp_type else [])
+    entry = _select_aperture(ref, names, spectral_order)
+    return _source_posn(entry, use_source_posn, default_source_posn)
+
+
+def _shifted(entry: dict, offset: float, cross_keys: tuple[str, str]) -> dict:
+    """The aperture entry moved by ``offset`` pixels across the dispersion: its
+    cross-dispersion limits and the constant term of every src/bkg coefficient list."""
+    moved = dict(entry)
+    for key in cross_keys:
+        if moved.get(key) is not None:
+            moved[key] = float(moved[key]) + offset
+    for key in ("src_coeff", "bkg_coeff"):
+        if moved.get(key) is not None:
+            moved[key] = [[float(c[0]) + offset, *c[1:]] for c in moved[key]]
+    return moved
+
+
 def aperture_from_reference(
     ref: dict,
     shape: tuple[int, int],
@@ -299,6 +337,7 @@ def aperture_from_reference(
     smoothing_length: float | None = None,
     use_source_posn: bool | None = None,
     default_source_posn: bool = True,
+    source_offset: float = 0.0,
 ) -> Aperture:
     """Source and background profiles from an extract1d JSON, as the reference builds them.
 
@@ -329,6 +368,9 @@ def aperture_from_reference(
         ``default_source_posn``.  When it is False the JSON's limits are used as given.
     default_source_posn : bool
         The choice when neither the parameter nor the JSON make one.
+    source_offset : float
+        Cross-dispersion shift of the JSON's limits and coefficients (jwst's
+        ``shift_by_offset`` to the source position, :mod:`tso3.steps.source_location`).
 
     Returns
     -------
@@ -345,10 +387,7 @@ def aperture_from_reference(
     """
     names = [slit_name.upper()] + ([exp_type.upper()] if exp_type else [])
     entry = _select_aperture(ref, names, spectral_order)
-    if use_source_posn is None:
-        use_source_posn = entry.get("use_source_posn")
-    if use_source_posn is None:
-        use_source_posn = default_source_posn
+    use_source_posn = _source_posn(entry, use_source_posn, default_source_posn)
     if not use_source_posn:
         trace = None
     ny, nx = shape
@@ -356,6 +395,8 @@ def aperture_from_reference(
     cross_keys, disp_keys = (("ystart", "ystop"), ("xstart", "xstop"))
     if dispaxis != 1:
         cross_keys, disp_keys = disp_keys, cross_keys
+    if source_offset:
+        entry = _shifted(entry, float(source_offset), cross_keys)
     cstart = entry.get(cross_keys[0])
     cstart = float(0 if cstart is None else cstart)
     cstop = entry.get(cross_keys[1])

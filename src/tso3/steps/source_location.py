@@ -1,0 +1,124 @@
+"""Where the WCS puts a slit's source on the detector, as jwst 3.0's extract_1d finds it.
+
+``--mode jwst`` with ``use_source_posn`` on (jwst's default for NIRSpec fixed-slit and
+BOTS point sources) moves the extract1d aperture so that its centre at the middle column
+lies on the source position the WCS gives (SRCXPOS, SRCYPOS in the slit frame), and,
+with an ``extract_width``, makes it follow the trace the WCS predicts.  The functions
+here reproduce ``jwst.extract_1d.source_location`` for slits in the DISPAXIS=1
+orientation, literal quirks included: the trace is evaluated on ``arange(nx)``, not from
+the bounding box's start.  The default mode centres on the trace measured in the data
+instead (:mod:`tso3.steps.trace`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """The source on the detector: ``location`` (cross-dispersion pixel) at column
+    ``middle`` and wavelength ``middle_wavelength``, and the ``trace`` (one
+    cross-dispersion position per column, NaN outside the WCS's bounding box)."""
+
+    middle: int
+    middle_wavelength: float
+    location: float
+    trace: np.ndarray
+
+
+def bounding_box(wcs, shape: tuple[int, int]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``((x0, x1), (y0, y1))`` of the WCS, or the whole frame (jwst's default)."""
+    box = getattr(wcs, "bounding_box", None)
+    if box is None:
+        return (-0.5, shape[1] - 0.5), (-0.5, shape[0] - 0.5)
+    if hasattr(box, "bounding_box"):  # astropy's ModelBoundingBox
+        box = box.bounding_box(order="F")
+    (x0, x1), (y0, y1) = box
+    return (float(x0), float(x1)), (float(y0), float(y1))
+
+
+def middle_from_wcs(wcs, box) -> tuple[float, float, float]:
+    """Middle column of the bounding box, and the mean wavelength along it.
+
+    Returns ``(middle column, cross-dispersion pixel of that wavelength, wavelength)``
+    (DISPAXIS=1), as jwst's ``middle_from_wcs``.
+    """
+    height = int(round(box[1][1]))
+    middle = (box[0][0] + box[0][1]) / 2.0
+    x = np.full(height, middle)
+    y = np.arange(height, dtype=np.float64)
+    _, _, wavelengths = wcs(x, y)
+    wavelengths = np.asarray(wavelengths, dtype=np.float64)
+    order = np.argsort(wavelengths)
+    valid = np.isfinite(wavelengths[order])
+    mean = np.nanmean(wavelengths) if valid.any() else np.nan
+    if np.isnan(mean) or np.allclose(wavelengths, mean):
+        return middle, float(np.mean(y)), float(mean)
+    cross = np.interp(mean, wavelengths[order][valid], y[order[valid]])
+    return middle, float(cross), float(mean)
+
+
+def slit_source_location(
+    wcs, shape: tuple[int, int], source_xpos: float, source_ypos: float
+) -> SourceLocation | None:
+    """The source position and trace of a NIRSpec slit from its WCS (DISPAXIS=1).
+
+    Parameters
+    ----------
+    wcs : gwcs.WCS
+        With ``slit_frame`` and ``detector`` frames.
+    shape : (ny, nx)
+        Frame shape.
+    source_xpos, source_ypos : float
+        Source position in the slit frame (SRCXPOS, SRCYPOS).
+
+    Returns
+    -------
+    SourceLocation or None
+        None when the WCS has no slit frame, or puts the source outside its bounding box
+        or nowhere (jwst then keeps the nominal aperture).
+    """
+    if "slit_frame" not in getattr(wcs, "available_frames", ()):
+        return None
+    box = bounding_box(wcs, shape)
+    middle, _, middle_wl = middle_from_wcs(wcs, box)
+    # wavelengths are in metres in the slit frame of data not yet resampled
+    scale = 1e-6 if "gwa" in wcs.available_frames else 1.0
+    slit_to_detector = wcs.get_transform("slit_frame", "detector")
+    _, location = slit_to_detector(source_xpos, source_ypos, middle_wl * scale)
+    location = float(location)
+    if not np.isfinite(location) or not box[1][0] <= location <= box[1][1]:
+        return None
+    trace = _slit_trace(wcs, shape, box, source_xpos, source_ypos)
+    return SourceLocation(int(np.round(middle)), middle_wl, location, trace)
+
+
+def _slit_trace(wcs, shape, box, source_xpos: float, source_ypos: float) -> np.ndarray:
+    """jwst's ``_nirspec_trace_from_wcs``: the source's detector y for every column."""
+    from gwcs.wcstools import grid_from_bounding_box
+    from scipy.interpolate import interp1d
+
+    x, y = grid_from_bounding_box(box)
+    nx = int(box[0][1] - box[0][0])
+    _, _, slit_wavelength = wcs.get_transform("detector", "slit_frame")(x, y)
+    waves = np.linspace(np.nanmin(slit_wavelength), np.nanmax(slit_wavelength), nx)
+    to_detector = wcs.get_transform("slit_frame", "detector")
+    trace_x, trace_y = to_detector(np.full(nx, source_xpos), np.full(nx, source_ypos), waves)
+    follow = interp1d(trace_x, trace_y, fill_value="extrapolate")
+    full = np.full(shape[1], np.nan)
+    start = int(np.ceil(box[0][0]))
+    full[start : start + nx] = follow(np.arange(nx))  # arange(nx), as jwst
+    return full
+
+
+def aperture_centre(profile: np.ndarray, middle: int) -> float:
+    """Weighted cross-dispersion centre of an aperture profile at column ``middle``
+    (jwst's ``aperture_center`` with ``middle_pix``; all weights 1 when the column is
+    empty)."""
+    weights = np.clip(np.asarray(profile, dtype=np.float64)[:, middle], 0.0, None)
+    if weights.sum() == 0:
+        weights[:] = 1.0
+    return float(np.average(np.arange(profile.shape[0]), weights=weights))
