@@ -109,3 +109,16 @@ def test_nrs_bots_box_equal_jwst(bots, tmp_path, aperture, setting, trace):
     problems = compare_x1dints(result.x1dints, expected["x1dints"])
     problems += compare_whtlt(result.whtlt, expected["whtlt"])
     assert not problems, "\n".join(problems)
+
+
+def test_two_detectors_equal_jwst(tmp_path_factory, tmp_path, jwst_step):
+    """NRS1 and NRS2 of one exposure: one EXTRACT1D per detector x segment, and a whtlt
+    with a time and flux column per detector."""
+    asn = nrs_bots_segments(tmp_path_factory.mktemp("nrs12"), detectors=("NRS1", "NRS2"))
+    ref = extract1d_json(tmp_path / "extract1d.json", use_source_posn=False)
+    expected = run_jwst_tso3(asn, tmp_path / "jwst", {"override_extract1d": str(ref)})
+    result = run(asn, tmp_path / "tso3", overrides=[f"extract_1d.override_extract1d={ref}"],
+                 skip=["outlier_detection"], mode="jwst", plots=False, quiet=True)  # fmt: skip
+    problems = compare_x1dints(result.x1dints, expected["x1dints"])
+    problems += compare_whtlt(result.whtlt, expected["whtlt"])
+    assert not problems, "\n".join(problems)

@@ -154,3 +154,19 @@ def test_any_object_with_the_attributes():
     assert a.colnames == b.colnames
     for name in a.colnames:
         np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_every_order_and_detector_has_columns():
+    """jwst writes whitelight_flux_order_2_NRS1 even when NRS1 has no order 2: NaN."""
+    one = spectra_set(np.ones((2, 10)), WL, [1.0, 2.0], detector="NRS1", order=1)
+    two = spectra_set(np.ones((2, 10)), WL, [1.0, 2.0], detector="NRS2", order=2)
+    t = white_light_table([one, two])
+    assert [c for c in t.colnames if "_order_" in c] == [
+        "whitelight_flux_order_1_NRS1", "whitelight_flux_err_order_1_NRS1",
+        "whitelight_flux_order_2_NRS1", "whitelight_flux_err_order_2_NRS1",
+        "whitelight_flux_order_1_NRS2", "whitelight_flux_err_order_1_NRS2",
+        "whitelight_flux_order_2_NRS2", "whitelight_flux_err_order_2_NRS2",
+    ]  # fmt: skip
+    assert np.isnan(t["whitelight_flux_order_2_NRS1"].value).all()
+    assert np.isnan(t["whitelight_flux_order_1_NRS2"].value).all()
+    np.testing.assert_array_equal(t["whitelight_flux_order_1_NRS1"].value, [10, 10])

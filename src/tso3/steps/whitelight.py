@@ -180,7 +180,8 @@ def white_light_table(
         ``whitelight_flux{o}{d}`` and ``whitelight_flux_err{o}{d}``.  ``{d}`` is
         ``"_" + DETECTOR`` when there are several detectors or the detector is NRS1/NRS2;
         ``{o}`` is ``"_order_N"`` when there are several orders.  Detectors with fewer rows
-        are NaN-padded at the end; an order missing at a time of its detector is NaN.
+        are NaN-padded at the end; an order missing at a time of its detector is NaN, and
+        a detector without an order has all-NaN columns for it (as jwst writes them).
         ``meta`` holds ``meta`` plus ``number_of_integrations`` (the row count).
     """
     _check_mode(mode)
@@ -238,13 +239,12 @@ def white_light_table(
         columns[f"MJD_UTC{d}"] = times
         columns[f"BJD_TDB{d}"] = bjd
         for order in orders_seen:
-            if order not in order_cols:
-                continue
+            # every order x detector, as jwst: all NaN where a detector lacks the order
             o = f"_order_{order}" if many_orders else ""
-            unit = _unit(units[(det, order)])
-            columns[f"whitelight_flux{o}{d}"], columns[f"whitelight_flux_err{o}{d}"] = order_cols[
-                order
-            ]
+            unit = _unit(units.get((det, order), next(iter(units.values()))))
+            empty = np.full(times.shape, np.nan)
+            flux, err = order_cols.get(order, (empty, empty))
+            columns[f"whitelight_flux{o}{d}"], columns[f"whitelight_flux_err{o}{d}"] = flux, err
             col_units[f"whitelight_flux{o}{d}"] = col_units[f"whitelight_flux_err{o}{d}"] = unit
         n_rows = max(n_rows, len(times))
 
