@@ -21,7 +21,7 @@ PRODUCT = "jw01366-o004_t001_nirspec_f290lp-g395h-s1600a1-sub2048"
 def nrs_bots_segments(
     folder: Path, *, segments: int = 2, per_segment: int = 10, trace_y: float = 24.6,
     detectors: tuple[str, ...] = ("NRS1",), seed: int = 1, source_ypos: float = 24.5,
-    tilt: float = 0.0,
+    tilt: float = 0.0, prism: bool = False,
 ) -> Path:  # fmt: skip
     """Write the segments and their ASN; return the ASN's path.
 
@@ -29,7 +29,8 @@ def nrs_bots_segments(
     the WCS puts the source: jwst's ``use_source_posn`` moves the aperture there, while
     the light is at ``trace_y``.  (Its inverse transform reads the source position from
     slit x, so both slit coordinates get the value.)  ``tilt`` (px per column) tilts the
-    trace and the WCS (:func:`tilted_wcs`) across the frame.
+    trace and the WCS (:func:`tilted_wcs`) across the frame.  ``prism``: CLEAR/PRISM
+    with SPORDER 0, as stage 2 writes prism data.
     """
     import stdatamodels.jwst.datamodels as dm
     from jwst.extract_1d.tests.helpers import int_times_table, simple_wcs_func
@@ -44,7 +45,11 @@ def nrs_bots_segments(
             model = dm.SlitModel()  # stage 2 writes BOTS calints as slits
             meta = model.meta
             meta.instrument.name, meta.instrument.detector = "NIRSPEC", detector
-            meta.instrument.filter, meta.instrument.grating = "F290LP", "G395H"
+            meta.instrument.filter, meta.instrument.grating = (
+                ("CLEAR", "PRISM") if prism else ("F290LP", "G395H")
+            )
+            if prism:
+                meta.wcsinfo.spectral_order = 0
             meta.instrument.fixed_slit = "S1600A1"
             meta.observation.date, meta.observation.time = "2022-05-30", "01:03:16.369"
             meta.observation.program_number = "01366"

@@ -80,6 +80,7 @@ def bots(tmp_path_factory, jwst_step):
         "tilted": nrs_bots_segments(
             tmp_path_factory.mktemp("tilted"), source_ypos=24.0, tilt=0.05
         ),  # fmt: skip
+        "prism": nrs_bots_segments(tmp_path_factory.mktemp("prism"), prism=True),
     }
 
 
@@ -94,7 +95,7 @@ def bots(tmp_path_factory, jwst_step):
         ({"use_source_posn": False}, True),
     ],
 )
-@pytest.mark.parametrize("trace", ["flat", "tilted"])
+@pytest.mark.parametrize("trace", ["flat", "tilted", "prism"])
 def test_nrs_bots_box_equal_jwst(bots, tmp_path, aperture, setting, trace):
     asn = bots[trace]
     ref = extract1d_json(tmp_path / "extract1d.json", **aperture)

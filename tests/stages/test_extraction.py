@@ -90,3 +90,30 @@ def test_write_gives_an_x1dints_with_every_integration(simulated, tmp_path):
     assert sum(s.nints for s in back.spectra) == sum(s.nints for s in result.spectra)
     np.testing.assert_array_equal(back.spectra[0].flux, result.spectra[0].flux)
     assert back.primary["TSO3MODE"] == "default"
+
+
+@pytest.mark.parametrize(
+    ("exp_type", "sltname", "expected"),
+    [
+        ("NRC_TSGRISM", "SOMESLIT", "NRC_TSGRISM"),  # jwst names slitless spectra by EXP_TYPE
+        ("MIR_LRS-SLITLESS", None, "MIR_LRS-SLITLESS"),
+        ("NRS_BRIGHTOBJ", "S1600A1", "S1600A1"),
+        ("NRS_BRIGHTOBJ", None, "NRS_BRIGHTOBJ"),
+    ],
+)
+def test_spectrum_name_and_order_as_jwst(tmp_path, exp_type, sltname, expected):
+    from astropy.io import fits
+
+    from tests.builders import make_segment
+    from tso3.io.segments import read_segment
+    from tso3.stages.extraction import _slit_name, _spectral_order
+
+    path = make_segment(tmp_path, exp_type=exp_type)
+    with fits.open(path, mode="update") as hdul:
+        hdul["SCI"].header.remove("SLTNAME", ignore_missing=True)
+        if sltname:
+            hdul["SCI"].header["SLTNAME"] = sltname
+        hdul["SCI"].header["SPORDER"] = 0
+    seg = read_segment(path)
+    assert _slit_name(seg) == expected
+    assert _spectral_order(seg) == 0  # copied, not replaced by 1

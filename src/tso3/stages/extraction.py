@@ -127,7 +127,17 @@ def median_image(segs: list[Segment]) -> np.ndarray:
 
 
 def _slit_name(seg: Segment) -> str:
-    return str(seg.slit_name or seg.exp_type)
+    """The spectrum's name (SLTNAME), as jwst names it: the slit for NIRSpec BOTS and fixed
+    slits, the EXP_TYPE for everything else (NRC_TSGRISM, MIR_LRS-SLITLESS, ...)."""
+    if seg.exp_type in ("NRS_BRIGHTOBJ", "NRS_FIXEDSLIT"):
+        return str(seg.slit_name or seg.exp_type)
+    return seg.exp_type
+
+
+def _spectral_order(seg: Segment) -> int:
+    """SPORDER of the file, as jwst copies it (0 for a prism), 1 when absent."""
+    order = seg.meta.wcsinfo.spectral_order
+    return 1 if order is None else int(order)
 
 
 def median_images(obs: Observation) -> dict[str, np.ndarray]:
@@ -168,7 +178,8 @@ def setup_detector(
     subtract = params.subtract_background
     if params.override_extract1d:
         ref = load_extract1d_reference(params.override_extract1d)
-        select = {"slit_name": _slit_name(seg0), "spectral_order": 1, "exp_type": seg0.exp_type}
+        select = {"slit_name": _slit_name(seg0), "spectral_order": _spectral_order(seg0),
+                  "exp_type": seg0.exp_type}  # fmt: skip
         settings = dict(
             select, dispaxis=dispaxis, wavelength=wl, extract_width=params.extract_width,
             subtract_background=subtract, bkg_fit=params.bkg_fit, bkg_order=params.bkg_order,
@@ -443,7 +454,7 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         units=units,
         extras=sums,
         segment=seg.segment_number,
-        spectral_order=setup.order or int(meta.wcsinfo.spectral_order or 1),
+        spectral_order=setup.order or _spectral_order(seg),
         detector=det,
         times=times,
         meta=spec_meta,
