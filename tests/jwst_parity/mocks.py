@@ -1,9 +1,10 @@
 """Inputs both pipelines read: jwst's own mock WCS, tso3's file conventions.
 
-:func:`nrs_bots_segments` writes NIRSpec BOTS calints segments the way jwst's extract_1d
-tests build theirs (``jwst.extract_1d.tests.helpers``: ``simple_wcs_func``, a slit frame
-with 0.1"/px, ``int_times_table``), with a Gaussian trace on a flat background and the
-segment keywords (INTSTART, INTEND, EXSEGNUM) a real exposure has, plus an ASN.
+:func:`tso_segments` writes calints segments (NIRSpec BOTS, NIRCam grism, MIRI LRS
+slitless) the way jwst's extract_1d tests build theirs (``jwst.extract_1d.tests.helpers``:
+``simple_wcs_func``, a slit frame with 0.1"/px, ``int_times_table``), with a Gaussian
+trace on a flat background and the segment keywords (INTSTART, INTEND, EXSEGNUM) a real
+exposure has, plus an ASN.
 :func:`run_jwst_tso3` runs jwst's calwebb_tso3 on it offline.
 """
 
@@ -15,62 +16,97 @@ from pathlib import Path
 
 import numpy as np
 
-PRODUCT = "jw01366-o004_t001_nirspec_f290lp-g395h-s1600a1-sub2048"
+#: How each EXP_TYPE's mock is set up (the instrument keywords stage 2 would write).
+MODES = {
+    "NRS_BRIGHTOBJ": {
+        "model": "SlitModel", "dispaxis": 1, "slit": "S1600A1", "subarray": "SUB2048",
+        "keywords": {"name": "NIRSPEC", "filter": "F290LP", "grating": "G395H",
+                     "fixed_slit": "S1600A1"},
+        "detectors": ("NRS1",),
+        "product": "jw01366-o004_t001_nirspec_f290lp-g395h-s1600a1-sub2048",
+    },
+    "NRC_TSGRISM": {
+        "model": "SlitModel", "dispaxis": 1, "slit": None, "subarray": "SUBGRISM64",
+        "keywords": {"name": "NIRCAM", "filter": "F444W", "pupil": "GRISMR"},
+        "detectors": ("NRCALONG",),
+        "product": "jw01366-o004_t001_nircam_f444w-grismr-subgrism64",
+    },
+    "MIR_LRS-SLITLESS": {
+        "model": "CubeModel", "dispaxis": 2, "slit": None, "subarray": "SLITLESSPRISM",
+        "keywords": {"name": "MIRI", "filter": "P750L"},
+        "detectors": ("MIRIMAGE",),
+        "product": "jw01366-o004_t001_miri_p750l-slitlessprism",
+    },
+}  # fmt: skip
 
 
-def nrs_bots_segments(
-    folder: Path, *, segments: int = 2, per_segment: int = 10, trace_y: float = 24.6,
-    detectors: tuple[str, ...] = ("NRS1",), seed: int = 1, source_ypos: float = 24.5,
-    tilt: float = 0.0, prism: bool = False,
+def tso_segments(
+    folder: Path, exp_type: str = "NRS_BRIGHTOBJ", *, segments: int = 2,
+    per_segment: int = 10, trace_at: float = 24.6, detectors: tuple[str, ...] | None = None,
+    seed: int = 1, source_ypos: float = 24.5, tilt: float = 0.0, prism: bool = False,
 ) -> Path:  # fmt: skip
     """Write the segments and their ASN; return the ASN's path.
 
+    A Gaussian trace at cross-dispersion pixel ``trace_at`` on a flat background, noise,
+    50 x 50 frames, jwst's mock WCS (``simple_wcs_func``, or its transpose for DISPAXIS=2).
     The mock's slit frame is in pixels (slit y = detector y), so ``source_ypos`` is where
     the WCS puts the source: jwst's ``use_source_posn`` moves the aperture there, while
-    the light is at ``trace_y``.  (Its inverse transform reads the source position from
+    the light is at ``trace_at``.  (Its inverse transform reads the source position from
     slit x, so both slit coordinates get the value.)  ``tilt`` (px per column) tilts the
-    trace and the WCS (:func:`tilted_wcs`) across the frame.  ``prism``: CLEAR/PRISM
+    trace and the WCS (:func:`tilted_wcs`, DISPAXIS=1).  ``prism``: NIRSpec CLEAR/PRISM
     with SPORDER 0, as stage 2 writes prism data.
     """
     import stdatamodels.jwst.datamodels as dm
-    from jwst.extract_1d.tests.helpers import int_times_table, simple_wcs_func
+    from jwst.extract_1d.tests.helpers import (
+        int_times_table,
+        simple_wcs_func,
+        simple_wcs_transpose_func,
+    )
 
+    setup = MODES[exp_type]
     folder.mkdir(parents=True, exist_ok=True)
     nints = segments * per_segment
     times = int_times_table(nints)
     rng = np.random.default_rng(seed)
     names = []
-    for detector in detectors:
+    for detector in detectors or setup["detectors"]:
         for k in range(segments):
-            model = dm.SlitModel()  # stage 2 writes BOTS calints as slits
+            model = getattr(dm, setup["model"])()
             meta = model.meta
-            meta.instrument.name, meta.instrument.detector = "NIRSPEC", detector
-            meta.instrument.filter, meta.instrument.grating = (
-                ("CLEAR", "PRISM") if prism else ("F290LP", "G395H")
-            )
+            for key, value in setup["keywords"].items():
+                setattr(meta.instrument, key, value)
+            meta.instrument.detector = detector
             if prism:
+                meta.instrument.filter, meta.instrument.grating = "CLEAR", "PRISM"
                 meta.wcsinfo.spectral_order = 0
-            meta.instrument.fixed_slit = "S1600A1"
             meta.observation.date, meta.observation.time = "2022-05-30", "01:03:16.369"
             meta.observation.program_number = "01366"
             meta.observation.observation_number = "004"
             meta.observation.visit_number = "001"
-            meta.exposure.type, meta.subarray.name = "NRS_BRIGHTOBJ", "SUB2048"
+            meta.exposure.type, meta.subarray.name = exp_type, setup["subarray"]
             meta.exposure.nints, meta.exposure.start_time = nints, 59729.04
             meta.exposure.segment_number, meta.exposure.segment_total = k + 1, segments
             meta.exposure.integration_start = k * per_segment + 1
             meta.exposure.integration_end = (k + 1) * per_segment
             meta.visit.tsovisit = True
-            model.name = "S1600A1"
-            model.source_xpos = model.source_ypos = source_ypos  # the mock inverts to x
+            if setup["slit"]:
+                model.name = setup["slit"]
+            if setup["model"] == "SlitModel":
+                model.source_xpos = model.source_ypos = source_ypos  # the mock inverts to x
             meta.target.source_type = "POINT"
-            meta.wcsinfo.dispersion_direction = 1
-            meta.wcs = tilted_wcs(tilt) if tilt else simple_wcs_func()
+            dispaxis = setup["dispaxis"]
+            meta.wcsinfo.dispersion_direction = dispaxis
+            if dispaxis == 2:
+                meta.wcs = simple_wcs_transpose_func()
+            else:
+                meta.wcs = tilted_wcs(tilt) if tilt else simple_wcs_func()
             meta.aperture.position_angle = 150.0
             meta.bunit_data = meta.bunit_err = "MJy"
-            y = np.arange(50)[:, None]
-            centre = trace_y + tilt * (np.arange(50) - 25.0)
-            profile = np.exp(-0.5 * ((y - centre) / 1.2) ** 2)
+            cross = np.arange(50)[:, None]
+            centre = trace_at + tilt * (np.arange(50) - 25.0)
+            profile = np.exp(-0.5 * ((cross - centre) / 1.2) ** 2)  # (cross, dispersion)
+            if dispaxis == 2:
+                profile = profile.T
             level = 100 * (1 + 0.01 * np.arange(per_segment) + 0.1 * k)
             noise = rng.normal(0, 0.1, (per_segment, 50, 50))
             model.data = (level[:, None, None] * profile + 1.0 + noise).astype(np.float32)
@@ -85,7 +121,7 @@ def nrs_bots_segments(
     asn = {
         "asn_type": "tso3", "asn_rule": "candidate_Asn_Lv3TSO", "asn_id": "o004",
         "asn_pool": "jw01366_20230101t000000_pool.csv",
-        "products": [{"name": PRODUCT,
+        "products": [{"name": setup["product"],
                       "members": [{"expname": n, "exptype": "science"} for n in names]}],
     }  # fmt: skip
     path = folder / "jw01366-o004_20230101t000000_tso3_001_asn.json"
@@ -125,12 +161,17 @@ def tilted_wcs(tilt: float):
     return wcs
 
 
-def extract1d_json(path: Path, **aperture) -> Path:
-    """An extract1d reference (JSON) with one S1600A1 aperture; ``aperture`` adds keys."""
-    entry = {"id": "S1600A1", "region_type": "target", "disp_axis": 1, "xstart": 0,
-             "xstop": 49, "ystart": 21, "ystop": 28, "bkg_order": 0, **aperture}  # fmt: skip
-    ref = {"reftype": "EXTRACT1D", "instrument": "NIRSPEC", "exp_type": "NRS_BRIGHTOBJ",
-           "apertures": [entry]}  # fmt: skip
+def extract1d_json(path: Path, exp_type: str = "NRS_BRIGHTOBJ", **aperture) -> Path:
+    """An extract1d reference (JSON) with one aperture for the mode's slit (rows or, for
+    DISPAXIS=2, columns 21-28 across the dispersion); ``aperture`` adds keys."""
+    setup = MODES[exp_type]
+    cross, along = {"start": 21, "stop": 28}, {"start": 0, "stop": 49}
+    x, y = (along, cross) if setup["dispaxis"] == 1 else (cross, along)
+    entry = {"id": setup["slit"] or exp_type, "region_type": "target",
+             "disp_axis": setup["dispaxis"], "xstart": x["start"], "xstop": x["stop"],
+             "ystart": y["start"], "ystop": y["stop"], "bkg_order": 0, **aperture}  # fmt: skip
+    ref = {"reftype": "EXTRACT1D", "instrument": setup["keywords"]["name"],
+           "exp_type": exp_type, "apertures": [entry]}  # fmt: skip
     path.write_text(json.dumps(ref))
     return path
 
@@ -151,6 +192,7 @@ def _no_prefetch():
 
 def run_jwst_tso3(asn: Path, output_dir: Path, extract_1d: dict) -> dict[str, Path]:
     """jwst's calwebb_tso3 without outlier detection; returns its x1dints and whtlt."""
+    product = json.loads(asn.read_text())["products"][0]["name"]
     output_dir.mkdir(parents=True, exist_ok=True)
     steps = {
         "outlier_detection": {"skip": True},
@@ -159,6 +201,6 @@ def run_jwst_tso3(asn: Path, output_dir: Path, extract_1d: dict) -> dict[str, Pa
     with _no_prefetch() as pipeline:
         pipeline.call(str(asn), output_dir=str(output_dir), steps=steps)
     return {
-        "x1dints": output_dir / f"{PRODUCT}_x1dints.fits",
-        "whtlt": output_dir / f"{PRODUCT}_whtlt.ecsv",
+        "x1dints": output_dir / f"{product}_x1dints.fits",
+        "whtlt": output_dir / f"{product}_whtlt.ecsv",
     }

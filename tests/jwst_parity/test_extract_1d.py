@@ -14,7 +14,7 @@ from astropy.table import Table
 
 from tso3.pipeline import run
 
-from .mocks import extract1d_json, nrs_bots_segments, run_jwst_tso3
+from .mocks import extract1d_json, run_jwst_tso3, tso_segments
 
 RTOL = 1e-6
 TIME_COLUMNS = {"MJD-BEG", "MJD-AVG", "MJD-END", "TDB-BEG", "TDB-MID", "TDB-END"}
@@ -76,11 +76,11 @@ def bots(tmp_path_factory, jwst_step):
     """A flat trace whose WCS puts the source 1.3 px below the light (so that
     use_source_posn shows), and a trace tilted by 2.5 px across the frame."""
     return {
-        "flat": nrs_bots_segments(tmp_path_factory.mktemp("flat"), source_ypos=23.3),
-        "tilted": nrs_bots_segments(
+        "flat": tso_segments(tmp_path_factory.mktemp("flat"), source_ypos=23.3),
+        "tilted": tso_segments(
             tmp_path_factory.mktemp("tilted"), source_ypos=24.0, tilt=0.05
         ),  # fmt: skip
-        "prism": nrs_bots_segments(tmp_path_factory.mktemp("prism"), prism=True),
+        "prism": tso_segments(tmp_path_factory.mktemp("prism"), prism=True),
     }
 
 
@@ -115,8 +115,24 @@ def test_nrs_bots_box_equal_jwst(bots, tmp_path, aperture, setting, trace):
 def test_two_detectors_equal_jwst(tmp_path_factory, tmp_path, jwst_step):
     """NRS1 and NRS2 of one exposure: one EXTRACT1D per detector x segment, and a whtlt
     with a time and flux column per detector."""
-    asn = nrs_bots_segments(tmp_path_factory.mktemp("nrs12"), detectors=("NRS1", "NRS2"))
+    asn = tso_segments(tmp_path_factory.mktemp("nrs12"), detectors=("NRS1", "NRS2"))
     ref = extract1d_json(tmp_path / "extract1d.json", use_source_posn=False)
+    expected = run_jwst_tso3(asn, tmp_path / "jwst", {"override_extract1d": str(ref)})
+    result = run(asn, tmp_path / "tso3", overrides=[f"extract_1d.override_extract1d={ref}"],
+                 skip=["outlier_detection"], mode="jwst", plots=False, quiet=True)  # fmt: skip
+    problems = compare_x1dints(result.x1dints, expected["x1dints"])
+    problems += compare_whtlt(result.whtlt, expected["whtlt"])
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("exp_type", ["NRC_TSGRISM", "MIR_LRS-SLITLESS"])
+@pytest.mark.parametrize("width", [None, 6])
+def test_slitless_modes_equal_jwst(tmp_path, jwst_step, exp_type, width):
+    """NIRCam grism (DISPAXIS=1) and MIRI LRS slitless (DISPAXIS=2, a CubeModel): no
+    source position there, so the JSON aperture as given, or centred with a width."""
+    asn = tso_segments(tmp_path / "in", exp_type)
+    extra = {} if width is None else {"extract_width": width}
+    ref = extract1d_json(tmp_path / "extract1d.json", exp_type, **extra)
     expected = run_jwst_tso3(asn, tmp_path / "jwst", {"override_extract1d": str(ref)})
     result = run(asn, tmp_path / "tso3", overrides=[f"extract_1d.override_extract1d={ref}"],
                  skip=["outlier_detection"], mode="jwst", plots=False, quiet=True)  # fmt: skip
