@@ -103,3 +103,21 @@ def test_documents_cited_in_the_code_are_in_the_repository():
         cited.update(re.findall(r"docs/[\w.-]+\.md", text))
     assert cited
     assert [c for c in sorted(cited) if not (repo / c).exists()] == []
+
+
+def test_src_never_imports_the_jwst_stack():
+    """tso3 replaces jwst, stpipe, stcal and crds: the tests may import them (jwst 3.0.0
+    is the parity reference, in the [test] extra), the package never does."""
+    forbidden = {"jwst", "stpipe", "stcal", "crds"}
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            else:
+                continue
+            found += [f"{path.relative_to(SRC)}: {n}" for n in names
+                      if n.split(".")[0] in forbidden]  # fmt: skip
+    assert not found, found
