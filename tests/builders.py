@@ -215,3 +215,29 @@ def write_spectrace_reference(path: Path, tables: dict[int, tuple]) -> Path:
         warnings.simplefilter("ignore")
         ref.save(str(path))
     return path
+
+
+def lrs_apcorr_file(path: Path, subarray: str = "SLITLESSPRISM") -> Path:
+    """A MIRI LRS APCORR reference (MirLrsApcorrModel) whose correction varies with both
+    wavelength and extraction size, so that its interpolation shows."""
+    nwl, nsize = 8, 6
+    wavelength = np.zeros(20, np.float32)
+    wavelength[:nwl] = np.linspace(12.0, 5.0, nwl)  # descending: jwst sorts them
+    size = np.zeros(10, np.uint8)
+    size[:nsize] = np.arange(3, 3 + 2 * nsize, 2)
+    apcorr = np.zeros((20, 10), np.float32)
+    grid_wl, grid_size = np.meshgrid(wavelength[:nwl], size[:nsize], indexing="ij")
+    apcorr[:nwl, :nsize] = 1.0 + 0.02 * grid_wl / grid_size
+    table = np.zeros(2, dtype=[("subarray", "S17"), ("wavelength", "f4", (20,)),
+                               ("nelem_wl", "i2"), ("size", "u1", (10,)),
+                               ("nelem_size", "i2"), ("apcorr", "f4", (20, 10)),
+                               ("apcorr_err", "f4", (20, 10))])  # fmt: skip
+    for k, name in enumerate((subarray, "FULL")):
+        table[k] = (name, wavelength, nwl, size, nsize, apcorr * (1 + k), apcorr * 0.01)
+    model = datamodels.MirLrsApcorrModel(apcorr_table=table)
+    model.sizeunit = "pixels"
+    model.meta.instrument.name = "MIRI"
+    model.meta.exposure.type = "MIR_LRS-SLITLESS"
+    model.meta.reftype = "APCORR"
+    model.save(path)
+    return path

@@ -676,6 +676,19 @@ def _(d):
     return Case(2, "/proc", output="/proc/tso3-out")
 
 
+@case("apcorr_for_another_mode")
+def _(d):
+    from tests.builders import lrs_apcorr_file
+
+    apcorr = lrs_apcorr_file(d / "apcorr.fits")
+    return Case(2, "supported for MIRI LRS", args=("--set", f"extract_1d.override_apcorr={apcorr}"))
+
+
+@case("apcorr_missing_file")
+def _(d):
+    return Case(2, "override_apcorr", args=("--set", f"extract_1d.override_apcorr={d}/none.fits"))
+
+
 @case("output_name_with_nul")
 def _(d):
     return Case(2, "NUL", output=str(d / "a\0b"))

@@ -202,6 +202,12 @@ class Extract1dParams:
         None, _optional_boolean,
         "with an extract1d JSON: centre its aperture on the source's trace (None: as jwst)",
     )  # fmt: skip
+    apply_apcorr: bool = param(
+        True, _boolean, "aperture correction of point sources (needs override_apcorr)"
+    )
+    override_apcorr: str | None = param(
+        None, _optional_path, "APCORR reference file (MIRI LRS: MirLrsApcorrModel)"
+    )
     repair: bool = param(True, _boolean, "repair flagged pixels from the spatial profile")
     soss_width: float = param(40.0, _number, "NIS_SOSS: full box width of each order (px)")
     override_pastasoss: str | None = param(
@@ -222,6 +228,8 @@ class Extract1dParams:
             raise ValueError("bkg_order must be >= 0")
         if self.smoothing_length is not None and self.smoothing_length < 0:
             raise ValueError("smoothing_length must be >= 0")
+        if self.override_apcorr is not None and not os.path.isfile(self.override_apcorr):
+            raise ValueError(f"override_apcorr file {self.override_apcorr} not found")
         if self.override_extract1d is not None and not os.path.isfile(self.override_extract1d):
             raise ValueError(f"override_extract1d file {self.override_extract1d} not found")
         for name in ("override_pastasoss", "override_spectrace"):

@@ -146,10 +146,14 @@ def provenance_keywords(prov: dict) -> dict[str, object]:
 
 
 def x1dints_keywords(prov: dict, outliers_done: bool) -> dict[str, str]:
-    """Primary-header keywords of the x1dints: provenance and the outlier step's status."""
+    """Primary-header keywords of the x1dints: provenance, the outlier step's status and,
+    when one was applied, the aperture-correction reference (R_APCORR, as jwst)."""
     keywords = provenance_keywords(prov)
     if outliers_done:
         keywords["S_OUTLIR"] = "COMPLETE"
+    extract = prov["parameters"]["extract_1d"]
+    if extract.get("apply_apcorr") and extract.get("override_apcorr"):
+        keywords["R_APCORR"] = Path(extract["override_apcorr"]).name
     return keywords
 
 

@@ -12,6 +12,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
+from tests.builders import lrs_apcorr_file
 from tso3.pipeline import run
 
 from .mocks import extract1d_json, run_jwst_tso3, tso_segments
@@ -139,3 +140,22 @@ def test_slitless_modes_equal_jwst(tmp_path, jwst_step, exp_type, width):
     problems = compare_x1dints(result.x1dints, expected["x1dints"])
     problems += compare_whtlt(result.whtlt, expected["whtlt"])
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", [None, 6])
+def test_lrs_aperture_correction_equal_jwst(tmp_path, jwst_step, width):
+    """A MIRI LRS APCORR reference: jwst interpolates the correction per element at
+    (NPIXELS, WAVELENGTH) and scales the fluxes and variances; so must --mode jwst."""
+    asn = tso_segments(tmp_path / "in", "MIR_LRS-SLITLESS")
+    extra = {} if width is None else {"extract_width": width}
+    ref = extract1d_json(tmp_path / "extract1d.json", "MIR_LRS-SLITLESS", **extra)
+    apcorr = lrs_apcorr_file(tmp_path / "apcorr.fits")
+    step = {"override_extract1d": str(ref), "apply_apcorr": True, "override_apcorr": str(apcorr)}
+    expected = run_jwst_tso3(asn, tmp_path / "jwst", step)
+    settings = [f"extract_1d.override_extract1d={ref}", f"extract_1d.override_apcorr={apcorr}"]
+    result = run(asn, tmp_path / "tso3", overrides=settings, skip=["outlier_detection"],
+                 mode="jwst", plots=False, quiet=True)  # fmt: skip
+    problems = compare_x1dints(result.x1dints, expected["x1dints"])
+    problems += compare_whtlt(result.whtlt, expected["whtlt"])
+    assert not problems, "\n".join(problems)
+    assert fits.getheader(result.x1dints)["R_APCORR"] == "apcorr.fits"

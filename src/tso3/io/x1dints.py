@@ -76,6 +76,7 @@ _PRIMARY_COMMENTS = {
     "ASNTABLE": "Name of the ASN table",
     "S_EXTR1D": "1-D Spectral Extraction",
     "S_OUTLIR": "Outlier Detection",
+    "R_APCORR": "Aperture correction reference file name",
 }
 #: Primary keywords blended over the segments as jwst's ModelBlender does.
 _BLEND_RULES = {

@@ -14,6 +14,7 @@ swapped views.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Callable
@@ -26,12 +27,14 @@ import numpy as np
 from ..config import Extract1dParams
 from ..dqflags import OTHER_BAD_PIXEL
 from ..errors import InputError
+from ..io.apcorr import LRS_EXP_TYPES, LrsApcorr, read_lrs_apcorr
 from ..io.extract1d_ref import load_extract1d_reference
 from ..io.observation import Observation
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..io.x1dints import write_x1dints
 from ..spectra import SpectraSet, spectra_columns, to_spectra_set
+from ..steps.apcorr import apply_correction, lrs_correction
 from ..steps.aperture import (
     DEFAULT_BKG_GAP,
     DEFAULT_EXTRACT_WIDTH,
@@ -268,11 +271,31 @@ class _DetectorPlan:
     wavelength: np.ndarray  # (nx,) of the aperture
     inside: np.ndarray  # aperture pixels in the file's orientation, flat per frame
     temporal: bool  # fill flagged pixels from the outlier step's model
+    apcorr: LrsApcorr | None = None  # aperture correction (override_apcorr)
 
 
 def _plan_detector(segs, params: Extract1dParams, mode: str, det: str, median: np.ndarray):
     setups = setup_detector(segs, params, det, median, mode)
-    return [_plan_spectrum(s, params, mode) for s in setups]
+    apcorr = aperture_correction(segs[0], params)
+    return [dataclasses.replace(_plan_spectrum(s, params, mode), apcorr=apcorr) for s in setups]
+
+
+def aperture_correction(seg: Segment, params: Extract1dParams) -> LrsApcorr | None:
+    """The APCORR reference's correction for this exposure, when one is given and wanted.
+
+    Raises
+    ------
+    InputError
+        A file for another mode than MIRI LRS, or one that does not fit the data.
+    """
+    if not (params.apply_apcorr and params.override_apcorr):
+        return None
+    if seg.exp_type not in LRS_EXP_TYPES:
+        raise InputError(params.override_apcorr, f"aperture corrections are supported for "
+                         f"MIRI LRS, not {seg.exp_type}")  # fmt: skip
+    apcorr = read_lrs_apcorr(params.override_apcorr, str(seg.meta.subarray.name or ""))
+    log.info("aperture correction from %s", apcorr.path.name)
+    return apcorr
 
 
 def _plan_spectrum(setup: DetectorSetup, params: Extract1dParams, mode: str) -> _DetectorPlan:
@@ -428,6 +451,10 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         photom_complete=meta.cal_step.photom == "COMPLETE" and "DN" not in (meta.bunit_data or ""),
         optimal=params.extraction_type == "optimal",
     )
+    if plan.apcorr is not None and str(meta.target.source_type or "").upper() == "POINT":
+        ap = plan.apcorr  # jwst corrects point sources only
+        correction = lrs_correction(ap.wavelength, ap.size, ap.apcorr, columns["npixels"], lam)
+        apply_correction(columns, correction)
     t = seg.int_times
     times = {
         "mjd_beg": t["int_start_MJD_UTC"],
