@@ -54,7 +54,7 @@ def compare_x1dints(tso3_path, jwst_path) -> list[str]:
                 if found:
                     problems.append(f"EXTRACT1D {k}: {found}")
             for key in ("SPORDER", "SLTNAME", "SRCTYPE", "EXTRXSTR", "EXTRXSTP", "EXTRYSTR",
-                        "EXTRYSTP", "DISPAXIS", "DETECTOR"):  # fmt: skip
+                        "EXTRYSTP", "DISPAXIS", "DETECTOR", "PA_APER"):  # fmt: skip
                 if key in b.header and (key not in a.header or a.header[key] != b.header[key]):
                     problems.append(f"EXTRACT1D {k}: {key} {a.header.get(key)!r} != "
                                     f"{b.header[key]!r}")  # fmt: skip

@@ -469,6 +469,7 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         "SRCTYPE": meta.target.source_type,
         "DISPAXIS": setup.dispaxis,
         "S_REGION": meta.wcsinfo.s_region,
+        "PA_APER": seg.sci_header.get("PA_APER"),  # jwst copies the aperture's angle
         **setup.aperture.extraction_keywords(setup.dispaxis),
     }
     overlap = setup.aperture.info.get("overlap")
