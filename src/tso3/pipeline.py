@@ -165,10 +165,10 @@ def _one_pass(obs, targets, ready, params, mode, stage, motions, quiet):
     return outcome
 
 
-def _refuse_nothing_measured(obs, flux: np.ndarray) -> None:
+def _refuse_nothing_measured(obs, fluxes: list[np.ndarray]) -> None:
     """InputError when no integration gave a finite flux: every pixel of the aperture is
     NaN or DO_NOT_USE in every integration, so the products would hold only NaN."""
-    if not np.isfinite(flux).any():
+    if not any(np.isfinite(flux).any() for flux in fluxes):
         raise InputError(
             obs.first.path, "no integration could be measured: every pixel in the aperture "
             "is NaN or DO_NOT_USE (DQ) in every integration",
@@ -178,7 +178,7 @@ def _refuse_nothing_measured(obs, flux: np.ndarray) -> None:
 def _write_products(measured, obs, params, mode, prov, result, staged, timer) -> dict:
     """phot.ecsv, or x1dints then white light (and binned curves); what the plots use."""
     if result.phot is not None:
-        _refuse_nothing_measured(obs, np.asarray(measured["net_aperture_sum"].value))
+        _refuse_nothing_measured(obs, [np.asarray(measured["net_aperture_sum"].value)])
         from .stages import photometry  # loaded by measuring_stage
 
         with timer(photometry.STEP):
@@ -188,7 +188,7 @@ def _write_products(measured, obs, params, mode, prov, result, staged, timer) ->
     # only these: photutils, behind the photometry stage, takes 1.5 s to import
     from .stages import extraction, whitelight
 
-    _refuse_nothing_measured(obs, np.concatenate([s.flux.ravel() for s in measured.spectra]))
+    _refuse_nothing_measured(obs, [s.flux for s in measured.spectra])
     with timer(extraction.STEP):
         x1d = staged.reserve(result.x1dints)
         keywords = x1dints_keywords(prov, bool(result.crfints))
