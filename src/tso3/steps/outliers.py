@@ -666,7 +666,8 @@ def _solve(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     trace = np.trace(matrix, axis1=1, axis2=2)
     empty = ~(trace > 0)
     # the normal matrix is positive semi-definite: a ridge of its trace makes it definite
-    matrix += np.where(empty, 1.0, 1e-9 * trace)[:, None, None] * np.eye(k)
+    matrix += 1e-9 * trace[:, None, None] * np.eye(k) + 1e-30
+    matrix[empty] = np.eye(k)
     coeffs = np.linalg.solve(matrix, rhs[..., None])[..., 0]
     coeffs[empty] = np.nan
     return coeffs
