@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import RectBivariateSpline
 
 #: Columns scaled by the correction c; their variances are scaled by c**2.
 FLUX_COLUMNS = ("flux", "surf_bright")
@@ -40,6 +39,8 @@ def lrs_correction(
     ndarray
         Same shape; 1.0 where NPIXELS or WAVELENGTH is not finite (those fluxes are NaN).
     """
+    from scipy.interpolate import RectBivariateSpline  # 0.3 s to import: only when used
+
     spline = RectBivariateSpline(size_grid, wavelength_grid, np.asarray(apcorr).T, kx=1, ky=1)
     npixels, wavelength = np.broadcast_arrays(
         np.asarray(npixels, float), np.asarray(wavelength, float)
