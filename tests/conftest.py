@@ -19,11 +19,9 @@ ARCHIVE_STEM = "jw02783-o002_t001_miri_p750l-slitlessprism"
 
 
 def _realdata_dir() -> Path | None:
-    # ../shared next to the checkout; /work/shared on the development machines
-    for base in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")):
-        if (base / "realdata").is_dir():
-            return base / "realdata"
-    return None
+    """``../shared/realdata`` relative to the checkout: the only place it is looked for."""
+    folder = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+    return folder if folder.is_dir() else None
 
 
 def realdata_file(*parts: str) -> Path:

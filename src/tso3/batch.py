@@ -292,7 +292,9 @@ def run_observation(item: ObservationInput, output_dir: Path, options: RunOption
     return replace(
         row,
         integrations=int(s["integrations"]),
-        flagged_fraction=float(s["flagged_fraction"]),
+        flagged_fraction=math.nan
+        if s["flagged_fraction"] is None
+        else float(s["flagged_fraction"]),
         scatter_ppm=float(s.get("scatter_ppm", math.nan)),
         elapsed_s=float(s["elapsed_s"]),
         status="done",

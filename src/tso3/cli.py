@@ -229,7 +229,12 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tso3`` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare ``tso3``: show the commands
+        parser.print_help()
+        return 2
+    args = parser.parse_args(argv)
     _configure_logging(args)
     try:
         status = COMMANDS[args.command](args)

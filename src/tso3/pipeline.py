@@ -97,7 +97,7 @@ def run(
     stage_module = measuring_stage(result.phot, result.x1dints)
     with staged_products(result) as staged, run_threads():
         log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())  # into the log
-        log.info("parameters: %s", json.dumps(params.as_dict()))
+        file_only.info("parameters: %s", json.dumps(params.as_dict()))  # too long for a console
         for caveat in obs.caveats:  # said on stderr when found; the log file has them too
             file_only.warning("%s", caveat)
         # segment -> its crfints under a temporary name (none when the pass is skipped)

@@ -88,7 +88,9 @@ def refuse_existing(result: RunResult, overwrite: bool) -> None:
     existing = [p for p in [*result.products, *others] if p is not None and p.exists()]
     if existing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise OutputExistsError(f"{existing[0]}: product exists{more}; use --overwrite")
+        raise OutputExistsError(
+            f"{existing[0]}: product exists{more}; use --overwrite (overwrite=True in Python)"
+        )
 
 
 def products_complete(planned: RunResult, *, binning: bool, plots: bool) -> bool:

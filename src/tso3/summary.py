@@ -48,7 +48,10 @@ def format_summary(result) -> str:
     if result.log_file is not None:
         lines.append(f"  log   {result.log_file}")
     lines.append(f"  integrations         {s.get('integrations', 0)}")
-    lines.append(f"  pixels flagged       {100 * s.get('flagged_fraction', 0.0):.4f} %")
+    if s.get("flagged_fraction") is None:
+        lines.append("  pixels flagged       - (outlier_detection skipped)")
+    else:
+        lines.append(f"  pixels flagged       {100 * s['flagged_fraction']:.4f} %")
     if "scatter_ppm" in s:
         lines.append(f"  light-curve scatter  {s['scatter_ppm']:.0f} ppm (point-to-point)")
     lines.append(f"  elapsed              {s.get('elapsed_s', 0.0):.1f} s")
@@ -62,7 +65,7 @@ def summarise(result, obs, outcome, timer, started: float) -> None:
     result.summary.update(
         integrations=obs.nints(),
         caveats=list(obs.caveats),
-        flagged_fraction=outcome.flagged_fraction if outcome else 0.0,
+        flagged_fraction=outcome.flagged_fraction if outcome else None,
         timings=dict(timer),
     )
     result.summary["elapsed_s"] = time.perf_counter() - started

@@ -160,7 +160,9 @@ def whitelight_from_x1dints(
     if not overwrite:
         for path in planned:
             if path.exists():
-                raise OutputExistsError(f"{path}: product exists; use --overwrite")
+                raise OutputExistsError(
+                    f"{path}: product exists; use --overwrite (overwrite=True in Python)"
+                )
     curves = measure(data.spectra, data.primary, params, mode=mode, provenance=provenance)
     staged = StagedOutputs()
     with output_folder(out):

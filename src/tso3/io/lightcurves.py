@@ -35,7 +35,7 @@ _META_KEYWORDS = WHITELIGHT_META_KEYS
 
 def _refuse(path: Path, overwrite: bool) -> None:
     if not overwrite and path.exists():
-        raise OutputExistsError(f"{path}: exists (use --overwrite)")
+        raise OutputExistsError(f"{path}: exists (use --overwrite, or overwrite=True in Python)")
 
 
 def write_whitelight_table(

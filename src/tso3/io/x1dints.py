@@ -362,7 +362,7 @@ def write_x1dints(
         raise ValueError("write_x1dints needs at least one SpectraSet")
     path = Path(path)
     if not overwrite and path.exists():
-        raise OutputExistsError(f"{path}: exists (use --overwrite)")
+        raise OutputExistsError(f"{path}: exists (use --overwrite, or overwrite=True in Python)")
     single = isinstance(primary, Mapping | fits.Header)
     primaries = [_as_header(p) for p in ([primary] if single else list(primary))]
     keywords: dict[str, object] = {

@@ -214,8 +214,11 @@ MODES: dict[str, ModeSpec] = {
         subarray_shape=(256, 2048),
         substrt=(1, 1793),
         default_shape=(256, 2048),
-        known_subarrays={(256, 2048): "SUBSTRIP256", (96, 2048): "SUBSTRIP96",
-                         (2048, 2048): "FULL"},
+        known_subarrays={
+            (256, 2048): "SUBSTRIP256",
+            (96, 2048): "SUBSTRIP96",
+            (2048, 2048): "FULL",
+        },
         aperture="NIS_SUBSTRIP256",
         pixel_scale=0.0656,
         frame_time=5.494,

@@ -214,7 +214,9 @@ def detect_and_write(
     OutlierOutcome
     """
     outcome = OutlierOutcome({}, {}, {})
-    if not _movmed.kernel_available():
+    if _movmed.kernel_available():
+        log.info("rolling median: tso3's compiled kernel")
+    else:
         log.info("rolling median: tso3's compiled kernel is not built, using bottleneck (slower)")
     for det, segs in obs.series.items():
         _, ny, nx = segs[0].shape

@@ -1,0 +1,24 @@
+"""tso3.cli: what the command prints around a run."""
+
+from __future__ import annotations
+
+from tso3.cli import main
+
+
+def test_bare_command_lists_the_commands(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    for command in ("run", "batch", "whitelight", "simulate", "info", "demo"):
+        assert command in out
+
+
+def test_console_without_parameter_json_and_skipped_outliers_said(simulated, tmp_path, capsys):
+    sim = simulated("nrs_brightobj")
+    out = tmp_path / "out"
+    assert main(["run", str(sim.asn_path), "-o", str(out), "--no-plots",
+                 "--skip", "outlier_detection"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    assert "parameters:" not in captured.err  # the long JSON goes to the log file only
+    assert "parameters:" in next(out.glob("*_tso3.log")).read_text()
+    assert "outlier_detection skipped" in captured.out
+    assert "rolling median" not in captured.err  # no outlier pass, no kernel line
