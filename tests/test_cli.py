@@ -22,3 +22,13 @@ def test_console_without_parameter_json_and_skipped_outliers_said(simulated, tmp
     assert "parameters:" in next(out.glob("*_tso3.log")).read_text()
     assert "outlier_detection skipped" in captured.out
     assert "rolling median" not in captured.err  # no outlier pass, no kernel line
+
+
+def test_settings_a_run_ignores_are_warned(simulated, tmp_path, capsys):
+    sim = simulated("nrc_tsimage")
+    args = ["run", str(sim.asn_path), "-o", str(tmp_path / "o"), "--no-plots", "-q",
+            "--set", "white_light.nbins=5", "--set", "tso_photometry.gain=2"]  # fmt: skip
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "white_light.nbins ignored" in err
+    assert "gain (for DN/s data) is ignored" in err  # the simulated data are in MJy/sr

@@ -419,6 +419,25 @@ def resolve_parameters(
     return Parameters(**{step: _build(step, layers.get(step, {}), source) for step in STEPS})
 
 
+def changed_settings(params: Parameters) -> dict[str, list[str]]:
+    """The parameters that differ from their defaults, per step (``{step: [name, ...]}``)."""
+    changed: dict[str, list[str]] = {}
+    for step, cls in STEPS.items():
+        defaults, values = cls(), getattr(params, step)
+        names = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if _comparable(getattr(values, f.name)) != _comparable(getattr(defaults, f.name))
+        ]
+        if names:
+            changed[step] = names
+    return changed
+
+
+def _comparable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
 def check_run_options(skip: Iterable[str], mode: str) -> set[str]:
     """The steps to skip, checked, and the mode (ParameterError for unknown names)."""
     if mode not in MODES:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .config import check_run_options, resolve_parameters
+from .config import changed_settings, check_run_options, resolve_parameters
 from .errors import InputError
 from .io.observation import load_observation
 from .parallel import background, run_threads
@@ -91,6 +91,7 @@ def run(
     timer = Timings()
     with timer("load"):
         obs = load_observation(inputs)  # headers, times, WAVELENGTH: every input check
+    _warn_unused_settings(params, obs.is_imaging)
     result = plan_products(obs, Path(output_dir), skip)
     refuse_existing(result, overwrite)
     prov = provenance(mode, params, obs)
@@ -139,6 +140,16 @@ def run(
         summarise(result, obs, outcome, timer, started)
         staged.commit()
     return result
+
+
+def _warn_unused_settings(params, imaging: bool) -> None:
+    """Settings of steps this kind of observation never runs are ignored: say so."""
+    unused = ("extract_1d", "white_light") if imaging else ("tso_photometry",)
+    kind = "imaging" if imaging else "spectroscopy"
+    for step, names in changed_settings(params).items():
+        if step in unused:
+            log.warning("%s has no %s step: %s ignored", kind, step,
+                        ", ".join(f"{step}.{n}" for n in names))  # fmt: skip
 
 
 def _one_pass(obs, targets, ready, params, mode, stage, motions, quiet):

@@ -80,6 +80,9 @@ def calibration(seg: Segment, gain: float | str | None) -> Calibration:
         note = "BUNIT is DN/s and no gain was given: photometry is in DN/s, not electrons"
         log.warning("%s: %s (set tso_photometry.gain)", seg.path.name, note)
         return Calibration(1.0, "DN/s", note)
+    if bunit == "MJy/sr" and gain is not None:
+        log.warning("%s: BUNIT is MJy/sr, so tso_photometry.gain (for DN/s data) is ignored",
+                    seg.path.name)  # fmt: skip
     gain_value: float | np.ndarray | None = None
     if isinstance(gain, str):
         sub = meta.subarray
