@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tso3.cli import main
 
 
@@ -32,3 +34,13 @@ def test_settings_a_run_ignores_are_warned(simulated, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "white_light.nbins ignored" in err
     assert "gain (for DN/s data) is ignored" in err  # the simulated data are in MJy/sr
+
+
+def test_simulate_program_and_observation(tmp_path, capsys):
+    out = tmp_path / "sim"
+    args = ["simulate", "nrc_tsimage", "-o", str(out), "--nints", "10", "--segments", "1"]
+    assert main([*args, "--program", "1234", "--observation", "12", "-q"]) == 0
+    assert (out / "jw01234-o012_20230917t000000_tso3_001_asn.json").exists()
+    with pytest.raises(SystemExit) as usage:  # argparse exits with the usage status
+        main([*args, "--program", "abc"])
+    assert usage.value.code == 2 and "--program" in capsys.readouterr().err

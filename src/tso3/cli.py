@@ -38,6 +38,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _digits(width: int):
+    """An argparse type: a number of at most ``width`` digits (a JWST program or
+    observation id), as an int."""
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or len(text.lstrip("0") or "0") > width or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected 1 to {width} digits, not 0")
+        return int(text)
+
+    return parse
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """The options of ``tso3 run`` after INPUT (shared with ``tso3 batch``)."""
     parser.add_argument("-o", "--output-dir", default=".", help="output folder (default: .)")
@@ -133,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--subarray", help="a subarray of the mode, e.g. SUBSTRIP96 for nis_soss (frame size)"
     )
+    sim.add_argument(
+        "--program", type=_digits(5), help="program id written into the files (default 09001)"
+    )
+    sim.add_argument(
+        "--observation", type=_digits(3), help="observation number (default 4): a batch of "
+        "several simulations needs a different one for each"
+    )  # fmt: skip
 
     info = sub.add_parser("info", parents=[common], help="describe a calints, x1dints or ASN")
     info.add_argument("path", metavar="PATH")
@@ -184,9 +203,11 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
 
     try:
         with output_folder(args.output_dir):
+            extra = {k: v for k in ("program", "observation")
+                     if (v := getattr(args, k)) is not None}  # fmt: skip
             result = simulate(
                 args.mode, args.output_dir, nints=args.nints, segments=args.segments,
-                seed=args.seed, subarray=args.subarray,
+                seed=args.seed, subarray=args.subarray, **extra,
             )  # fmt: skip
     except ValueError as exc:  # bad sizes or subarray: a usage error
         raise ParameterError("simulate", str(exc)) from None
