@@ -121,8 +121,22 @@ def plot_trace(path, mjd, position, width) -> Path:
     return _save(fig, path)
 
 
-def plot_spectral_light_curve(path, mjd, wavelength, flux) -> Path:
-    """Normalised 2-D spectral light curve (time x wavelength)."""
+def _cell_edges(centres: np.ndarray) -> np.ndarray:
+    """Edges of cells around ascending ``centres``: midpoints, the ends mirrored."""
+    c = np.asarray(centres, dtype=float)
+    if c.size == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[2 * c[0] - mid[0]], mid, [2 * c[-1] - mid[-1]]])
+
+
+def plot_spectral_light_curve(path, mjd, wavelength, flux, *, title: str = "") -> Path:
+    """Normalised 2-D spectral light curve (time x wavelength), with a colourbar.
+
+    Every element is drawn at its own wavelength (cells between the midpoints of the
+    real wavelengths), so a non-linear dispersion (NIRSpec PRISM, MIRI LRS) puts features
+    where they are.
+    """
     f = np.asarray(flux, dtype=float)
     wl = np.asarray(wavelength, dtype=float)
     # show at most ~150 wavelength bins: single columns at the faint end are noise only
@@ -133,25 +147,23 @@ def plot_spectral_light_curve(path, mjd, wavelength, flux) -> Path:
         wl = np.nanmean(wl[: nb * group].reshape(nb, group), axis=1)
     with np.errstate(all="ignore"):
         norm = f / np.nanmedian(f, axis=0)
-    good = np.isfinite(wl)
+    good = np.flatnonzero(np.isfinite(wl))
+    good = good[np.argsort(wl[good])]  # ascending, whatever the dispersion direction
     t = _hours(mjd)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    lo, hi = np.nanpercentile(norm[:, good], [2, 98]) if good.any() else (0.98, 1.02)
-    ax.imshow(
-        norm[:, good],
-        origin="lower",
-        aspect="auto",
-        cmap="RdBu_r",
-        vmin=lo,
-        vmax=hi,
-        extent=(np.nanmin(wl), np.nanmax(wl), t[0], t[-1]),
-        interpolation="nearest",
-    )
+    rows = np.argsort(t)
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    shown = norm[np.ix_(rows, good)]
+    finite = np.isfinite(shown)
+    lo, hi = np.percentile(shown[finite], [2, 98]) if finite.any() else (0.98, 1.02)
+    mesh = ax.pcolormesh(
+        _cell_edges(wl[good]), _cell_edges(t[rows]), shown, cmap="RdBu_r", vmin=lo, vmax=hi,
+        shading="flat", rasterized=True,
+    )  # fmt: skip
+    fig.colorbar(mesh, ax=ax, label="flux / median flux of the element")
     ax.set_xlabel("wavelength [um]")
     ax.set_ylabel("time since first integration [h]")
-    ax.set_title(
-        "normalised spectral light curve" + (f" ({group} columns per bin)" if group > 1 else "")
-    )
+    binned = f" ({group} columns per bin)" if group > 1 else ""
+    ax.set_title((f"{title}\n" if title else "") + "normalised spectral light curve" + binned)
     return _save(fig, path)
 
 
@@ -235,6 +247,12 @@ def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curve
     return paths
 
 
+def _target(obs) -> str:
+    """The target's name for figure titles."""
+    target = obs.first.meta.target
+    return str(target.catalog_name or target.proposer_name or "target")
+
+
 def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
     paths = []
     detectors = {det for det, _ in extraction.setups}
@@ -266,9 +284,11 @@ def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
         wl = np.asarray(sets[0].wavelength)
         wl = wl if wl.ndim == 1 else np.nanmedian(wl, axis=0)
         by_wl = np.argsort(wl)
+        label = " ".join(x for x in (det, f"order {order}" if len(orders) > 1 else "") if x)
         paths.append(
             plot_spectral_light_curve(
-                out / f"spectral_light_curve{tag}.png", mjd, wl[by_wl], flux[:, by_wl]
-            )
+                out / f"spectral_light_curve{tag}.png", mjd, wl[by_wl], flux[:, by_wl],
+                title=f"{_target(obs)} - {obs.product_name} {label}".rstrip(),
+            )  # fmt: skip
         )
     return paths
