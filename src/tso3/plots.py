@@ -69,41 +69,57 @@ def plot_light_curves(path, mjd, curves: dict[str, np.ndarray], *, title: str = 
     return _save(fig, path)
 
 
-def plot_outliers(path, mjd, fraction: np.ndarray, flag_map: np.ndarray) -> Path:
+def plot_outliers(
+    path, mjd, fraction: np.ndarray, flag_map: np.ndarray, *, title: str = ""
+) -> Path:
     """Fraction of pixels flagged per integration, and where on the detector."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6.5))
     ax1.plot(_hours(mjd), 100 * np.asarray(fraction), lw=0.8)
     ax1.set_xlabel("time since first integration [h]")
     ax1.set_ylabel("pixels flagged [%]")
-    ax1.set_title("outlier_detection: new flags per integration")
+    ax1.set_title((f"{title}\n" if title else "") + "outlier_detection: new flags per integration")
     im = ax2.imshow(flag_map, origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
     ax2.set_xlabel("x [pixel]")
     ax2.set_ylabel("y [pixel]")
     ax2.set_title("integrations flagged per pixel")
-    fig.colorbar(im, ax=ax2, label="count")
+    fig.colorbar(im, ax=ax2, label="integrations", ticks=MaxNLocator(integer=True))
     return _save(fig, path)
 
 
-def plot_median_frame(path, image, center, lower, upper, *, dispaxis: int = 1) -> Path:
+def plot_median_frame(
+    path, image, center, lower, upper, *, dispaxis: int = 1, title: str = "", unit: str = ""
+) -> Path:
     """Median frame with the fitted trace and the extraction aperture drawn on it.
 
     ``center``, ``lower``, ``upper`` are cross-dispersion positions per dispersion
-    pixel (0-based, pixel centres); for DISPAXIS=2 they are x positions per row.
+    pixel (0-based, pixel centres); for DISPAXIS=2 they are x positions per row.  An
+    asinh stretch over the 0.5-99.8 % range shows the faint end of a trace as well as
+    its core; the axes stay on the frame.
     """
+    from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
+
     img = np.asarray(image, dtype=float)
-    fig, ax = plt.subplots(figsize=(9, 4) if dispaxis == 1 else (4, 8))
+    fig, ax = plt.subplots(figsize=(9.5, 4) if dispaxis == 1 else (4.5, 8))
     finite = img[np.isfinite(img)]
-    vmin, vmax = np.percentile(finite, [5, 99.5]) if finite.size else (0, 1)
-    ax.imshow(img, origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
+    norm = None
+    if finite.size:
+        norm = ImageNormalize(finite, interval=PercentileInterval(99.3), stretch=AsinhStretch(0.05))
+    shown = ax.imshow(img, origin="lower", aspect="auto", cmap="viridis", norm=norm,
+                      interpolation="nearest")  # fmt: skip
+    fig.colorbar(shown, ax=ax, label=f"median [{unit}]" if unit else "median")
     disp = np.arange(len(center))
     for y, style, label in ((center, "-", "trace"), (lower, "--", "aperture"), (upper, "--", None)):
         if dispaxis == 1:
             ax.plot(disp, y, style, color="w", lw=0.8, label=label)
         else:
             ax.plot(y, disp, style, color="w", lw=0.8, label=label)
+    ax.set_xlim(-0.5, img.shape[1] - 0.5)
+    ax.set_ylim(-0.5, img.shape[0] - 0.5)  # an aperture edge past the subarray stays off
     ax.set_xlabel("x [pixel]")
     ax.set_ylabel("y [pixel]")
-    ax.set_title("median frame, trace and aperture")
+    ax.set_title((f"{title}\n" if title else "") + "median frame, trace and aperture")
     ax.legend(fontsize=8, loc="upper right")
     return _save(fig, path)
 
@@ -220,7 +236,10 @@ def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curve
             npix = segs[0].shape[1] * segs[0].shape[2]
             frac = np.concatenate([outcome.flagged[s.path] for s in segs]) / npix
             name = f"outliers{'_' + det.lower() if len(obs.series) > 1 else ''}.png"
-            paths.append(plot_outliers(out / name, mjd, frac, outcome.invalid_map[det]))
+            title = f"{_target(obs)} - {obs.product_name} {det}"
+            paths.append(
+                plot_outliers(out / name, mjd, frac, outcome.invalid_map[det], title=title)
+            )
     if phot is not None:
         mjd = np.asarray(phot["MJD"])
         flux = {"net_aperture_sum": np.asarray(phot["net_aperture_sum"].value)}
@@ -245,6 +264,11 @@ def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curve
     if extraction is not None:
         paths += _spectral_plots(out, obs, extraction)
     return paths
+
+
+def _label(det: str, order: int, orders: set) -> str:
+    """Detector, and the order when there are several, for figure titles."""
+    return " ".join(x for x in (det, f"order {order}" if len(orders) > 1 else "") if x)
 
 
 def _target(obs) -> str:
@@ -272,6 +296,8 @@ def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
                 lower,
                 upper,
                 dispaxis=setup.dispaxis,
+                unit=str(obs.first.meta.bunit_data or ""),
+                title=f"{_target(obs)} - {obs.product_name} {_label(det, order, orders)}".rstrip(),
             )  # fmt: skip
         )
         sets = [s for s in extraction.spectra if s.detector == det and s.spectral_order == order]
@@ -284,10 +310,13 @@ def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
         wl = np.asarray(sets[0].wavelength)
         wl = wl if wl.ndim == 1 else np.nanmedian(wl, axis=0)
         by_wl = np.argsort(wl)
-        label = " ".join(x for x in (det, f"order {order}" if len(orders) > 1 else "") if x)
+        label = _label(det, order, orders)
         paths.append(
             plot_spectral_light_curve(
-                out / f"spectral_light_curve{tag}.png", mjd, wl[by_wl], flux[:, by_wl],
+                out / f"spectral_light_curve{tag}.png",
+                mjd,
+                wl[by_wl],
+                flux[:, by_wl],
                 title=f"{_target(obs)} - {obs.product_name} {label}".rstrip(),
             )  # fmt: skip
         )
