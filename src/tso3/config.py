@@ -135,7 +135,7 @@ def param(default: Any, parse, doc: str) -> Any:
 @dataclass(frozen=True)
 class OutlierDetectionParams:
     rolling_window_width: int = param(
-        25, _integer, "integrations in the rolling-median window (0 or 1: a static median)"
+        25, _integer, "integrations in the rolling-median window (0 or 1: one static median, as jwst)"
     )
     snr: float = param(5.0, _snr, "flag |SCI - median| > snr * ERR")
     good_bits: str = param("~DO_NOT_USE", str, "DQ bits that still count as good (jwst syntax)")
@@ -200,13 +200,16 @@ class Extract1dParams:
     )
     use_source_posn: bool | None = param(
         None, _optional_boolean,
-        "with an extract1d JSON: centre its aperture on the source's trace (None: as jwst)",
+        "with an extract1d JSON: centre its aperture on the source (None: the JSON's "
+        "setting, else jwst's default; see docs/extraction.md)",
     )  # fmt: skip
     apply_apcorr: bool = param(
-        True, _boolean, "aperture correction of point sources (needs override_apcorr)"
+        True, _boolean, "aperture correction of point-source spectra, when override_apcorr "
+        "gives the reference"
     )
     override_apcorr: str | None = param(
-        None, _optional_path, "APCORR reference file (MIRI LRS: MirLrsApcorrModel)"
+        None, _optional_path, "CRDS APCORR reference file (MIRI LRS MirLrsApcorrModel); "
+        "without it no correction"
     )
     repair: bool = param(True, _boolean, "repair flagged pixels from the spatial profile")
     soss_width: float = param(40.0, _number, "NIS_SOSS: full box width of each order (px)")
@@ -349,6 +352,31 @@ def _build(step: str, values: Mapping[str, Any], source: str | None) -> Any:
     except ValueError as exc:
         raise ParameterError(step, str(exc), source) from None
     return obj
+
+
+def parameter_tables() -> str:
+    """The Markdown tables of every step parameter (README and docs/usage.md show them).
+
+    ``tests/test_docs.py`` checks that both documents hold exactly this text between
+    their ``<!-- PARAMETERS -->`` markers.
+    """
+    blocks = []
+    for step, cls in STEPS.items():
+        rows = ["| parameter | default | meaning |", "|---|---|---|"]
+        for f in dataclasses.fields(cls):
+            default = f.default
+            if isinstance(default, bool):
+                shown = str(default).lower()
+            elif isinstance(default, str):
+                shown = f'"{default}"'
+            elif isinstance(default, tuple):
+                shown = str(list(default))
+            else:
+                shown = str(default)
+            meaning = f.metadata["doc"].replace("|", "\\|")
+            rows.append(f"| `{f.name}` | `{shown}` | {meaning} |")
+        blocks.append(f"**`{step}`**\n\n" + "\n".join(rows))
+    return "\n\n".join(blocks)
 
 
 def read_config(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
