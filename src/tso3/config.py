@@ -135,7 +135,9 @@ def param(default: Any, parse, doc: str) -> Any:
 @dataclass(frozen=True)
 class OutlierDetectionParams:
     rolling_window_width: int = param(
-        25, _integer, "integrations in the rolling-median window (0 or 1: one static median, as jwst)"
+        25,
+        _integer,
+        "integrations in the rolling-median window (0 or 1: one static median, as jwst)",
     )
     snr: float = param(5.0, _snr, "flag |SCI - median| > snr * ERR")
     good_bits: str = param("~DO_NOT_USE", str, "DQ bits that still count as good (jwst syntax)")
@@ -204,12 +206,14 @@ class Extract1dParams:
         "setting, else jwst's default; see docs/extraction.md)",
     )  # fmt: skip
     apply_apcorr: bool = param(
-        True, _boolean, "aperture correction of point-source spectra, when override_apcorr "
-        "gives the reference"
+        True,
+        _boolean,
+        "aperture correction of point-source spectra, when override_apcorr gives the reference",
     )
     override_apcorr: str | None = param(
-        None, _optional_path, "CRDS APCORR reference file (MIRI LRS MirLrsApcorrModel); "
-        "without it no correction"
+        None,
+        _optional_path,
+        "CRDS APCORR reference file (MIRI LRS MirLrsApcorrModel); without it no correction",
     )
     repair: bool = param(True, _boolean, "repair flagged pixels from the spatial profile")
     soss_width: float = param(40.0, _number, "NIS_SOSS: full box width of each order (px)")
