@@ -115,7 +115,9 @@ def test_every_jwst_product_opens_with_stdatamodels(runs, case):
         with datamodels.open(path) as model, fits.open(path) as hdul:
             assert type(model).__name__ == "TSOMultiSpecModel"
             assert model.meta.filename == path.name
-            assert len(model.spec) == len(hdul) - 3  # PRIMARY, INT_TIMES, TSO3_TRACE
+            assert len(model.spec) == sum(h.name == "EXTRACT1D" for h in hdul)
+            # tso3's additions: the trace time series and the trace itself
+            assert {"TSO3_TRACE", "TSO3_TRACE_CENTRE"} <= {h.name for h in hdul}
             for k, spec in enumerate(model.spec, start=1):
                 table = hdul["EXTRACT1D", k].data
                 np.testing.assert_array_equal(spec.spec_table["FLUX"], table["FLUX"])
@@ -486,3 +488,19 @@ def test_a_spectroscopic_run_loads_no_schema_machinery(simulated, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "none"
     assert len(list((tmp_path / "out").glob("*_x1dints.fits"))) == 1
+
+
+@pytest.mark.parametrize("case", ["nrs_brightobj", "nrs_g395h"])
+def test_the_trace_itself_is_recorded(runs, case):
+    """TSO3_TRACE_CENTRE: one row per detector and order, the fitted cross-dispersion
+    centre at every dispersion pixel, inside the frame where light was extracted."""
+    _, out, _ = runs[case]
+    with fits.open(_product(out, "_x1dints.fits")) as hdul:
+        table = hdul["TSO3_TRACE_CENTRE"].data
+        ny = hdul[0].header.get("SUBSIZE2") or 32
+        detectors = {h.header["DETECTOR"] for h in hdul if h.name == "EXTRACT1D"}
+        assert sorted(table["DETECTOR"]) == sorted(detectors) and set(table["SPORDER"]) == {1}
+        for row in table:
+            centre = row["CENTRE"][64:448]
+            assert np.all(np.isfinite(centre)) and np.all((centre > 0) & (centre < ny))
+            assert np.array_equal(row["PIXEL"], np.arange(row["PIXEL"].size))

@@ -66,11 +66,15 @@ class SpectraSet:
     times: dict[str, np.ndarray] = field(default_factory=dict)
     #: keywords for the EXTRACT1D header (SLTNAME, SRCTYPE, EXTRXSTR, DISPAXIS, ...)
     meta: dict[str, object] = field(default_factory=dict)
-    #: tso3 additions, shape (nints,): cross-dispersion trace centre and width (px),
-    #: number of repaired pixels per integration; None when not measured
+    #: tso3 additions, shape (nints,): offset of the trace from its place in the median
+    #: image and its width (px, cross-dispersion), number of repaired pixels per
+    #: integration; None when not measured
     trace_position: np.ndarray | None = None
     trace_width: np.ndarray | None = None
     n_repaired: np.ndarray | None = None
+    #: the trace itself: cross-dispersion centre (px, 0-based) at every dispersion pixel
+    #: of the detector, shape (nx,) (fitted on the median image); None when not known
+    trace_centre: np.ndarray | None = None
 
     @property
     def nints(self) -> int:
@@ -242,7 +246,7 @@ def to_spectra_set(
         ``trace_position``, ``trace_width``, ``n_repaired`` per integration.
     **kwargs
         Other SpectraSet fields: ``segment``, ``spectral_order``, ``detector``,
-        ``times``, ``meta``.
+        ``times``, ``meta``, ``trace_centre``.
 
     Returns
     -------

@@ -36,7 +36,14 @@ from astropy.io import fits
 from tso3.errors import OutputExistsError
 from tso3.formats import EXTRACT1D_KEYWORDS, INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
 from tso3.io.atomic import atomic_output
-from tso3.io.x1dints_read import _ROW_KEYWORDS, _STRUCTURAL, TRACE_HDU, X1dInts, read_x1dints
+from tso3.io.x1dints_read import (
+    _ROW_KEYWORDS,
+    _STRUCTURAL,
+    TRACE_CENTRE_HDU,
+    TRACE_HDU,
+    X1dInts,
+    read_x1dints,
+)
 from tso3.parallel import ordered_map
 from tso3.spectra import SpectraSet
 
@@ -310,15 +317,45 @@ def _trace_hdu(spectra: Sequence[SpectraSet]) -> fits.BinTableHDU | None:
             fits.Column("SPORDER", "J", array=cols[2]),
             fits.Column("DETECTOR", f"{width}A", array=cols[3].astype(f"U{width}")),
             fits.Column("INT_NUM", "J", array=cols[4]),
-            fits.Column("TRACE_POS", "D", unit="pix", array=cols[5]),
+            fits.Column("TRACE_OFFSET", "D", unit="pix", array=cols[5]),
             fits.Column("TRACE_WIDTH", "D", unit="pix", array=cols[6]),
             fits.Column("N_REPAIRED", "J", array=cols[7]),
         ],
         name=TRACE_HDU,
     )
-    hdu.header["COMMENT"] = "tso3: per-integration trace centre/width (0-based px, cross-disp.)"
-    hdu.header["COMMENT"] = "and repaired-pixel count; SPEC_EXT = EXTVER of the EXTRACT1D"
-    hdu.header["COMMENT"] = "NaN / -1 = not measured"
+    hdu.header["COMMENT"] = "tso3: per integration, the trace's cross-dispersion offset from"
+    hdu.header["COMMENT"] = "its place in the median image and its width (px), and the number"
+    hdu.header["COMMENT"] = "of repaired pixels; SPEC_EXT = EXTVER of the EXTRACT1D;"
+    hdu.header["COMMENT"] = "NaN / -1 = not measured. The trace itself: TSO3_TRACE_CENTRE"
+    return hdu
+
+
+def _trace_centre_hdu(spectra: Sequence[SpectraSet]) -> fits.BinTableHDU | None:
+    """The trace of every (detector, order): centre per dispersion pixel (tso3 addition)."""
+    found: dict[tuple[str, int], np.ndarray] = {}
+    for s in spectra:
+        if s.trace_centre is not None:
+            found.setdefault((s.detector or "", int(s.spectral_order)), s.trace_centre)
+    if not found:
+        return None
+    n = max(len(c) for c in found.values())
+    centre = np.full((len(found), n), np.nan)
+    for k, c in enumerate(found.values()):
+        centre[k, : len(c)] = c
+    width = max(1, max(len(d) for d, _ in found))
+    hdu = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("DETECTOR", f"{width}A", array=np.array([d for d, _ in found])),
+            fits.Column("SPORDER", "J", array=np.array([o for _, o in found], np.int32)),
+            fits.Column(
+                "PIXEL", f"{n}J", array=np.tile(np.arange(n, dtype=np.int32), (len(found), 1))
+            ),
+            fits.Column("CENTRE", f"{n}D", unit="pix", array=centre),
+        ],
+        name=TRACE_CENTRE_HDU,
+    )
+    hdu.header["COMMENT"] = "tso3: the trace fitted on the median image, per detector and order:"
+    hdu.header["COMMENT"] = "cross-dispersion CENTRE (0-based px) at dispersion PIXEL (0-based)"
     return hdu
 
 
@@ -388,9 +425,9 @@ def write_x1dints(
     for index, (s, table) in enumerate(zip(spectra, tables, strict=True), start=1):
         region = s_region if index == 1 else None  # jwst: the first spectrum carries it
         hdus.append(_spec_hdu(s, table, index, exp_type, detector, region))
-    trace = _trace_hdu(spectra)
-    if trace is not None:
-        hdus.append(trace)
+    for extra in (_trace_hdu(spectra), _trace_centre_hdu(spectra)):
+        if extra is not None:
+            hdus.append(extra)
     with atomic_output(path) as tmp:
         _shorten_comments(header)
         fits.HDUList([fits.PrimaryHDU(header=header), *hdus]).writeto(tmp)

@@ -17,7 +17,7 @@ from tso3.errors import InputError
 from tso3.formats import INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
 from tso3.spectra import SpectraSet
 
-__all__ = ["TRACE_HDU", "X1dInts", "read_x1dints"]
+__all__ = ["TRACE_CENTRE_HDU", "TRACE_HDU", "X1dInts", "read_x1dints"]
 
 # INT_TIMES column feeding each per-row time column, as jwst's populate_time_keywords does
 _INT_TIMES_FOR = {
@@ -34,6 +34,7 @@ _STRUCTURAL_PREFIX = ("TTYPE", "TFORM", "TUNIT", "TDIM", "TZERO", "TSCAL", "TNUL
 # Old-layout per-extension keywords that become per-row values on reading
 _ROW_KEYWORDS = ("INT_NUM", *TIME_COLUMNS.values())
 TRACE_HDU = "TSO3_TRACE"
+TRACE_CENTRE_HDU = "TSO3_TRACE_CENTRE"
 
 
 @dataclass
@@ -220,7 +221,8 @@ def _attach_trace(hdul: fits.HDUList, spectra: list[SpectraSet]) -> None:
             continue
         if rows.sum() != s.nints:
             raise ValueError(f"{TRACE_HDU} has {rows.sum()} rows for EXTRACT1D {index}")
-        pos = np.asarray(data["TRACE_POS"][rows], np.float64)
+        name = "TRACE_OFFSET" if "TRACE_OFFSET" in data.columns.names else "TRACE_POS"  # <= 0.1
+        pos = np.asarray(data[name][rows], np.float64)
         width = np.asarray(data["TRACE_WIDTH"][rows], np.float64)
         rep = np.asarray(data["N_REPAIRED"][rows], np.int64)
         s.trace_position = None if np.isnan(pos).all() else pos

@@ -486,6 +486,7 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         detector=det,
         times=times,
         meta=spec_meta,
+        trace_centre=None if setup.trace is None else np.asarray(setup.trace.center),
     )
 
 
