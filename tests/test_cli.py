@@ -44,3 +44,16 @@ def test_simulate_program_and_observation(tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:  # argparse exits with the usage status
         main([*args, "--program", "abc"])
     assert usage.value.code == 2 and "--program" in capsys.readouterr().err
+
+
+def test_run_help_lists_every_parameter(capsys):
+    import dataclasses
+
+    from tso3.config import STEPS
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    for step, cls in STEPS.items():
+        for f in dataclasses.fields(cls):
+            assert f"{step}.{f.name} = " in out

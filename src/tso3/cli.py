@@ -93,6 +93,18 @@ def run_options(args: argparse.Namespace) -> dict:
     }
 
 
+def _parameters_epilog() -> str:
+    """Every STEP.PARAM with its default, for ``tso3 run --help`` (docs/usage.md explains)."""
+    import dataclasses
+
+    lines = ["parameters (--set STEP.PARAM=VALUE, or [STEP] tables in --config):"]
+    for step, cls in STEPS.items():
+        for f in dataclasses.fields(cls):
+            default = list(f.default) if isinstance(f.default, tuple) else f.default
+            lines.append(f"  {step}.{f.name} = {default!r}: {f.metadata['doc']}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tso3`` command (documented in docs/usage.md)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -105,7 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tso3 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", parents=[common], help="run stage 3 on an observation")
+    run = sub.add_parser(
+        "run", parents=[common], help="run stage 3 on an observation",
+        epilog=_parameters_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     run.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="ASN JSON, calints files or a folder"
     )
