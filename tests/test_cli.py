@@ -57,3 +57,15 @@ def test_run_help_lists_every_parameter(capsys):
     for step, cls in STEPS.items():
         for f in dataclasses.fields(cls):
             assert f"{step}.{f.name} = " in out
+
+
+def test_info_describes_speclc_and_x1dints_times(simulated, tmp_path, capsys):
+    sim = simulated("nrs_brightobj")
+    out = tmp_path / "o"
+    args = ["run", str(sim.asn_path), "-o", str(out), "--no-plots", "-q"]
+    assert main([*args, "--set", "white_light.nbins=5"]) == 0
+    assert main(["info", str(next(out.glob("*_speclc.fits")))]) == 0
+    text = capsys.readouterr().out
+    assert "speclc with 1 set(s)" in text and "x 5 bins" in text
+    assert main(["info", str(next(out.glob("*_x1dints.fits")))]) == 0
+    assert "time        MJD" in capsys.readouterr().out

@@ -38,6 +38,8 @@ def describe(path: str | os.PathLike) -> str:
         raise InputError(path, f"cannot read FITS file ({exc})") from None
     if "EXTRACT1D" in names:
         return _describe_x1dints(path)
+    if "SPECLC" in names:
+        return _describe_speclc(path)
     return _describe_segment(path)
 
 
@@ -91,11 +93,37 @@ def _describe_segment(path: Path) -> str:
     )
 
 
+def _describe_speclc(path: Path) -> str:
+    """tso3's binned spectroscopic light curves (``_speclc.fits``)."""
+    with fits.open(path) as hdul:
+        curves = [h for h in hdul if h.name == "SPECLC"]
+        lines = [f"{path.name}: speclc with {len(curves)} set(s) of binned light curves"]
+        for hdu in curves:
+            data, head = hdu.data, hdu.header
+            nbins = int(head.get("NBINS", np.shape(data["FLUX"])[-1] if len(data) else 0))
+            mjd = np.asarray(data["MJD_UTC"], float)
+            span = (f", MJD {np.nanmin(mjd):.6f} - {np.nanmax(mjd):.6f} UTC"
+                    if np.isfinite(mjd).any() else "")  # fmt: skip
+            lines.append(
+                f"  order {head.get('SPORDER', '?')} {head.get('DETECTOR', '') or ''}: "
+                f"{len(data)} integrations x {nbins} bins{span}"
+            )
+    return "\n".join(lines)
+
+
 def _describe_x1dints(path: Path) -> str:
     from .io.x1dints import read_x1dints
 
     x1d = read_x1dints(path)
-    lines = [f"{path.name}: x1dints with {len(x1d.spectra)} spectrum table(s)"]
+    layout = {"tso": "", "legacy": ", pre-2025 layout (one EXTRACT1D per integration)"}
+    lines = [
+        f"{path.name}: x1dints with {len(x1d.spectra)} spectrum table(s)"
+        + layout.get(x1d.layout, f", {x1d.layout} layout")
+    ]
+    mjd = np.concatenate([np.asarray(s.times.get("mjd_avg", []), float) for s in x1d.spectra])
+    if np.isfinite(mjd).any():
+        lo, hi = np.nanmin(mjd), np.nanmax(mjd)
+        lines.append(f"time        MJD {lo:.6f} - {hi:.6f} UTC ({(hi - lo) * 24:.2f} h)")
     for s in x1d.spectra:
         wl = np.asarray(s.wavelength, dtype=float)
         lines.append(
