@@ -163,8 +163,11 @@ def _one_pass(obs, targets, ready, params, mode, stage, motions, quiet):
             log.info("outlier_detection skipped: measuring the calints files")
             # the blocks the pass would have cut, so both routes repair the same way
             length = lambda npix: outliers.block_length(npix, width)  # noqa: E731
-            for block in file_blocks(obs, stage.arrays, length=length):
-                stage.consume(block)
+            total = sum(s.nints for s in obs.segments)
+            with Progress("measure", total, enabled=not quiet) as bar:
+                for block in file_blocks(obs, stage.arrays, length=length):
+                    stage.consume(block)
+                    bar(block.nints)
         return None
     total = sum(s.shape[0] * s.shape[1] for s in obs.segments)
     with Progress("outliers", total, enabled=not quiet) as bar:
