@@ -64,7 +64,7 @@ def plot_light_curves(path, mjd, curves: dict[str, np.ndarray], *, title: str = 
         ax.plot(tb, fb, "o-", ms=3, lw=1, color=f"C{k}", label=f"{label} (binned x{nbin})")
     ax.set_xlabel("time since first integration [h]")
     ax.set_ylabel("normalised flux")
-    ax.set_title(title or "light curve")
+    ax.set_title(title or "light curve")  # the callers name the target and product
     ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -124,7 +124,7 @@ def plot_median_frame(
     return _save(fig, path)
 
 
-def plot_trace(path, mjd, position, width) -> Path:
+def plot_trace(path, mjd, position, width, *, title: str = "") -> Path:
     """Cross-dispersion trace position and width against time."""
     t = _hours(mjd)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
@@ -133,7 +133,7 @@ def plot_trace(path, mjd, position, width) -> Path:
     ax2.plot(t, width, lw=0.7, color="C1")
     ax2.set_ylabel("trace width (sigma) [pixel]")
     ax2.set_xlabel("time since first integration [h]")
-    ax1.set_title("spectral trace vs time")
+    ax1.set_title((f"{title}\n" if title else "") + "spectral trace vs time")
     return _save(fig, path)
 
 
@@ -183,7 +183,7 @@ def plot_spectral_light_curve(path, mjd, wavelength, flux, *, title: str = "") -
     return _save(fig, path)
 
 
-def plot_centroids(path, mjd, cx, cy, sx, sy) -> Path:
+def plot_centroids(path, mjd, cx, cy, sx, sy, *, title: str = "") -> Path:
     """Centroid and Gaussian PSF width against time (imaging)."""
     t = _hours(mjd)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
@@ -196,7 +196,7 @@ def plot_centroids(path, mjd, cx, cy, sx, sy) -> Path:
     ax2.set_ylabel("PSF width (sigma) [pixel]")
     ax2.set_xlabel("time since first integration [h]")
     ax2.legend(fontsize=8)
-    ax1.set_title("centroid and PSF width vs time")
+    ax1.set_title((f"{title}\n" if title else "") + "centroid and PSF width vs time")
     return _save(fig, path)
 
 
@@ -243,11 +243,14 @@ def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curve
     if phot is not None:
         mjd = np.asarray(phot["MJD"])
         flux = {"net_aperture_sum": np.asarray(phot["net_aperture_sum"].value)}
-        paths.append(plot_light_curves(out / "light_curve.png", mjd, flux, title="photometry"))
+        name = f"{_target(obs)} - {obs.product_name}"
+        paths.append(
+            plot_light_curves(out / "light_curve.png", mjd, flux, title=f"{name}\nphotometry")
+        )
         if "centroid_x" in phot.colnames:
             cols = [np.asarray(phot[c].value) for c in ("centroid_x", "centroid_y")]
             widths = [np.asarray(phot[c].value) for c in ("psf_width_x", "psf_width_y")]
-            paths.append(plot_centroids(out / "centroids.png", mjd, *cols, *widths))
+            paths.append(plot_centroids(out / "centroids.png", mjd, *cols, *widths, title=name))
     if curves is not None:
         table = curves.table
         mjd_col = next(c for c in table.colnames if c.startswith("MJD"))
@@ -258,8 +261,11 @@ def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curve
         }
         paths.append(
             plot_light_curves(
-                out / "white_light.png", np.asarray(table[mjd_col]), flux, title="white light"
-            )
+                out / "white_light.png",
+                np.asarray(table[mjd_col]),
+                flux,
+                title=f"{_target(obs)} - {obs.product_name}\nwhite light",
+            )  # fmt: skip
         )
     if extraction is not None:
         paths += _spectral_plots(out, obs, extraction)
@@ -305,7 +311,8 @@ def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
         if all(s.trace_position is not None for s in sets):
             position = np.concatenate([s.trace_position for s in sets])
             width = np.concatenate([s.trace_width for s in sets])
-            paths.append(plot_trace(out / f"trace{tag}.png", mjd, position, width))
+            title = f"{_target(obs)} - {obs.product_name} {_label(det, order, orders)}".rstrip()
+            paths.append(plot_trace(out / f"trace{tag}.png", mjd, position, width, title=title))
         flux = np.concatenate([s.flux for s in sets])
         wl = np.asarray(sets[0].wavelength)
         wl = wl if wl.ndim == 1 else np.nanmedian(wl, axis=0)
