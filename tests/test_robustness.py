@@ -269,48 +269,10 @@ def _(d):
     return Case(2, "wavelength")
 
 
-@case("nints_not_a_number")
-def _(d):
-    set_keyword(segments(d)[1], "NINTS", "abc")
-    return Case(2, "NINTS")
-
-
-@case("intstart_not_a_number")
-def _(d):
-    set_keyword(segments(d)[2], "INTSTART", "x")
-    return Case(2, "INTSTART")
-
-
 @case("expname_not_a_string")
 def _(d):
     edit_asn(d, lambda a: a["products"][0]["members"][0].__setitem__("expname", 12))
     return Case(2, "expname")
-
-
-@case("xref_not_a_number", base="nrc_tsimage")
-def _(d):
-    set_keyword(segments(d)[0], "XREF_SCI", "abc", ext="SCI")
-    return Case(2, "XREF_SCI='abc'")
-
-
-@case("expstart_not_a_number")
-def _(d):
-    set_keyword(segments(d)[1], "EXPSTART", "abc")
-    return Case(2, "EXPSTART='abc'")
-
-
-@case("dispaxis_not_1_or_2")
-def _(d):
-    for path in segments(d):
-        set_keyword(path, "DISPAXIS", 3, ext="SCI")
-    return Case(2, "DISPAXIS=3")
-
-
-@case("intend_beyond_nints")
-def _(d):
-    for path in segments(d):
-        set_keyword(path, "NINTS", 20)
-    return Case(2, "INTEND=30 is beyond NINTS=20")
 
 
 @case("unknown_bunit", base="nrc_tsimage")
@@ -364,12 +326,6 @@ def _(d):
     for path in segments(d):
         edit_array(path, "DQ", lambda a: a | 1)
     return Case(2, "DO_NOT_USE")
-
-
-@case("segment_with_another_filter", base="nrc_tsimage")
-def _(d):
-    set_keyword(segments(d)[1], "FILTER", "F444W")
-    return Case(2, "FILTER=F444W")
 
 
 @case("product_name_too_long")
@@ -460,40 +416,10 @@ def _(d):
     return Case(2, "missing")
 
 
-@case("segment_of_another_exposure")
-def _(d):
-    set_keyword(segments(d)[2], "EXPSTART", 60300.0)
-    return Case(2, "seg001")
-
-
-@case("segment_of_another_observation")
-def _(d):
-    set_keyword(segments(d)[1], "OBSERVTN", "007")
-    return Case(2, "seg001")
-
-
-@case("segment_of_another_visit")
-def _(d):
-    set_keyword(segments(d)[1], "VISIT", "002")
-    return Case(2, "seg001")
-
-
-@case("segment_of_another_mode")
-def _(d):
-    set_keyword(segments(d)[1], "EXP_TYPE", "NRC_TSGRISM")
-    return Case(2, "EXP_TYPE")
-
-
 @case("segment_listed_twice")
 def _(d):
     edit_asn(d, lambda a: a["products"][0]["members"].append(dict(a["products"][0]["members"][0])))
     return Case(2, "seg001")
-
-
-@case("overlapping_segments")
-def _(d):
-    set_keyword(segments(d)[1], "INTSTART", 8)
-    return Case(2, "overlap")
 
 
 # degenerate arrays
@@ -587,13 +513,6 @@ def _(d):
     return Case(2, "1 integration")
 
 
-@case("not_a_tso", base="nrc_tsimage")
-def _(d):
-    for path in segments(d):
-        set_keyword(path, "EXP_TYPE", "NRC_IMAGE")
-    return Case(2, "NRC_IMAGE")
-
-
 @case("source_off_the_frame", base="nrc_tsimage")
 def _(d):
     for path in segments(d):
@@ -613,12 +532,6 @@ def _(d):
     for path in segments(d):
         del_keyword(path, "PUPIL")
     return Case(0, "PUPIL", nints=8)
-
-
-@case("soss_other_filter", base="nis_soss")
-def _(d):
-    set_keyword(segments(d)[0], "FILTER", "F277W")
-    return Case(2, "F277W")
 
 
 # bad parameters
@@ -654,6 +567,41 @@ def _parameter_case(settings: tuple[str, ...], needle: str) -> Callable[[Path], 
 
 for _name, (_settings, _needle) in PARAMETER_CASES.items():
     CASES[_name] = ("nrs_brightobj", _parameter_case(_settings, _needle))
+
+
+#: One keyword set to a bad value: name -> (base, segment index or None for every
+#: segment, keyword, value, HDU, what the error line must hold).
+KEYWORD_CASES = {
+    "nints_not_a_number": ("nrs", 1, "NINTS", "abc", 0, "NINTS"),
+    "intstart_not_a_number": ("nrs", 2, "INTSTART", "x", 0, "INTSTART"),
+    "xref_not_a_number": ("nrc", 0, "XREF_SCI", "abc", "SCI", "XREF_SCI='abc'"),
+    "expstart_not_a_number": ("nrs", 1, "EXPSTART", "abc", 0, "EXPSTART='abc'"),
+    "segment_with_another_filter": ("nrc", 1, "FILTER", "F444W", 0, "FILTER=F444W"),
+    "segment_of_another_exposure": ("nrs", 2, "EXPSTART", 60300.0, 0, "seg001"),
+    "segment_of_another_observation": ("nrs", 1, "OBSERVTN", "007", 0, "seg001"),
+    "segment_of_another_visit": ("nrs", 1, "VISIT", "002", 0, "seg001"),
+    "segment_of_another_mode": ("nrs", 1, "EXP_TYPE", "NRC_TSGRISM", 0, "EXP_TYPE"),
+    "overlapping_segments": ("nrs", 1, "INTSTART", 8, 0, "overlap"),
+    "soss_other_filter": ("soss", 0, "FILTER", "F277W", 0, "F277W"),
+    "dispaxis_not_1_or_2": ("nrs", None, "DISPAXIS", 3, "SCI", "DISPAXIS=3"),
+    "intend_beyond_nints": ("nrs", None, "NINTS", 20, 0, "INTEND=30 is beyond NINTS=20"),
+    "not_a_tso": ("nrc", None, "EXP_TYPE", "NRC_IMAGE", 0, "NRC_IMAGE"),
+}
+_BASES = {"nrs": "nrs_brightobj", "nrc": "nrc_tsimage", "soss": "nis_soss"}
+
+
+def _keyword_case(index, key, value, ext, needle) -> Callable[[Path], Case]:
+    def make(d: Path) -> Case:
+        chosen = segments(d) if index is None else [segments(d)[index]]
+        for path in chosen:
+            set_keyword(path, key, value, ext=ext)
+        return Case(2, needle)
+
+    return make
+
+
+for _name, (_base, *_edit) in KEYWORD_CASES.items():
+    CASES[_name] = (_BASES[_base], _keyword_case(*_edit))
 
 
 # unusable output folders

@@ -72,6 +72,20 @@ def compare_whtlt(tso3_path, jwst_path) -> list[str]:
     return problems
 
 
+def assert_equal_jwst(asn, tmp_path, extract_1d: dict):
+    """Run jwst's calwebb_tso3 and tso3 --mode jwst with the same extract_1d settings
+    (jwst's names are tso3's), outliers off; every product difference fails the test.
+    Returns tso3's RunResult."""
+    expected = run_jwst_tso3(asn, tmp_path / "jwst", extract_1d)
+    overrides = [f"extract_1d.{k}={v}" for k, v in extract_1d.items()]
+    result = run(asn, tmp_path / "tso3", overrides=overrides, skip=["outlier_detection"],
+                 mode="jwst", plots=False, quiet=True)  # fmt: skip
+    problems = compare_x1dints(result.x1dints, expected["x1dints"])
+    problems += compare_whtlt(result.whtlt, expected["whtlt"])
+    assert not problems, "\n".join(problems)
+    return result
+
+
 @pytest.fixture(scope="module")
 def bots(tmp_path_factory, jwst_step):
     """A flat trace whose WCS puts the source 1.3 px below the light (so that
@@ -101,16 +115,9 @@ def test_nrs_bots_box_equal_jwst(bots, tmp_path, aperture, setting, trace):
     asn = bots[trace]
     ref = extract1d_json(tmp_path / "extract1d.json", **aperture)
     step = {"override_extract1d": str(ref)}
-    overrides = [f"extract_1d.override_extract1d={ref}"]
     if setting is not None:
         step["use_source_posn"] = setting
-        overrides.append(f"extract_1d.use_source_posn={setting}")
-    expected = run_jwst_tso3(asn, tmp_path / "jwst", step)
-    result = run(asn, tmp_path / "tso3", overrides=overrides, skip=["outlier_detection"],
-                 mode="jwst", plots=False, quiet=True)  # fmt: skip
-    problems = compare_x1dints(result.x1dints, expected["x1dints"])
-    problems += compare_whtlt(result.whtlt, expected["whtlt"])
-    assert not problems, "\n".join(problems)
+    assert_equal_jwst(asn, tmp_path, step)
 
 
 def test_two_detectors_equal_jwst(tmp_path_factory, tmp_path, jwst_step):
@@ -118,12 +125,7 @@ def test_two_detectors_equal_jwst(tmp_path_factory, tmp_path, jwst_step):
     with a time and flux column per detector."""
     asn = tso_segments(tmp_path_factory.mktemp("nrs12"), detectors=("NRS1", "NRS2"))
     ref = extract1d_json(tmp_path / "extract1d.json", use_source_posn=False)
-    expected = run_jwst_tso3(asn, tmp_path / "jwst", {"override_extract1d": str(ref)})
-    result = run(asn, tmp_path / "tso3", overrides=[f"extract_1d.override_extract1d={ref}"],
-                 skip=["outlier_detection"], mode="jwst", plots=False, quiet=True)  # fmt: skip
-    problems = compare_x1dints(result.x1dints, expected["x1dints"])
-    problems += compare_whtlt(result.whtlt, expected["whtlt"])
-    assert not problems, "\n".join(problems)
+    assert_equal_jwst(asn, tmp_path, {"override_extract1d": str(ref)})
 
 
 @pytest.mark.parametrize("exp_type", ["NRC_TSGRISM", "MIR_LRS-SLITLESS"])
@@ -134,12 +136,7 @@ def test_slitless_modes_equal_jwst(tmp_path, jwst_step, exp_type, width):
     asn = tso_segments(tmp_path / "in", exp_type)
     extra = {} if width is None else {"extract_width": width}
     ref = extract1d_json(tmp_path / "extract1d.json", exp_type, **extra)
-    expected = run_jwst_tso3(asn, tmp_path / "jwst", {"override_extract1d": str(ref)})
-    result = run(asn, tmp_path / "tso3", overrides=[f"extract_1d.override_extract1d={ref}"],
-                 skip=["outlier_detection"], mode="jwst", plots=False, quiet=True)  # fmt: skip
-    problems = compare_x1dints(result.x1dints, expected["x1dints"])
-    problems += compare_whtlt(result.whtlt, expected["whtlt"])
-    assert not problems, "\n".join(problems)
+    assert_equal_jwst(asn, tmp_path, {"override_extract1d": str(ref)})
 
 
 @pytest.mark.parametrize("width", [None, 6])
@@ -151,11 +148,5 @@ def test_lrs_aperture_correction_equal_jwst(tmp_path, jwst_step, width):
     ref = extract1d_json(tmp_path / "extract1d.json", "MIR_LRS-SLITLESS", **extra)
     apcorr = lrs_apcorr_file(tmp_path / "apcorr.fits")
     step = {"override_extract1d": str(ref), "apply_apcorr": True, "override_apcorr": str(apcorr)}
-    expected = run_jwst_tso3(asn, tmp_path / "jwst", step)
-    settings = [f"extract_1d.override_extract1d={ref}", f"extract_1d.override_apcorr={apcorr}"]
-    result = run(asn, tmp_path / "tso3", overrides=settings, skip=["outlier_detection"],
-                 mode="jwst", plots=False, quiet=True)  # fmt: skip
-    problems = compare_x1dints(result.x1dints, expected["x1dints"])
-    problems += compare_whtlt(result.whtlt, expected["whtlt"])
-    assert not problems, "\n".join(problems)
+    result = assert_equal_jwst(asn, tmp_path, step)
     assert fits.getheader(result.x1dints)["R_APCORR"] == "apcorr.fits"

@@ -8,6 +8,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_output(final_path: str | os.PathLike) -> Iterator[Path]:
@@ -96,8 +98,6 @@ def output_folder(path: str | os.PathLike) -> Iterator[Path]:
         When ``path`` (or a parent) is a file, cannot be created, or is not writable
         (a read-only file system, no permission, a virtual file system such as /proc).
     """
-    from ..errors import InputError
-
     out = Path(path)
     if "\0" in str(out):
         raise InputError(None, "the output folder name holds a NUL character")

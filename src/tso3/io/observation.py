@@ -266,11 +266,8 @@ def _complete_times(series: dict[str, list[Segment]]) -> tuple[int, list[str]]:
         keys = ("NINTS", "EXPSTART", "EXPEND", "BSTRTIME", "BENDTIME")
         header = {k: first.keyword(k) for k in keys}
         filled, how = fill_missing_times(rows, header)
-        where = ", ".join(
-            f"{seg.path.name} ({int(missing_time_rows(seg.int_times).sum())})"
-            for seg in segs
-            if missing_time_rows(seg.int_times).any()
-        )
+        counts = [(seg.path.name, int(missing_time_rows(seg.int_times).sum())) for seg in segs]
+        where = ", ".join(f"{name} ({n})" for name, n in counts if n)
         if not how:
             raise InputError(
                 first.path, f"{int(missing.sum())} integrations have no time in INT_TIMES "
