@@ -241,3 +241,41 @@ def lrs_apcorr_file(path: Path, subarray: str = "SLITLESSPRISM") -> Path:
     model.meta.reftype = "APCORR"
     model.save(path)
     return path
+
+
+def nrs_apcorr_file(
+    path: Path, *, layout: str = "jwst", sizeunit: str = "pixels", slit: str = "S1600A1"
+) -> Path:
+    """A NIRSpec fixed-slit APCORR reference (NrsFsApcorrModel) for F290LP/G395H whose
+    correction varies with wavelength, extraction size and pixel phase.
+
+    ``layout``: "jwst" stores ``apcorr`` per row as (size, wavelength, phase), the shape
+    jwst 3.0 interpolates; "reference" as (phase, size, wavelength), as STScI's files.
+    The wavelengths (7.55-8.2 um) leave the first elements of the jwst mock outside.
+    """
+    nwl, nsize, nph = 14, 6, 3
+    wavelength = np.linspace(8.2, 7.55, nwl)  # descending: both sort them
+    base = np.arange(3.0, 3.0 + 2 * nsize, 2)
+    size = base[:, None] * (1 + 0.02 * (wavelength - 7.5))[None, :]  # (size, wavelength)
+    pixphase = np.array([0.0, 0.25, 0.5])
+    grid = 1.0 + 0.05 * wavelength[None, :, None] / size[:, :, None] + 0.02 * pixphase
+    if sizeunit == "arcsec":
+        size = size * 0.1  # the jwst mock's slit frame: 0.1 arcsec per pixel
+    if layout == "reference":
+        grid = np.moveaxis(grid, -1, 0)
+    rows = [("F290LP", "G395H", slit), ("F290LP", "G395H", "S200A1"), ("CLEAR", "PRISM", slit)]
+    table = np.zeros(len(rows), dtype=[
+        ("filter", "S12"), ("grating", "S15"), ("slit", "S15"), ("wavelength", "f4", (nwl,)),
+        ("nelem_wl", "i2"), ("size", "f4", size.shape), ("nelem_size", "i2"),
+        ("pixphase", "f4", (nph,)), ("apcorr", "f4", grid.shape),
+        ("apcorr_err", "f4", grid.shape),
+    ])  # fmt: skip
+    for k, key in enumerate(rows):
+        table[k] = (*key, wavelength, nwl, size, nsize, pixphase, grid * (1 + k), grid * 0.01)
+    model = datamodels.NrsFsApcorrModel(apcorr_table=table)
+    model.sizeunit = sizeunit
+    model.meta.instrument.name = "NIRSPEC"
+    model.meta.exposure.type = "NRS_BRIGHTOBJ"
+    model.meta.reftype = "APCORR"
+    model.save(path)
+    return path

@@ -624,12 +624,22 @@ def _(d):
     return Case(2, "/proc", output="/proc/tso3-out")
 
 
-@case("apcorr_for_another_mode")
+@case("apcorr_for_another_mode", base="nis_soss")
+def _(d):
+    from tests.builders import nrs_apcorr_file
+
+    apcorr = nrs_apcorr_file(d / "apcorr.fits")
+    return Case(2, "supported for MIRI LRS and NIRSpec BOTS, not NIS_SOSS",
+                args=("--set", f"extract_1d.override_apcorr={apcorr}"))  # fmt: skip
+
+
+@case("apcorr_of_another_instrument")
 def _(d):
     from tests.builders import lrs_apcorr_file
 
     apcorr = lrs_apcorr_file(d / "apcorr.fits")
-    return Case(2, "supported for MIRI LRS", args=("--set", f"extract_1d.override_apcorr={apcorr}"))
+    return Case(2, "not a NIRSpec APCORR reference",
+                args=("--set", f"extract_1d.override_apcorr={apcorr}"))  # fmt: skip
 
 
 @case("apcorr_missing_file")

@@ -213,7 +213,8 @@ class Extract1dParams:
     override_apcorr: str | None = param(
         None,
         _optional_path,
-        "CRDS APCORR reference file (MIRI LRS MirLrsApcorrModel); without it no correction",
+        "CRDS APCORR reference file (MirLrsApcorrModel, NrsFsApcorrModel); "
+        "without it no correction",
     )
     repair: bool = param(True, _boolean, "repair flagged pixels from the spatial profile")
     soss_width: float = param(40.0, _number, "NIS_SOSS: full box width of each order (px)")

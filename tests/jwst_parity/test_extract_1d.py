@@ -12,7 +12,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from tests.builders import lrs_apcorr_file
+from tests.builders import lrs_apcorr_file, nrs_apcorr_file
 from tso3.pipeline import run
 
 from .mocks import extract1d_json, run_jwst_tso3, tso_segments
@@ -150,3 +150,30 @@ def test_lrs_aperture_correction_equal_jwst(tmp_path, jwst_step, width):
     step = {"override_extract1d": str(ref), "apply_apcorr": True, "override_apcorr": str(apcorr)}
     result = assert_equal_jwst(asn, tmp_path, step)
     assert fits.getheader(result.x1dints)["R_APCORR"] == "apcorr.fits"
+
+
+@pytest.mark.parametrize(
+    ("layout", "sizeunit", "source_posn"),
+    [("jwst", "pixels", False), ("jwst", "arcsec", True), ("reference", "pixels", False)],
+)
+def test_nrs_aperture_correction_equal_jwst(bots, tmp_path, layout, sizeunit, source_posn):
+    """A NIRSpec APCORR reference (NrsFsApcorrModel): jwst interpolates at pixel phase
+    0.5, sizes converted from arcsec with its WCS's scale at the source, wavelengths
+    outside the grid uncorrected.  Stored as STScI's files are (phase first), jwst 3.0
+    applies no correction at all, and neither does --mode jwst."""
+    ref = extract1d_json(tmp_path / "extract1d.json", use_source_posn=source_posn)
+    apcorr = nrs_apcorr_file(tmp_path / "apcorr.fits", layout=layout, sizeunit=sizeunit)
+    step = {"override_extract1d": str(ref), "apply_apcorr": True, "override_apcorr": str(apcorr)}
+    result = assert_equal_jwst(bots["tilted"], tmp_path, step)
+    with fits.open(result.x1dints) as hdul:
+        assert hdul[0].header["R_APCORR"] == "apcorr.fits"
+        flux = hdul["EXTRACT1D"].data["FLUX"]
+    plain = run(bots["tilted"], tmp_path / "plain", skip=["outlier_detection"], mode="jwst",
+                overrides=[f"extract_1d.override_extract1d={ref}",
+                           f"extract_1d.use_source_posn={source_posn}"],
+                plots=False, quiet=True)  # fmt: skip
+    ratio = flux / fits.getdata(plain.x1dints, "EXTRACT1D")["FLUX"]
+    if layout == "reference":
+        np.testing.assert_array_equal(ratio[np.isfinite(ratio)], 1.0)
+    else:  # corrected inside the grid (> 1.02), not below 7.55 um
+        assert np.all(ratio[:, :5] == 1.0) and np.all(ratio[:, 6:] > 1.02)

@@ -136,9 +136,10 @@ def test_substrip96_has_order_1_only(simulated, tmp_path):
 def test_jwst_mode_moves_the_model_by_one_offset(soss_run, tmp_path):
     sim, out, _ = soss_run
     tso3.run(sim.asn_path, tmp_path, plots=False, quiet=True, mode="jwst")
-    with fits.open(_product(tmp_path, "_x1dints.fits")) as j, fits.open(
-        _product(out, "_x1dints.fits")
-    ) as d:
+    with (
+        fits.open(_product(tmp_path, "_x1dints.fits")) as j,
+        fits.open(_product(out, "_x1dints.fits")) as d,
+    ):
         for a, b in zip(j[2:4], d[2:4], strict=True):
             assert a.header["SPORDER"] == b.header["SPORDER"]
             assert np.all(a.data["BACKGROUND"] == 0)  # jwst leaves the background to spec2

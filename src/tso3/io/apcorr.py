@@ -2,9 +2,14 @@
 
 jwst 3.0's extract_1d multiplies point-source spectra by a correction for the light
 outside the extraction aperture, from an APCORR reference.  tso3 reads no CRDS files on
-its own: ``extract_1d.override_apcorr`` gives the file.  Supported: MIRI LRS
-(``MirLrsApcorrModel``: one row per subarray with a correction on a grid of wavelength x
-extraction size in pixels), as jwst uses it for MIR_LRS-SLITLESS and MIR_LRS-FIXEDSLIT.
+its own: ``extract_1d.override_apcorr`` gives the file.  Supported:
+
+- MIRI LRS (``MirLrsApcorrModel``: one row per subarray, a correction on a grid of
+  wavelength x extraction size in pixels), as jwst uses it for MIR_LRS-SLITLESS and
+  MIR_LRS-FIXEDSLIT;
+- NIRSpec fixed slit and BOTS (``NrsFsApcorrModel``: one row per filter, grating and
+  slit, a correction on a grid of extraction size x wavelength x pixel phase, sizes
+  given per wavelength, in pixels or arcsec), as jwst uses it for NRS_BRIGHTOBJ.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from ..errors import InputError
 
 #: EXP_TYPEs with a MIRI LRS aperture correction (jwst's MirLrsApcorrModel).
 LRS_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT")
-_COLUMNS = ("subarray", "wavelength", "nelem_wl", "size", "nelem_size", "apcorr")
+#: EXP_TYPEs with a NIRSpec fixed-slit aperture correction (jwst's NrsFsApcorrModel).
+NRS_EXP_TYPES = ("NRS_BRIGHTOBJ",)
+_LRS_COLUMNS = ("subarray", "wavelength", "nelem_wl", "size", "nelem_size", "apcorr")
+_NRS_COLUMNS = ("filter", "grating", "slit", "wavelength", "nelem_wl", "size", "nelem_size",
+                "pixphase", "apcorr")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,54 @@ class LrsApcorr:
     apcorr: np.ndarray
 
 
+@dataclass(frozen=True)
+class PhaseApcorr:
+    """The APCORR row of one NIRSpec filter, grating and slit.
+
+    ``apcorr[k, i, p]`` is the correction for extraction size ``size[k, i]`` at
+    ``wavelength[i]`` (um) and pixel phase ``pixphase[p]``; sizes are in ``sizeunit``
+    ("pixels" or "arcsec").  ``jwst_layout`` is False when the file stores the grid as
+    (pixel phase, size, wavelength): jwst 3.0 then applies no correction at all (its
+    interpolation fails and it falls back to 1), tso3 reads the grid as the file says.
+    """
+
+    path: Path
+    wavelength: np.ndarray
+    size: np.ndarray
+    pixphase: np.ndarray
+    apcorr: np.ndarray
+    sizeunit: str
+    jwst_layout: bool
+
+
+def _matching_row(path: Path, columns: tuple[str, ...], match: dict[str, str], what: str):
+    """The one row of the APCORR table whose string columns equal ``match`` (any case),
+    and the SIZEUNIT of the table (lower case, "pixels" when absent)."""
+    try:
+        with fits.open(path) as hdul:
+            hdu = hdul["APCORR"]
+            sizeunit = str(hdu.header.get("SIZEUNIT") or "pixels").strip().lower()
+            table = hdu.data
+            names = [n.lower() for n in (table.columns.names if table is not None else [])]
+            missing = [c for c in columns if c not in names]
+            if missing:
+                lacks = ", ".join(missing)
+                raise InputError(path, f"not a {what} APCORR reference: no column(s) {lacks}")
+            rows = [
+                row for row in table
+                if all(str(row[k]).strip().upper() == v.upper() for k, v in match.items())
+            ]  # fmt: skip
+            if len(rows) != 1:
+                wanted = ", ".join(f"{k} {v}" for k, v in match.items())
+                raise InputError(path, f"{len(rows)} APCORR rows for {wanted}, need exactly 1")
+            row = {name: np.array(rows[0][name]) for name in columns}
+    except InputError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
+        raise InputError(path, f"not a {what} APCORR reference ({exc})") from None
+    return row, sizeunit
+
+
 def read_lrs_apcorr(path: str | os.PathLike, subarray: str) -> LrsApcorr:
     """The MIRI LRS aperture correction of ``subarray`` from an APCORR reference file.
 
@@ -44,27 +101,13 @@ def read_lrs_apcorr(path: str | os.PathLike, subarray: str) -> LrsApcorr:
         not exactly one row is for ``subarray`` (jwst: "Could not resolve APCORR").
     """
     path = Path(path)
+    row, sizeunit = _matching_row(path, _LRS_COLUMNS, {"subarray": subarray}, "MIRI LRS")
     try:
-        with fits.open(path) as hdul:
-            hdu = hdul["APCORR"]
-            sizeunit = str(hdu.header.get("SIZEUNIT", "pixels")).strip().lower()
-            table = hdu.data
-            names = [n.lower() for n in (table.columns.names if table is not None else [])]
-            missing = [c for c in _COLUMNS if c not in names]
-            if missing:
-                raise InputError(path, f"APCORR table lacks column(s) {', '.join(missing)}")
-            rows = [r for r in table if str(r["subarray"]).strip().upper() == subarray.upper()]
-            if len(rows) != 1:
-                raise InputError(path, f"{len(rows)} APCORR rows for subarray {subarray}, "
-                                       "need exactly 1")  # fmt: skip
-            row = rows[0]
-            nwl, nsize = int(row["nelem_wl"]), int(row["nelem_size"])
-            wavelength = np.asarray(row["wavelength"], dtype=np.float64)[:nwl]
-            size = np.asarray(row["size"], dtype=np.float64)[:nsize]
-            apcorr = np.asarray(row["apcorr"], dtype=np.float64)[:nwl, :nsize]
-    except InputError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
+        nwl, nsize = int(row["nelem_wl"]), int(row["nelem_size"])
+        wavelength = row["wavelength"].astype(np.float64)[:nwl]
+        size = row["size"].astype(np.float64)[:nsize]
+        apcorr = row["apcorr"].astype(np.float64)[:nwl, :nsize]
+    except (ValueError, TypeError, IndexError) as exc:
         raise InputError(path, f"not a MIRI LRS APCORR reference ({exc})") from None
     if not sizeunit.startswith("pix"):
         raise InputError(path, f"APCORR sizes in {sizeunit!r}: only pixels are supported")
@@ -72,3 +115,51 @@ def read_lrs_apcorr(path: str | os.PathLike, subarray: str) -> LrsApcorr:
         raise InputError(path, "APCORR grid needs >= 2 wavelengths and sizes")
     order = np.argsort(wavelength)
     return LrsApcorr(path, wavelength[order], size, apcorr[order])
+
+
+def read_nrs_apcorr(
+    path: str | os.PathLike, filter_name: str, grating: str, slit: str
+) -> PhaseApcorr:
+    """The NIRSpec fixed-slit aperture correction of one filter, grating and slit.
+
+    The grid is read in the layout jwst 3.0 interpolates, ``apcorr`` of shape
+    (size, wavelength, pixel phase); the layout of STScI's reference files, (pixel
+    phase, size, wavelength), is recognised by its axis lengths and transposed.  Each
+    array is cut to NELEM_WL wavelengths and NELEM_SIZE sizes.
+
+    Raises
+    ------
+    InputError
+        When the file is not a readable NIRSpec APCORR table, not exactly one row
+        matches, the sizes are in another unit than pixels or arcsec, or the arrays do
+        not form a grid.
+    """
+    path = Path(path)
+    match = {"filter": filter_name, "grating": grating, "slit": slit}
+    row, sizeunit = _matching_row(path, _NRS_COLUMNS, match, "NIRSpec")
+    if not sizeunit.startswith(("pix", "arcsec")):
+        raise InputError(path, f"APCORR sizes in {sizeunit!r}: pixels or arcsec expected")
+    try:
+        nwl, nsize = int(row["nelem_wl"]), int(row["nelem_size"])
+        wavelength = row["wavelength"].astype(np.float64)
+        size = np.atleast_2d(row["size"].astype(np.float64))
+        pixphase = np.atleast_1d(row["pixphase"].astype(np.float64))
+        apcorr = row["apcorr"].astype(np.float64)
+    except (ValueError, TypeError) as exc:
+        raise InputError(path, f"not a NIRSpec APCORR reference ({exc})") from None
+    nph, full = pixphase.size, (size.shape[0], wavelength.size)
+    if apcorr.shape == (*full, nph):
+        jwst_layout = True
+    elif apcorr.shape == (nph, *full):
+        jwst_layout, apcorr = False, np.moveaxis(apcorr, 0, -1)
+    else:
+        grid = f"{full[0]} sizes x {full[1]} wavelengths x {nph} phases"
+        raise InputError(path, f"APCORR array of shape {apcorr.shape} does not fit {grid}")
+    if size.shape[1] != wavelength.size or not (2 <= nwl <= full[1] and 2 <= nsize <= full[0]):
+        raise InputError(path, "APCORR grid needs >= 2 wavelengths and sizes, one size "
+                               "row per wavelength")  # fmt: skip
+    order = np.argsort(wavelength[:nwl])
+    return PhaseApcorr(
+        path, wavelength[:nwl][order], size[:nsize, :nwl][:, order], pixphase,
+        apcorr[:nsize, :nwl][:, order], sizeunit, jwst_layout,
+    )  # fmt: skip

@@ -15,6 +15,7 @@ swapped views.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import warnings
 from collections.abc import Callable
@@ -27,14 +28,14 @@ import numpy as np
 from ..config import Extract1dParams
 from ..dqflags import OTHER_BAD_PIXEL
 from ..errors import InputError
-from ..io.apcorr import LRS_EXP_TYPES, LrsApcorr, read_lrs_apcorr
+from ..io.apcorr import LRS_EXP_TYPES, NRS_EXP_TYPES, read_lrs_apcorr, read_nrs_apcorr
 from ..io.extract1d_ref import load_extract1d_reference
 from ..io.observation import Observation
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..io.x1dints import write_x1dints
 from ..spectra import SpectraSet, spectra_columns, to_spectra_set
-from ..steps.apcorr import apply_correction, lrs_correction
+from ..steps.apcorr import apply_correction, at_pixel_phase, lrs_correction, phase_correction
 from ..steps.aperture import (
     DEFAULT_BKG_GAP,
     DEFAULT_EXTRACT_WIDTH,
@@ -52,7 +53,7 @@ from ..steps.extract import (
     profile_model,
     trace_half_width,
 )
-from ..steps.source_location import aperture_centre, slit_source_location
+from ..steps.source_location import aperture_centre, slit_pixel_scale, slit_source_location
 from ..steps.trace import Trace, find_trace, trace_timeseries
 from .blocks import Block, MeasuringStage
 from .soss import soss_orders
@@ -260,6 +261,10 @@ def _source_posn_default(seg: Segment, mode: str) -> bool:
     return point and seg.exp_type in SOURCE_POSITION_EXP_TYPES
 
 
+#: Correction factors of a spectrum's elements from their (NPIXELS, WAVELENGTH).
+Correction = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
 @dataclass
 class _DetectorPlan:
     """Everything fixed before the first integration of a detector is extracted."""
@@ -271,31 +276,77 @@ class _DetectorPlan:
     wavelength: np.ndarray  # (nx,) of the aperture
     inside: np.ndarray  # aperture pixels in the file's orientation, flat per frame
     temporal: bool  # fill flagged pixels from the outlier step's model
-    apcorr: LrsApcorr | None = None  # aperture correction (override_apcorr)
+    apcorr: Correction | None = None  # aperture correction (override_apcorr)
 
 
 def _plan_detector(segs, params: Extract1dParams, mode: str, det: str, median: np.ndarray):
     setups = setup_detector(segs, params, det, median, mode)
-    apcorr = aperture_correction(segs[0], params)
-    return [dataclasses.replace(_plan_spectrum(s, params, mode), apcorr=apcorr) for s in setups]
+    plans = [_plan_spectrum(s, params, mode) for s in setups]
+    return [
+        dataclasses.replace(p, apcorr=aperture_correction(segs[0], params, mode, p)) for p in plans
+    ]
 
 
-def aperture_correction(seg: Segment, params: Extract1dParams) -> LrsApcorr | None:
-    """The APCORR reference's correction for this exposure, when one is given and wanted.
+def aperture_correction(
+    seg: Segment, params: Extract1dParams, mode: str, plan: _DetectorPlan
+) -> Correction | None:
+    """The APCORR reference's correction for this spectrum, when one is given and wanted.
 
     Raises
     ------
     InputError
-        A file for another mode than MIRI LRS, or one that does not fit the data.
+        A file for another mode than MIRI LRS or NIRSpec BOTS, or one that does not fit
+        the data.
     """
     if not (params.apply_apcorr and params.override_apcorr):
         return None
-    if seg.exp_type not in LRS_EXP_TYPES:
-        raise InputError(params.override_apcorr, f"aperture corrections are supported for "
-                         f"MIRI LRS, not {seg.exp_type}")  # fmt: skip
-    apcorr = read_lrs_apcorr(params.override_apcorr, str(seg.meta.subarray.name or ""))
-    log.info("aperture correction from %s", apcorr.path.name)
-    return apcorr
+    path = params.override_apcorr
+    if seg.exp_type in LRS_EXP_TYPES:
+        lrs = read_lrs_apcorr(path, str(seg.meta.subarray.name or ""))
+        log.info("aperture correction from %s", lrs.path.name)
+        return functools.partial(lrs_correction, lrs.wavelength, lrs.size, lrs.apcorr)
+    if seg.exp_type not in NRS_EXP_TYPES:
+        raise InputError(path, f"aperture corrections are supported for MIRI LRS and "
+                               f"NIRSpec BOTS, not {seg.exp_type}")  # fmt: skip
+    inst = seg.meta.instrument
+    nrs = read_nrs_apcorr(path, str(inst.filter or ""), str(inst.grating or ""), _slit_name(seg))
+    grid = at_pixel_phase(nrs.pixphase, nrs.apcorr)
+    if grid is None or (mode == "jwst" and not nrs.jwst_layout):
+        why = ("pixel phase 0.5 is outside its grid" if grid is None else
+               "its grid is stored as (pixel phase, size, wavelength)")  # fmt: skip
+        log.warning("%s: no aperture correction: %s, and jwst 3.0 applies none then",
+                    nrs.path.name, why)  # fmt: skip
+        return None
+    sizes = nrs.size
+    if nrs.sizeunit.startswith("arcsec"):
+        sizes = sizes / _slit_scale(seg, plan, nrs.path.name)
+    log.info("aperture correction from %s", nrs.path.name)
+    return functools.partial(phase_correction, nrs.wavelength, sizes, grid)
+
+
+def _slit_scale(seg: Segment, plan: _DetectorPlan, reference: str) -> float:
+    """Arcsec per pixel across the slit: from the WCS at the aperture, as jwst, else the
+    nominal scale sqrt(PIXAR_A2) (NIRSpec's real WCS needs jwst's own transforms)."""
+    wcs = seg.wcs
+    scale = float("nan")
+    if wcs is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                median_wl = float(np.nanmedian(plan.wavelength))
+                scale = slit_pixel_scale(wcs, plan.setup.aperture.profile, median_wl)
+        except Exception as exc:  # a WCS of any kind may fail in many ways
+            log.debug("%s: WCS pixel scale failed: %s", seg.path.name, exc)
+    if np.isfinite(scale) and scale > 0:
+        return scale
+    area = seg.meta.photometry.pixelarea_arcsecsq
+    if not area or not np.isfinite(area) or area <= 0:
+        raise InputError(seg.path, f"{reference} gives sizes in arcsec, and neither the WCS "
+                                   "nor PIXAR_A2 gives the pixel scale")  # fmt: skip
+    scale = float(np.sqrt(area))
+    log.warning("%s: sizes in arcsec converted with the nominal pixel scale sqrt(PIXAR_A2) "
+                "= %.4f arcsec (jwst uses its WCS at the source)", reference, scale)  # fmt: skip
+    return scale
 
 
 def _plan_spectrum(setup: DetectorSetup, params: Extract1dParams, mode: str) -> _DetectorPlan:
@@ -452,9 +503,8 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         optimal=params.extraction_type == "optimal",
     )
     if plan.apcorr is not None and str(meta.target.source_type or "").upper() == "POINT":
-        ap = plan.apcorr  # jwst corrects point sources only
-        correction = lrs_correction(ap.wavelength, ap.size, ap.apcorr, columns["npixels"], lam)
-        apply_correction(columns, correction)
+        # jwst corrects point sources only
+        apply_correction(columns, plan.apcorr(columns["npixels"], lam))
     t = seg.int_times
     times = {
         "mjd_beg": t["int_start_MJD_UTC"],

@@ -122,3 +122,32 @@ def aperture_centre(profile: np.ndarray, middle: int) -> float:
     if weights.sum() == 0:
         weights[:] = 1.0
     return float(np.average(np.arange(profile.shape[0]), weights=weights))
+
+
+def slit_pixel_scale(wcs, profile: np.ndarray, wavelength: float) -> float:
+    """Arcsec per pixel across the dispersion at the aperture's sky position (DISPAXIS=1).
+
+    As jwst 3.0 converts APCORR sizes given in arcsec (``compute_scale``): the sky
+    position of the profile-weighted centre of the aperture, taken back to the detector
+    at ``wavelength`` (jwst: the median wavelength of the spectrum), and the separation
+    on the sky of that pixel and the next one across the dispersion.
+
+    Returns
+    -------
+    float
+        NaN when the WCS gives no sky position there.
+    """
+    from astropy.coordinates import SkyCoord  # only NIRSpec APCORR files in arcsec need it
+
+    weights = np.clip(np.nan_to_num(profile), 0.0, None)
+    y, x = np.mgrid[: profile.shape[0], : profile.shape[1]]
+    total = weights.sum()
+    if total <= 0:
+        return float("nan")
+    ra, dec = np.asarray(wcs(np.sum(x * weights) / total, np.sum(y * weights) / total))[:2]
+    if not (np.isfinite(ra) and np.isfinite(dec)):
+        return float("nan")
+    px, py = wcs.invert(ra, dec, wavelength, with_bounding_box=False)
+    sky = wcs(np.array([px, px]), np.array([py, py + 1.0]), with_bounding_box=False)
+    ends = SkyCoord(np.asarray(sky[0]), np.asarray(sky[1]), unit="deg")
+    return float(ends[0].separation(ends[1]).arcsec)
