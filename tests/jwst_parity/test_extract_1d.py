@@ -130,13 +130,18 @@ def test_two_detectors_equal_jwst(tmp_path_factory, tmp_path, jwst_step):
 
 @pytest.mark.parametrize("exp_type", ["NRC_TSGRISM", "MIR_LRS-SLITLESS"])
 @pytest.mark.parametrize("width", [None, 6])
-def test_slitless_modes_equal_jwst(tmp_path, jwst_step, exp_type, width):
+@pytest.mark.parametrize("source_posn", [None, True])
+def test_slitless_modes_equal_jwst(tmp_path, jwst_step, exp_type, width, source_posn):
     """NIRCam grism (DISPAXIS=1) and MIRI LRS slitless (DISPAXIS=2, a CubeModel): no
-    source position there, so the JSON aperture as given, or centred with a width."""
+    source position there, so the JSON aperture as given, or centred with a width, even
+    when use_source_posn asks for it."""
     asn = tso_segments(tmp_path / "in", exp_type)
     extra = {} if width is None else {"extract_width": width}
     ref = extract1d_json(tmp_path / "extract1d.json", exp_type, **extra)
-    assert_equal_jwst(asn, tmp_path, {"override_extract1d": str(ref)})
+    step = {"override_extract1d": str(ref)}
+    if source_posn is not None:
+        step["use_source_posn"] = source_posn
+    assert_equal_jwst(asn, tmp_path, step)
 
 
 @pytest.mark.parametrize("width", [None, 6])
