@@ -7,6 +7,7 @@ notebook too; :func:`make_plots` picks the figures a run's products support.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -80,7 +81,10 @@ def plot_outliers(
     ax1.set_xlabel("time since first integration [h]")
     ax1.set_ylabel("pixels flagged [%]")
     ax1.set_title((f"{title}\n" if title else "") + "outlier_detection: new flags per integration")
-    im = ax2.imshow(flag_map, origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
+    ny, nx = np.shape(flag_map)
+    # square pixels unless the frame is a long strip (NIRSpec, SOSS, grism subarrays)
+    aspect = "equal" if 1 / 3 <= ny / max(nx, 1) <= 3 else "auto"
+    im = ax2.imshow(flag_map, origin="lower", aspect=aspect, cmap="magma", interpolation="nearest")
     ax2.set_xlabel("x [pixel]")
     ax2.set_ylabel("y [pixel]")
     ax2.set_title("integrations flagged per pixel")
@@ -101,7 +105,7 @@ def plot_median_frame(
     from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
 
     img = np.asarray(image, dtype=float)
-    fig, ax = plt.subplots(figsize=(9.5, 4) if dispaxis == 1 else (4.5, 8))
+    fig, ax = plt.subplots(figsize=(9.5, 4) if dispaxis == 1 else (5.5, 8))
     finite = img[np.isfinite(img)]
     norm = None
     if finite.size:
@@ -119,6 +123,8 @@ def plot_median_frame(
     ax.set_ylim(-0.5, img.shape[0] - 0.5)  # an aperture edge past the subarray stays off
     ax.set_xlabel("x [pixel]")
     ax.set_ylabel("y [pixel]")
+    if title and dispaxis == 2:  # a tall, narrow figure: the product name on its own line
+        title = textwrap.fill(title, 44)
     ax.set_title((f"{title}\n" if title else "") + "median frame, trace and aperture")
     ax.legend(fontsize=8, loc="upper right")
     return _save(fig, path)
