@@ -15,6 +15,7 @@ from astropy.table import QTable
 from matplotlib import image as mpimg
 from stdatamodels.jwst import datamodels
 
+from tso3 import __version__ as TSO3_VERSION
 from tso3.simulate import simulate
 
 MODES = {
@@ -110,6 +111,9 @@ def test_every_jwst_product_opens_with_stdatamodels(runs, case):
             assert type(model).__name__ == hdul[0].header["DATAMODL"]
             assert model.meta.cal_step.outlier_detection == "COMPLETE"
             np.testing.assert_array_equal(model.dq, hdul["DQ"].data)
+            # the software that made it is tso3; the inputs' jwst version is kept apart
+            assert hdul[0].header["CAL_VER"] == f"tso3 {TSO3_VERSION}"
+            assert hdul[0].header["CALVERIN"] == "1.18.0"
     x1d = sorted(out.glob("*_x1dints.fits"))
     for path in x1d:
         with datamodels.open(path) as model, fits.open(path) as hdul:
@@ -118,6 +122,9 @@ def test_every_jwst_product_opens_with_stdatamodels(runs, case):
             assert len(model.spec) == sum(h.name == "EXTRACT1D" for h in hdul)
             # tso3's additions: the trace time series and the trace itself
             assert {"TSO3_TRACE", "TSO3_TRACE_CENTRE"} <= {h.name for h in hdul}
+            assert hdul[-1].name == "ASDF"  # last, as jwst writes it
+            assert model.meta.calibration_software_version == f"tso3 {TSO3_VERSION}"
+            assert hdul[0].header["CALVERIN"] == "1.18.0"
             for k, spec in enumerate(model.spec, start=1):
                 table = hdul["EXTRACT1D", k].data
                 np.testing.assert_array_equal(spec.spec_table["FLUX"], table["FLUX"])

@@ -205,7 +205,8 @@ def _write_products(measured, obs, params, mode, prov, result, staged, timer) ->
     _refuse_nothing_measured(obs, [s.flux for s in measured.spectra])
     with timer(extraction.STEP):
         x1d = staged.reserve(result.x1dints)
-        keywords = x1dints_keywords(prov, bool(result.crfints))
+        cal_ver = obs.segments[0].keyword("CAL_VER")
+        keywords = x1dints_keywords(prov, bool(result.crfints), cal_ver)
         extraction.write(measured, obs, x1d, keywords, filename=result.x1dints.name)
     if result.whtlt is None:
         return {"extraction": measured}

@@ -147,10 +147,26 @@ def provenance_keywords(prov: dict) -> dict[str, object]:
     return {key: values[field] for field, key in PROVENANCE_KEYWORDS.items() if field in values}
 
 
-def x1dints_keywords(prov: dict, outliers_done: bool) -> dict[str, str]:
-    """Primary-header keywords of the x1dints: provenance, the outlier step's status and,
-    when one was applied, the aperture-correction reference (R_APCORR, as jwst)."""
-    keywords = provenance_keywords(prov)
+def software_keywords(inputs_version: object) -> dict[str, tuple[str, str]]:
+    """CAL_VER and CAL_VCS of a product tso3 made: they name tso3, not the jwst version
+    copied from the calints; that one is kept as CALVERIN.
+
+    Readers decide things from CAL_VER (chromatic compares it across files; a jwst
+    version would also claim a layout and algorithms the product does not have).
+    """
+    return {
+        "CAL_VER": (f"tso3 {__version__}", "Calibration software that made this product"),
+        "CAL_VCS": ("tso3", "Calibration software version control sys number"),
+        "CALVERIN": (str(inputs_version or "N/A"), "Calibration software version of the inputs"),
+    }
+
+
+def x1dints_keywords(prov: dict, outliers_done: bool, inputs_version: object = None) -> dict:
+    """Primary-header keywords of the x1dints: the software (:func:`software_keywords`),
+    provenance, the outlier step's status and, when one was applied, the
+    aperture-correction reference (R_APCORR, as jwst)."""
+    keywords: dict[str, object] = {k: v for k, (v, _) in software_keywords(inputs_version).items()}
+    keywords.update(provenance_keywords(prov))
     if outliers_done:
         keywords["S_OUTLIR"] = "COMPLETE"
     extract = prov["parameters"]["extract_1d"]
@@ -163,6 +179,7 @@ def crfints_keywords(obs: Observation, params: Parameters, prov: dict) -> dict:
     """Primary-header keywords of every crfints: step status, association, provenance."""
     p = params.outlier_detection
     return {
+        **software_keywords(obs.segments[0].keyword("CAL_VER")),
         "S_OUTLIR": ("COMPLETE", "Outlier Detection"),
         "ASNPOOL": (obs.association.asn_pool or "N/A", "Name of the ASN pool"),
         "ASNTABLE": (obs.association.asn_table or "N/A", "Name of the ASN table"),

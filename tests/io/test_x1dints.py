@@ -184,8 +184,8 @@ def test_primary_blended(written):
     assert h["S_EXTR1D"] == "COMPLETE" and h["S_OUTLIR"] == "COMPLETE"
     assert h["TSO3MODE"] == "default" and h["EXSEGNUM"] == 1
     names = [hdu.name for hdu in fits.open(path)]
-    # no ASDF extension: stdatamodels builds the model from the FITS content
-    assert names == ["PRIMARY", "INT_TIMES", "EXTRACT1D", "EXTRACT1D", "TSO3_TRACE"]
+    # ASDF last, as jwst (its tree names only tso3: the model is in the FITS content)
+    assert names == ["PRIMARY", "INT_TIMES", "EXTRACT1D", "EXTRACT1D", "TSO3_TRACE", "ASDF"]
     assert h["DATAMODL"] == "TSOMultiSpecModel"
 
 

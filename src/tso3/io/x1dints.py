@@ -10,13 +10,13 @@ writes through stdatamodels (see ``docs/products.md``), and read back by
 - INT_TIMES with every integration of the exposure;
 - one EXTRACT1D per :class:`~tso3.spectra.SpectraSet`, in the given order, one row per
   integration, 27 columns;
-- ``TSO3_TRACE`` (tso3 addition): per-integration trace position/width and number of
-  repaired pixels.  stdatamodels ignores the HDU.
-
-There is no ASDF extension: in an x1dints it would only repeat the FITS keywords and
-point to the tables, and stdatamodels builds the same model from the FITS content when it
-is absent.  Leaving it out spares every run the schema and asdf-extension start-up
-(about 2 s).
+- ``TSO3_TRACE`` and ``TSO3_TRACE_CENTRE`` (tso3 additions): per-integration trace
+  offset/width and number of repaired pixels, and the trace itself.  stdatamodels
+  ignores them;
+- ``ASDF`` last, as jwst writes it (readers look for it there), holding only the name of
+  the library (:mod:`tso3.io.asdf_hdu`): a full tree would only repeat the FITS keywords
+  and point to the tables, and stdatamodels builds the same model from the FITS content.
+  Not building it spares every run the schema and asdf-extension start-up (about 2 s).
 
 Reading (both the current and the pre-2025 layout) lives in :mod:`tso3.io.x1dints_read`
 and is re-exported here.
@@ -33,8 +33,10 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from tso3 import __version__
 from tso3.errors import OutputExistsError
 from tso3.formats import EXTRACT1D_KEYWORDS, INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
+from tso3.io.asdf_hdu import asdf_hdu
 from tso3.io.atomic import atomic_output
 from tso3.io.x1dints_read import (
     _ROW_KEYWORDS,
@@ -428,6 +430,7 @@ def write_x1dints(
     for extra in (_trace_hdu(spectra), _trace_centre_hdu(spectra)):
         if extra is not None:
             hdus.append(extra)
+    hdus.append(asdf_hdu(__version__))
     with atomic_output(path) as tmp:
         _shorten_comments(header)
         fits.HDUList([fits.PrimaryHDU(header=header), *hdus]).writeto(tmp)
