@@ -149,6 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     wl.add_argument("--mode", choices=MODES, default="default")
     wl.add_argument("--overwrite", action="store_true")
 
+    export = sub.add_parser(
+        "export", parents=[common], help="write an x1dints in another layout for other tools"
+    )
+    export.add_argument("x1dints", metavar="X1DINTS")
+    export.add_argument("-o", "--output-dir", help="output folder (default: the folder of X1DINTS)")
+    export.add_argument(
+        "--layout", choices=["legacy"], default="legacy",
+        help="legacy: one EXTRACT1D per integration (jwst < 1.19), as chromatic, specutils "
+        "and jdaviz read it (the default)",
+    )  # fmt: skip
+    export.add_argument("--overwrite", action="store_true", help="replace existing exports")
+
     sim = sub.add_parser("simulate", parents=[common], help="write a simulated observation")
     sim.add_argument(
         "mode", choices=SIMULATE_MODES, metavar="MODE", help=f"one of {', '.join(SIMULATE_MODES)}"
@@ -213,6 +225,14 @@ def _cmd_whitelight(args: argparse.Namespace) -> None:
             print(f"wrote {p}")
 
 
+def _cmd_export(args: argparse.Namespace) -> None:
+    from .io.legacy_x1dints import export_legacy
+
+    for path in export_legacy(args.x1dints, args.output_dir, overwrite=args.overwrite):
+        if not args.quiet:
+            print(f"wrote {path}")
+
+
 def _cmd_simulate(args: argparse.Namespace) -> None:
     from .errors import ParameterError
     from .io.atomic import output_folder
@@ -259,6 +279,7 @@ COMMANDS = {
     "run": _cmd_run,
     "batch": _cmd_batch,
     "whitelight": _cmd_whitelight,
+    "export": _cmd_export,
     "simulate": _cmd_simulate,
     "info": _cmd_info,
     "demo": _cmd_demo,
