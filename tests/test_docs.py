@@ -40,3 +40,14 @@ def test_readme_examples_run_in_order(tmp_path):
                           capture_output=True, text=True, env=env, timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "out-img").is_dir() and list((tmp_path / "wl").glob("*_whtlt.ecsv"))
+    # then the snippet of docs/products.md that opens the products in other tools
+    proc = subprocess.run([sys.executable, "-c", _products_snippet()], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "(460, 200)" in proc.stdout  # chromatic: wavelengths x integrations
+
+
+def _products_snippet() -> str:
+    text = (ROOT / "docs/products.md").read_text()
+    start = text.index("```python\n", text.index("## Opening tso3 products in other tools"))
+    return text[start + len("```python\n") : text.index("```\n", start + 10)]
