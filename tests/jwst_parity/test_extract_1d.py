@@ -182,3 +182,28 @@ def test_nrs_aperture_correction_equal_jwst(bots, tmp_path, layout, sizeunit, so
         np.testing.assert_array_equal(ratio[np.isfinite(ratio)], 1.0)
     else:  # corrected inside the grid (> 1.02), not below 7.55 um
         assert np.all(ratio[:, :5] == 1.0) and np.all(ratio[:, 6:] > 1.02)
+
+
+def test_jwst_x1dints_exported_for_chromatic(bots, tmp_path):
+    """An x1dints jwst 3.0 wrote (which chromatic cannot open) exported by tso3 to the
+    pre-2025 layout: chromatic reads every flux and time jwst wrote."""
+    import warnings
+
+    import chromatic
+
+    from tso3 import export_legacy
+
+    ref = extract1d_json(tmp_path / "extract1d.json", use_source_posn=False)
+    jwst_x1d = run_jwst_tso3(bots["flat"], tmp_path / "jwst", {"override_extract1d": str(ref)})
+    (path,) = export_legacy(jwst_x1d["x1dints"], tmp_path / "legacy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rainbow = chromatic.read_rainbow(str(path), format="x1dints")
+    with fits.open(jwst_x1d["x1dints"]) as hdul:
+        tables = [h.data for h in hdul if h.name == "EXTRACT1D"]
+        flux = np.concatenate([t["FLUX"] for t in tables]).T  # (wavelength, time)
+        tdb = np.concatenate([t["TDB-MID"] for t in tables])
+    wave = rainbow.wavelike["original_wave_index"]
+    times = rainbow.timelike["original_time_index"]
+    np.testing.assert_array_equal(rainbow.flux.value, flux[wave][:, times])
+    np.testing.assert_array_equal(rainbow.timelike["int_mid_BJD_TDB"].value[times], tdb)
