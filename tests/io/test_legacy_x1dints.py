@@ -147,3 +147,16 @@ def test_command_line(x1dints, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "exists" in err and "not an x1dints file" in err
     assert len(err.strip().splitlines()) == 2 and not (tmp_path / "bad").exists()
+
+
+def test_int_times_made_from_the_rows_when_missing(x1dints, tmp_path):
+    """chromatic takes the times from INT_TIMES: an x1dints without the table still
+    exports, with a table made from the per-row times."""
+    source = tmp_path / "bare_x1dints.fits"
+    with fits.open(x1dints["soss"]) as hdul:
+        want = np.array(hdul["INT_TIMES"].data)
+        fits.HDUList([h for h in hdul if h.name != "INT_TIMES"]).writeto(source)
+    (path,) = export_legacy(source, tmp_path)
+    have = fits.getdata(path, "INT_TIMES")
+    for name in want.dtype.names:
+        np.testing.assert_array_equal(have[name], want[name])

@@ -27,7 +27,6 @@ import io
 import os
 import re
 import warnings
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,34 +153,41 @@ def _int_times_hdu(source: Path, hdul: fits.HDUList, spectra) -> fits.BinTableHD
         table = hdul["INT_TIMES"].data
         if any(np.isfinite(table[c]).any() for c in INT_TIMES_COLUMNS[1:] if c in table.names):
             return fits.BinTableHDU(data=np.array(table), header=hdul["INT_TIMES"].header.copy())
-    rows: dict[int, dict[str, float]] = {}
-    for hdu in spectra:
-        data = hdu.data
-        names = [c for c in _INT_TIMES_FROM_ROW if c in data.names]
-        for k, number in enumerate(np.asarray(data["INT_NUM"])):
-            rows.setdefault(int(number), {c: float(data[c][k]) for c in names})
-    times = np.zeros(len(rows), dtype=INT_TIMES_DTYPE)
-    for name in INT_TIMES_COLUMNS[1:]:
-        times[name] = np.nan
-    for i, number in enumerate(sorted(rows)):
-        times[INT_TIMES_COLUMNS[0]][i] = number
-        for column, value in rows[number].items():
-            times[_INT_TIMES_FROM_ROW[column]][i] = value
+    numbers = np.concatenate([np.asarray(h.data["INT_NUM"], np.int64) for h in spectra])
+    numbers, first = np.unique(numbers, return_index=True)  # one row per integration
+    times = np.zeros(numbers.size, dtype=INT_TIMES_DTYPE)
+    times[INT_TIMES_COLUMNS[0]] = numbers
+    for column, name in _INT_TIMES_FROM_ROW.items():
+        values = [
+            np.asarray(h.data[column], np.float64) if column in h.data.names
+            else np.full(len(h.data), np.nan)
+            for h in spectra
+        ]  # fmt: skip
+        times[name] = np.concatenate(values)[first]
     if not any(np.isfinite(times[c]).any() for c in INT_TIMES_COLUMNS[1:]):
         raise InputError(source, "no integration times (no INT_TIMES table and no time "
                                  "columns): the old layout needs them")  # fmt: skip
     return fits.BinTableHDU(data=times, name="INT_TIMES")
 
 
-def _rows_by_detector(spectra) -> dict[str, list[tuple[int, int, int, int]]]:
-    """Per detector: (integration, order, spectrum HDU index, row) in writing order."""
-    groups: dict[str, list] = defaultdict(list)
-    for index, hdu in enumerate(spectra):
-        detector = str(hdu.header.get("DETECTOR", "") or "")
-        order = int(hdu.header.get("SPORDER", 1) or 0)
-        for row, number in enumerate(np.asarray(hdu.data["INT_NUM"])):
-            groups[detector].append((int(number), order, index, row))
-    return {d: sorted(rows) for d, rows in groups.items()}
+def _rows_by_detector(spectra) -> dict[str, np.ndarray]:
+    """Per detector: rows of (integration, order, spectrum HDU index, row) in writing
+    order (integration by integration, orders ascending within one)."""
+    detectors = [str(h.header.get("DETECTOR", "") or "") for h in spectra]
+    groups = {}
+    for detector in dict.fromkeys(detectors):
+        parts = [
+            np.column_stack([
+                np.asarray(h.data["INT_NUM"], np.int64),
+                np.full(len(h.data), int(h.header.get("SPORDER", 1) or 0)),
+                np.full(len(h.data), index),
+                np.arange(len(h.data)),
+            ])
+            for index, h in enumerate(spectra) if detectors[index] == detector
+        ]  # fmt: skip
+        rows = np.concatenate(parts)
+        groups[detector] = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+    return groups
 
 
 def _primary(header: fits.Header, source: Path, path: Path, detector: str, ndet: int):
@@ -270,7 +276,7 @@ class _SpectrumWriter:
 def _extensions(spectra, rows) -> Iterator[bytes]:
     """One EXTRACT1D per (integration, order), values as in the x1dints."""
     writers = [_SpectrumWriter(hdu) for hdu in spectra]
-    for extver, (_, _, index, row) in enumerate(rows, start=1):
+    for extver, (_, _, index, row) in enumerate(rows.tolist(), start=1):
         yield writers[index].extension(row, extver)
 
 
