@@ -108,3 +108,19 @@ def _restore_tso3_logger():
     saved = (list(logger.handlers), logger.propagate, logger.level)
     yield
     logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+
+
+@pytest.fixture(scope="session")
+def chromatic():
+    """chromatic, imported so that its import-time changes stay out of the other tests:
+    it turns on matplotlib's constrained layout and defines units named "DN/s" and
+    "MJy/sr" for the whole process (astropy then reads "DN/s" as its own unit)."""
+    import matplotlib
+    from astropy.units import core
+
+    # each add_enabled_units call pushes a registry it never pops: restore the stack
+    registries = list(core._unit_registries)
+    with matplotlib.rc_context():
+        import chromatic as module
+    core._unit_registries[:] = registries
+    return module

@@ -24,3 +24,16 @@ def test_spectral_light_curve_renders(tmp_path):
     flux[:, 10] = np.nan
     path = plot_spectral_light_curve(tmp_path / "s.png", mjd, wl, flux, title="T - product")
     assert mpimg.imread(path).shape[2] in (3, 4)
+
+
+def test_figures_ignore_the_callers_layout_engine(tmp_path):
+    """A notebook that imported chromatic has constrained layout on for every figure;
+    tso3's figures (laid out with tight_layout, colourbars included) still draw."""
+    import matplotlib
+
+    mjd = 60000 + np.arange(20) / 1440
+    with matplotlib.rc_context({"figure.constrained_layout.use": True}):
+        path = plot_spectral_light_curve(
+            tmp_path / "s.png", mjd, np.linspace(1, 2, 50), np.ones((20, 50))
+        )
+    assert mpimg.imread(path).shape[2] in (3, 4)

@@ -24,7 +24,7 @@ def __getattr__(name: str):
     if name in ("batch", "BatchResult"):  # dask.distributed only when batching
         return getattr(importlib.import_module(".batch", __name__), name)
     if name == "export_legacy":
-        from .io.legacy_x1dints import export_legacy
+        from .commands.export import export_legacy
 
         return export_legacy
     if name == "simulate":

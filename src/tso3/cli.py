@@ -226,7 +226,7 @@ def _cmd_whitelight(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    from .io.legacy_x1dints import export_legacy
+    from .commands.export import export_legacy
 
     for path in export_legacy(args.x1dints, args.output_dir, overwrite=args.overwrite):
         if not args.quiet:

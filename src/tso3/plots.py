@@ -36,6 +36,8 @@ def _binned(x: np.ndarray, y: np.ndarray, nbin: int) -> tuple[np.ndarray, np.nda
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
+    # figures are made with layout="none" and laid out here, whatever layout engine the
+    # caller's rcParams ask for (chromatic turns on constrained layout when imported)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -55,7 +57,7 @@ def plot_light_curves(path, mjd, curves: dict[str, np.ndarray], *, title: str = 
         Label -> flux, normalised here by its median.
     """
     t = _hours(mjd)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(layout="none", figsize=(8, 4.5))
     nbin = max(1, len(t) // 60)
     for k, (label, flux) in enumerate(curves.items()):
         f = np.asarray(flux, dtype=float)
@@ -76,7 +78,7 @@ def plot_outliers(
     """Fraction of pixels flagged per integration, and where on the detector."""
     from matplotlib.ticker import MaxNLocator
 
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6.5))
+    fig, (ax1, ax2) = plt.subplots(2, 1, layout="none", figsize=(8, 6.5))
     ax1.plot(_hours(mjd), 100 * np.asarray(fraction), lw=0.8)
     ax1.set_xlabel("time since first integration [h]")
     ax1.set_ylabel("pixels flagged [%]")
@@ -105,7 +107,7 @@ def plot_median_frame(
     from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
 
     img = np.asarray(image, dtype=float)
-    fig, ax = plt.subplots(figsize=(9.5, 4) if dispaxis == 1 else (5.5, 8))
+    fig, ax = plt.subplots(layout="none", figsize=(9.5, 4) if dispaxis == 1 else (5.5, 8))
     finite = img[np.isfinite(img)]
     norm = None
     if finite.size:
@@ -133,7 +135,7 @@ def plot_median_frame(
 def plot_trace(path, mjd, position, width, *, title: str = "") -> Path:
     """Cross-dispersion trace position and width against time."""
     t = _hours(mjd)
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    fig, (ax1, ax2) = plt.subplots(2, 1, layout="none", figsize=(8, 5.5), sharex=True)
     ax1.plot(t, position, lw=0.7)
     ax1.set_ylabel("trace offset [pixel]")
     ax2.plot(t, width, lw=0.7, color="C1")
@@ -173,7 +175,7 @@ def plot_spectral_light_curve(path, mjd, wavelength, flux, *, title: str = "") -
     good = good[np.argsort(wl[good])]  # ascending, whatever the dispersion direction
     t = _hours(mjd)
     rows = np.argsort(t)
-    fig, ax = plt.subplots(figsize=(8.5, 5))
+    fig, ax = plt.subplots(layout="none", figsize=(8.5, 5))
     shown = norm[np.ix_(rows, good)]
     finite = np.isfinite(shown)
     lo, hi = np.percentile(shown[finite], [2, 98]) if finite.any() else (0.98, 1.02)
@@ -192,7 +194,7 @@ def plot_spectral_light_curve(path, mjd, wavelength, flux, *, title: str = "") -
 def plot_centroids(path, mjd, cx, cy, sx, sy, *, title: str = "") -> Path:
     """Centroid and Gaussian PSF width against time (imaging)."""
     t = _hours(mjd)
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    fig, (ax1, ax2) = plt.subplots(2, 1, layout="none", figsize=(8, 5.5), sharex=True)
     ax1.plot(t, np.asarray(cx) - np.nanmedian(cx), lw=0.7, label="x")
     ax1.plot(t, np.asarray(cy) - np.nanmedian(cy), lw=0.7, label="y")
     ax1.set_ylabel("centroid - median [pixel]")

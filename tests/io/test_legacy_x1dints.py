@@ -50,9 +50,7 @@ def _rows(path):
     return rows
 
 
-def test_two_orders_read_by_chromatic(x1dints, tmp_path):
-    import chromatic
-
+def test_two_orders_read_by_chromatic(x1dints, tmp_path, chromatic):
     (path,) = export_legacy(x1dints["soss"], tmp_path)
     assert path.name.endswith("_legacy_x1dints.fits") and path.parent == tmp_path
     rows = _rows(x1dints["soss"])

@@ -184,12 +184,10 @@ def test_nrs_aperture_correction_equal_jwst(bots, tmp_path, layout, sizeunit, so
         assert np.all(ratio[:, :5] == 1.0) and np.all(ratio[:, 6:] > 1.02)
 
 
-def test_jwst_x1dints_exported_for_chromatic(bots, tmp_path):
+def test_jwst_x1dints_exported_for_chromatic(bots, tmp_path, chromatic):
     """An x1dints jwst 3.0 wrote (which chromatic cannot open) exported by tso3 to the
     pre-2025 layout: chromatic reads every flux and time jwst wrote."""
     import warnings
-
-    import chromatic
 
     from tso3 import export_legacy
 

@@ -34,13 +34,12 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from .. import __version__
 from ..errors import InputError, OutputExistsError
 from ..formats import INT_TIMES_COLUMNS, INT_TIMES_DTYPE, TIME_COLUMNS
 from .asdf_hdu import asdf_hdu
 from .atomic import StagedOutputs, output_folder
 
-__all__ = ["LEGACY_SUFFIX", "export_legacy", "legacy_paths"]
+__all__ = ["LEGACY_SUFFIX", "legacy_paths", "write_legacy"]
 
 #: Ending of an exported file's name (``<product>[_<detector>]_legacy_x1dints.fits``).
 LEGACY_SUFFIX = "_legacy_x1dints.fits"
@@ -73,11 +72,12 @@ def legacy_paths(x1dints: str | os.PathLike, detectors: list[str], output_dir) -
     return {d: out / f"{base}_{d.lower()}{LEGACY_SUFFIX}" for d in detectors}
 
 
-def export_legacy(
+def write_legacy(
     x1dints: str | os.PathLike,
     output_dir: str | os.PathLike | None = None,
     *,
     overwrite: bool = False,
+    version: str = "unknown",
 ) -> list[Path]:
     """Write the spectra of an x1dints in the pre-2025 layout (one file per detector).
 
@@ -89,6 +89,8 @@ def export_legacy(
         Folder for the exports (made if needed); default the x1dints' folder.
     overwrite : bool
         Replace existing exports.
+    version : str
+        tso3's version, for the HISTORY card and the ASDF tree.
 
     Returns
     -------
@@ -125,8 +127,9 @@ def export_legacy(
             try:
                 for detector, rows in groups.items():
                     path = targets[detector]
-                    primary = _primary(hdul[0].header, source, path, detector, len(groups))
-                    _write(staged.reserve(path), primary, int_times, _extensions(spectra, rows))
+                    primary = _primary(hdul[0].header, source, path, detector, len(groups), version)
+                    extensions = _extensions(spectra, rows)
+                    _write(staged.reserve(path), primary, int_times, extensions, version)
                 return staged.commit()
             except BaseException:
                 staged.abort()
@@ -190,14 +193,15 @@ def _rows_by_detector(spectra) -> dict[str, np.ndarray]:
     return groups
 
 
-def _primary(header: fits.Header, source: Path, path: Path, detector: str, ndet: int):
+def _primary(header: fits.Header, source: Path, path: Path, detector: str, ndet: int, version):
+    """The x1dints' primary header, for the export of one detector."""
     primary = header.copy()
     primary["DATAMODL"] = "MultiSpecModel"
     primary["FILENAME"] = path.name
     primary["DATE"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
     if ndet > 1 and detector:
         primary["DETECTOR"] = detector
-    primary["HISTORY"] = f"pre-2025 layout of {source.name} written by tso3 {__version__}"
+    primary["HISTORY"] = f"pre-2025 layout of {source.name} written by tso3 {version}"
     return fits.PrimaryHDU(header=primary)
 
 
@@ -296,7 +300,7 @@ def _hdu_bytes(hdu: fits.hdu.base.ExtensionHDU) -> bytes:
     return raw[2880:]
 
 
-def _write(path: Path, primary: fits.PrimaryHDU, int_times, extensions) -> None:
+def _write(path: Path, primary: fits.PrimaryHDU, int_times, extensions, version: str) -> None:
     """Write the file one HDU at a time (an observation can have 10^5 spectra)."""
     with open(path, "wb") as out, warnings.catch_warnings():
         # a long value (an ASN name, S_REGION) only shortens its comment
@@ -305,4 +309,4 @@ def _write(path: Path, primary: fits.PrimaryHDU, int_times, extensions) -> None:
         out.write(_hdu_bytes(int_times))
         for extension in extensions:
             out.write(extension)
-        out.write(_hdu_bytes(asdf_hdu(__version__)))
+        out.write(_hdu_bytes(asdf_hdu(version)))

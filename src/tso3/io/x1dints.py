@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from tso3 import __version__
 from tso3.errors import OutputExistsError
 from tso3.formats import EXTRACT1D_KEYWORDS, INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
 from tso3.io.asdf_hdu import asdf_hdu
@@ -430,7 +429,7 @@ def write_x1dints(
     for extra in (_trace_hdu(spectra), _trace_centre_hdu(spectra)):
         if extra is not None:
             hdus.append(extra)
-    hdus.append(asdf_hdu(__version__))
+    hdus.append(asdf_hdu(str(header.get("TSO3VER") or "unknown")))  # the provenance's version
     with atomic_output(path) as tmp:
         _shorten_comments(header)
         fits.HDUList([fits.PrimaryHDU(header=header), *hdus]).writeto(tmp)
