@@ -44,7 +44,7 @@ def test_readme_examples_run_in_order(tmp_path):
     proc = subprocess.run([sys.executable, "-c", _products_snippet()], cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "(460, 200)" in proc.stdout  # chromatic: wavelengths x integrations
+    assert "(460, 100)" in proc.stdout  # chromatic: wavelengths x integrations
 
 
 def _products_snippet() -> str:
