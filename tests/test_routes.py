@@ -60,7 +60,7 @@ def _through_both_sources(sim, tmp_path, exp, mode):
     step = params.tso_photometry if obs.is_imaging else params.extract_1d
     targets = {s.path: tmp_path / f"{s.path.stem}_crf.fits" for s in obs.segments}
     stage = module.plan(obs, step, mode=mode)
-    with outliers.crfints_copies(obs, targets, {}) as ready, stage:
+    with outliers.crfints_copies(targets, {}) as ready, stage:
         outcome = outliers.detect_and_write(
             obs, targets, params.outlier_detection, mode=mode, ready=ready, sink=stage.consume
         )

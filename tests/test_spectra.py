@@ -25,9 +25,7 @@ def test_spectra_columns_units():
         "bkg_var_flat": np.array([[0.0, 0.0]]),
     }
     om = 2e-13
-    cols, units = spectra_columns(
-        sums, bunit="MJy/sr", pixar_sr=om, source_type="POINT", instrument="NIRCAM"
-    )
+    cols, units = spectra_columns(sums, pixar_sr=om, source_type="POINT", instrument="NIRCAM")
     assert units["flux"] == "Jy"
     assert cols["flux"][0, 0] == pytest.approx(2.0 * om * 1e6)
     assert cols["flux_var_rnoise"][0, 0] == pytest.approx(2.0 * om**2 * 1e12)
@@ -36,14 +34,14 @@ def test_spectra_columns_units():
     assert cols["background"][0, 0] == pytest.approx(2.0)
     assert cols["bkgd_var_poisson"][0, 0] == pytest.approx(0.5 / 16)
     assert cols["dq"].tolist() == [[0, DO_NOT_USE]] and cols["dq"].dtype == np.uint32
-    nrs, _ = spectra_columns(sums, bunit="MJy", pixar_sr=om, source_type="POINT",
+    nrs, _ = spectra_columns(sums, pixar_sr=om, source_type="POINT",
                              instrument="NIRSPEC")  # fmt: skip
     assert nrs["flux"][0, 0] == pytest.approx(2e6)
     assert nrs["flux_var_poisson"][0, 0] == pytest.approx(1e12)
     assert nrs["surf_bright"][0, 0] == 0.0 and nrs["sb_var_rnoise"][0, 0] == 0.0
     assert nrs["background"][0, 0] == pytest.approx(2.0 / om)
     assert nrs["bkgd_var_poisson"][0, 0] == pytest.approx(0.5 / 16 / om**2)
-    raw, units = spectra_columns(sums, bunit="DN/s", pixar_sr=om, source_type="POINT",
+    raw, units = spectra_columns(sums, pixar_sr=om, source_type="POINT",
                                  instrument="NIRCAM", photom_complete=False)  # fmt: skip
     assert raw["flux"][0, 0] == 2.0 and units["flux"] == "DN/s"
 
@@ -58,7 +56,7 @@ def test_extract_block_to_spectra_set_drops_nan_wavelength():
     wl[:, :4] = np.nan
     ap = default_aperture((NY, NX), np.full(NX, 15.2), extract_width=8, wavelength=wl)
     sums = extract_block(sci, np.full_like(sci, 0.01), None, None, aperture=ap)
-    cols, units = spectra_columns(sums, bunit="MJy/sr", pixar_sr=1e-12, source_type="POINT",
+    cols, units = spectra_columns(sums, pixar_sr=1e-12, source_type="POINT",
                                   instrument="NIRCAM")  # fmt: skip
     lam = aperture_wavelength(ap.profile, wl)
     ss = to_spectra_set(cols, lam, int_num=np.arange(1, nints + 1), units=units,

@@ -105,7 +105,7 @@ def run(
         crfints = zip(obs.segments, result.crfints or [None] * len(obs.segments), strict=True)
         targets = {seg.path: staged.reserve(c) for seg, c in crfints if c is not None}
         keywords = crfints_keywords(obs, params, prov)
-        with outliers.crfints_copies(obs, targets, keywords) as ready, background("prep") as prep:
+        with outliers.crfints_copies(targets, keywords) as ready, background("prep") as prep:
             # what needs the arrays runs while the copies start, off the main thread
             motions = targets and prep.submit(
                 outliers.learn_motions, obs, params.outlier_detection, mode

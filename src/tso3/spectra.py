@@ -140,7 +140,6 @@ class SpecLightCurve:
 def spectra_columns(
     sums: dict[str, np.ndarray],
     *,
-    bunit: str | None,
     pixar_sr: float | None,
     source_type: str | None,
     instrument: str | None,
@@ -155,8 +154,6 @@ def spectra_columns(
         Output of ``box_extract``/``optimal_extract``/``extract_block``: ``flux`` (S),
         ``var_*`` (including background terms), ``background`` (BKG),
         ``bkg_var_*``, ``npixels``.
-    bunit : str or None
-        BUNIT of SCI (``MJy/sr``, or ``MJy`` for NIRSpec point sources).
     pixar_sr : float or None
         PIXAR_SR; None -> 1.0 with a warning, as the reference.
     source_type, instrument : str or None

@@ -407,7 +407,7 @@ def read_segment(path: str | os.PathLike) -> Segment:
                 f"INTSTART={intstart}, INTEND={intend} span {intend - intstart + 1} "
                 f"integrations but SCI has {shape[0]}",
             )
-        int_times = _segment_int_times(path, table, intstart, intend)
+        int_times = _segment_int_times(table, intstart, intend)
         with np.errstate(invalid="ignore"):  # one frame: ERR all zero makes zero errors
             err_unusable = not bool(np.any(np.asarray(hdul["ERR"].section[0]) > 0))
         if "ASDF" in names:
@@ -472,7 +472,7 @@ def integer_keyword(path: Path, header: fits.Header, key: str) -> int | None:
     return int(number)
 
 
-def _segment_int_times(path: Path, table, intstart: int, intend: int) -> np.ndarray:
+def _segment_int_times(table, intstart: int, intend: int) -> np.ndarray:
     """The INT_TIMES rows for [intstart, intend], whatever superset the table holds.
 
     Integrations the table does not list (a short, empty or missing table, as in some

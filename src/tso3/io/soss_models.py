@@ -177,7 +177,8 @@ def _spectrace_reference(path: Path) -> SossModel:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(pastasoss: str | None, spectrace: str | None, stamp: tuple) -> SossModel:
+def _cached(pastasoss: str | None, spectrace: str | None, _stamp: tuple) -> SossModel:
+    # _stamp (the files' size and mtime) is only part of the cache key: a changed file is read again
     if pastasoss:
         return _pastasoss_reference(Path(pastasoss))
     if spectrace:

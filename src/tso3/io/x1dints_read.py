@@ -128,7 +128,7 @@ def _set_from_columns(data, header, n_along=None, **fixed) -> SpectraSet:
     return SpectraSet(wavelength=wl, **cols, meta=_extension_meta(header), **fixed)
 
 
-def _read_tso(path, hdul, ext_hdus, int_times) -> list[SpectraSet]:
+def _read_tso(ext_hdus) -> list[SpectraSet]:
     spectra = []
     for hdu in ext_hdus:
         data = hdu.data
@@ -157,7 +157,7 @@ def _read_tso(path, hdul, ext_hdus, int_times) -> list[SpectraSet]:
     return spectra
 
 
-def _read_legacy(path, primary, ext_hdus, int_times) -> list[SpectraSet]:
+def _read_legacy(primary, ext_hdus, int_times) -> list[SpectraSet]:
     """Old layout: one EXTRACT1D per integration; group by (order, detector, slit)."""
     groups: dict[tuple, list] = {}
     for hdu in ext_hdus:
@@ -273,9 +273,9 @@ def read_x1dints(path: str | os.PathLike) -> X1dInts:
                 raise InputError(path, "EXTRACT1D has no WAVELENGTH/FLUX columns")
             vector = ext_hdus[0].data["FLUX"].ndim == 2
             if "INT_NUM" in names and vector:
-                spectra, layout = _read_tso(path, hdul, ext_hdus, int_times), "tso"
+                spectra, layout = _read_tso(ext_hdus), "tso"
             else:
-                spectra, layout = _read_legacy(path, primary, ext_hdus, int_times), "legacy"
+                spectra, layout = _read_legacy(primary, ext_hdus, int_times), "legacy"
             _attach_trace(hdul, spectra)
         except InputError:
             raise

@@ -218,7 +218,7 @@ def _pointing(spec, p, times: ExposureTimes, rng, ref: tuple[float, float]) -> d
     }
 
 
-def _conversion(spec: M.ModeSpec, p: dict, times: ExposureTimes) -> float:
+def _conversion(p: dict, times: ExposureTimes) -> float:
     """SCI unit per electron at the throughput peak: photom / (gain * EFFINTTM)."""
     return float(p["photom"]) / (float(p["gain"]) * times.integration_time)
 
@@ -245,7 +245,7 @@ def _setup_detectors(spec, p, shape, times, seed, subarray) -> list[_Detector]:
             bad_kind=bad_kind,
             cr_where=cr_where,
             cr_sigma=cr_sigma,
-            conv=np.float32(_conversion(spec, p, times)),
+            conv=np.float32(_conversion(p, times)),
         )
         if spec.exp_type == "NIS_SOSS":
             totals.append(_setup_soss(spec, p, det, subarray))

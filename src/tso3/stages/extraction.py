@@ -494,7 +494,6 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
     meta = seg.meta
     columns, units = spectra_columns(
         sums,
-        bunit=meta.bunit_data,
         pixar_sr=meta.photometry.pixelarea_steradians,
         source_type=meta.target.source_type,
         instrument=meta.instrument.name,

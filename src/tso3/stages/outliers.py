@@ -148,7 +148,7 @@ class _Series:
 
 
 @contextlib.contextmanager
-def crfints_copies(obs: Observation, targets: dict[Path, Path], keywords: dict):
+def crfints_copies(targets: dict[Path, Path], keywords: dict):
     """Start every crfints as a background copy of its segment (a context manager).
 
     ``targets``: segment path -> (temporary) crfints path; ``keywords`` go into the
