@@ -121,3 +121,20 @@ def test_src_never_imports_the_jwst_stack():
             found += [f"{path.relative_to(SRC)}: {n}" for n in names
                       if n.split(".")[0] in forbidden]  # fmt: skip
     assert not found, found
+
+
+def test_no_module_imports_one_that_imports_it():
+    """No import cycle between two modules (cli and commands.batch once had one); a
+    package and its own submodules (``from . import x``) do not count."""
+    modules = {}
+    for path in sorted(SRC.rglob("*.py")):
+        parts = path.relative_to(SRC.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = _tso3_imports(path)
+    cycles = sorted(
+        f"{a} <-> {b}"
+        for a, imports in modules.items()
+        for b in imports
+        if a < b and b in modules and a in modules[b] and not b.startswith(a + ".")
+    )
+    assert cycles == []

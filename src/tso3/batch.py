@@ -16,7 +16,6 @@ import contextlib
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -26,7 +25,7 @@ from . import __version__
 from .config import check_run_options, resolve_parameters
 from .errors import InputError, Tso3Error
 from .io.association import INPUT_SUFFIX, parse_exposure_name, read_association
-from .io.atomic import atomic_output
+from .io.atomic import atomic_output, temporary_owner
 from .io.observation import load_observation
 from .products import plan_products, products_complete
 from .progress import Progress
@@ -443,18 +442,18 @@ def _run_tasks(todo, rows, options, client, workers, quiet, dashboard_address) -
 def _remove_orphans(folder: Path) -> None:
     """Remove the temporary outputs of stopped processes (``.<name>.tmp<pid><ext>``).
 
-    The name is the one :class:`tso3.io.atomic.StagedOutputs` gives; temporary files of
+    The name is the one :func:`tso3.io.atomic.temporary_path` gives; temporary files of
     a process still running (another ``tso3 run``) are left alone.
     """
     import shutil
 
-    import psutil
+    import psutil  # a dependency of dask.distributed, declared in pyproject.toml too
 
     if not folder.is_dir():
         return
     for path in folder.iterdir():
-        match = _TEMPORARY.match(path.name)
-        if match is None or psutil.pid_exists(int(match["pid"])):
+        owner = temporary_owner(path)
+        if owner is None or psutil.pid_exists(owner):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
@@ -462,9 +461,6 @@ def _remove_orphans(folder: Path) -> None:
             path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         folder.rmdir()  # only when empty: the batch made it
-
-
-_TEMPORARY = re.compile(r"^\..+\.tmp(?P<pid>\d+)(\.[A-Za-z0-9]+)?$")
 
 
 # ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .commands.options import add_run_options, run_options
 from .config import STEPS
 from .errors import Tso3Error
 from .steps import MODES
@@ -50,49 +51,6 @@ def _digits(width: int):
     return parse
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The options of ``tso3 run`` after INPUT (shared with ``tso3 batch``)."""
-    parser.add_argument("-o", "--output-dir", default=".", help="output folder (default: .)")
-    parser.add_argument("--config", help="TOML file with one table per step")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="STEP.PARAM=VALUE",
-        help="override one parameter (repeatable)",
-    )
-    parser.add_argument(
-        "--skip",
-        action="append",
-        default=[],
-        choices=list(STEPS),
-        metavar="STEP",
-        help=f"skip a step: {', '.join(STEPS)}",
-    )
-    parser.add_argument(
-        "--mode",
-        choices=MODES,
-        default="default",
-        help="default: best science; jwst: reproduce jwst 3.0.0",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing products")
-    parser.add_argument("--no-plots", action="store_true", help="skip the diagnostic PNGs")
-
-
-def run_options(args: argparse.Namespace) -> dict:
-    """The keyword arguments of :func:`tso3.run` from the options of :func:`_add_run_options`."""
-    return {
-        "config": args.config,
-        "overrides": args.overrides,
-        "skip": args.skip,
-        "mode": args.mode,
-        "overwrite": args.overwrite,
-        "plots": not args.no_plots,
-        "quiet": args.quiet,
-    }
-
-
 def _parameters_epilog() -> str:
     """Every STEP.PARAM with its default, for ``tso3 run --help`` (docs/usage.md explains)."""
     import dataclasses
@@ -124,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="ASN JSON, calints files or a folder"
     )
-    _add_run_options(run)
+    add_run_options(run)
 
     batch = sub.add_parser(
         "batch", parents=[common], help="run stage 3 on many observations with dask"
@@ -132,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="ASN JSONs, folders or a folder of folders"
     )
-    _add_run_options(batch)
+    add_run_options(batch)
     where = batch.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a dask scheduler")
     where.add_argument("--scheduler-file", metavar="FILE", help="a dask scheduler file")

@@ -61,3 +61,16 @@ def test_read_only_file_system(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="Read-only file system"), output_folder(tmp_path / "o"):
         pass
     assert not (tmp_path / "o").exists()
+
+
+def test_temporary_names_carry_the_writing_process(tmp_path):
+    """One rule for the temporary name, read back by tso3 batch's clean-up."""
+    import os
+
+    from tso3.io.atomic import temporary_owner, temporary_path
+
+    tmp = temporary_path(tmp_path / "jw_x1dints.fits")
+    assert tmp.parent == tmp_path and tmp.name.startswith(".") and tmp.suffix == ".fits"
+    assert temporary_owner(tmp) == os.getpid()
+    assert temporary_owner(tmp_path / "jw_x1dints.fits") is None
+    assert temporary_owner(temporary_path(tmp_path / "jw_plots")) == os.getpid()  # a folder

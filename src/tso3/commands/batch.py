@@ -14,8 +14,8 @@ import math
 import sys
 
 from ..batch import BatchResult, batch
-from ..cli import run_options
 from ..cluster import DASHBOARD_ADDRESS, scheduler_client
+from .options import run_options
 
 __all__ = ["batch_command", "format_batch"]
 

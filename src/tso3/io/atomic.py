@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
+
+# ``.<stem>.tmp<pid><suffix>``: hidden, beside the product, naming the process writing it
+_TEMPORARY = re.compile(r"^\..+\.tmp(?P<pid>\d+)(\.[A-Za-z0-9]+)?$")
+
+
+def temporary_path(final_path: str | os.PathLike) -> Path:
+    """Where a product is written before it is renamed to ``final_path``: beside it,
+    hidden, with this process's id, keeping the final suffix (``.fits``, ``.ecsv``) so
+    that libraries choosing a format from the name still work."""
+    final = Path(final_path)
+    return final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
+
+
+def temporary_owner(path: str | os.PathLike) -> int | None:
+    """The process id in a :func:`temporary_path` name, None for any other name."""
+    match = _TEMPORARY.match(Path(path).name)
+    return None if match is None else int(match["pid"])
 
 
 @contextlib.contextmanager
@@ -30,7 +48,7 @@ def atomic_output(final_path: str | os.PathLike) -> Iterator[Path]:
         ``.ecsv``) so that libraries choosing a format from the name still work.
     """
     final = Path(final_path)
-    tmp = final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
+    tmp = temporary_path(final)
     try:
         yield tmp
         os.replace(tmp, final)
@@ -54,7 +72,7 @@ class StagedOutputs:
     def reserve(self, final_path: str | os.PathLike) -> Path:
         """Return the temporary path to write ``final_path`` to."""
         final = Path(final_path)
-        tmp = final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
+        tmp = temporary_path(final)
         self._pending[final] = tmp
         return tmp
 
