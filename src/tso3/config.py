@@ -185,14 +185,41 @@ class TsoPhotometryParams:
             raise ValueError("box widths must be >= 3")
 
 
+#: extract_width = None without an extract1d reference: the box's full width (px) per
+#: EXP_TYPE, about +-2.5 sigma of the PSF at the longest wavelength of each mode
+#: (docs/extraction.md; NIS_SOSS has soss_width instead).
+DEFAULT_EXTRACT_WIDTH: dict[str, float] = {
+    "NRS_BRIGHTOBJ": 8.0,
+    "NRC_TSGRISM": 10.0,
+    "MIR_LRS-SLITLESS": 8.0,
+}
+#: Gap (px) between the box and tso3's default background rows, per EXP_TYPE.
+DEFAULT_BKG_GAP: dict[str, float] = {
+    "NRS_BRIGHTOBJ": 3.0,
+    "NRC_TSGRISM": 6.0,
+    "MIR_LRS-SLITLESS": 6.0,
+}
+
+
+def default_subtract_background(exp_type: str, mode: str) -> bool:
+    """What ``subtract_background = None`` means without an extract1d reference: on,
+    except for NIS_SOSS in ``--mode jwst`` (jwst leaves the SOSS background to
+    calwebb_spec2).  With a reference, None means: where it defines background regions."""
+    return not (exp_type == "NIS_SOSS" and mode == "jwst")
+
+
 @dataclass(frozen=True)
 class Extract1dParams:
     extraction_type: str = param("box", _choice("box", "optimal"), "box or optimal extraction")
     extract_width: float | None = param(
-        None, _optional_number, "aperture width (px); None: per-mode default"
-    )
+        None, _optional_number, "aperture width (px); None: the reference's, else per EXP_TYPE "
+        "(DEFAULT_EXTRACT_WIDTH); not NIS_SOSS (soss_width)",
+    )  # fmt: skip
     override_extract1d: str | None = param(None, _optional_path, "extract1d JSON reference file")
-    subtract_background: bool | None = param(None, _optional_boolean, "subtract a background fit")
+    subtract_background: bool | None = param(
+        None, _optional_boolean, "subtract a background fit (None: where the extract1d "
+        "reference has background regions; without one, on, except NIS_SOSS in --mode jwst)",
+    )  # fmt: skip
     bkg_fit: str | None = param(
         None, _optional_choice("poly", "mean", "median"), "background statistic"
     )

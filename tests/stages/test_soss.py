@@ -48,7 +48,8 @@ def test_real_frame_traces_follow_the_model_after_an_offset(wasp39_traces):
 
 def test_real_frame_box_extraction_is_smooth_without_nan(wasp39_frame, wasp39_traces):
     pred, traces = wasp39_traces
-    apertures, overlap = order_apertures(wasp39_frame.shape, {o: c for o, (c, _) in traces.items()})
+    centres = {o: c for o, (c, _) in traces.items()}
+    apertures, overlap = order_apertures(wasp39_frame.shape, centres, width=40.0)
     ap = apertures[1]
     bkg = fit_aperture_background(wasp39_frame[None], None, None, None, ap)
     flux = box_extract(wasp39_frame[None], None, None, None, ap.profile, background=bkg)["flux"][0]
@@ -205,3 +206,18 @@ def test_bad_soss_references_exit_2(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert needle in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
         assert _outputs(tmp_path / "out") == []
+
+
+def test_box_width_settings_of_other_modes_are_not_ignored_silently(simulated, tmp_path, caplog):
+    """extract_width does not size the SOSS boxes, soss_width no other mode's box: a
+    warning says so."""
+    from tso3 import run
+
+    soss = simulated("nis_soss")
+    run(soss.asn_path, tmp_path / "a", overrides=["extract_1d.extract_width=6"], plots=False,
+        quiet=True)  # fmt: skip
+    assert "extract_width does not apply to NIS_SOSS" in caplog.text
+    nrs = simulated("nrs_brightobj")
+    run(nrs.asn_path, tmp_path / "b", overrides=["extract_1d.soss_width=30"], plots=False,
+        quiet=True)  # fmt: skip
+    assert "soss_width applies to NIS_SOSS only: ignored for NRS_BRIGHTOBJ" in caplog.text

@@ -25,7 +25,12 @@ from pathlib import Path
 import bottleneck as bn
 import numpy as np
 
-from ..config import Extract1dParams
+from ..config import (
+    DEFAULT_BKG_GAP,
+    DEFAULT_EXTRACT_WIDTH,
+    Extract1dParams,
+    default_subtract_background,
+)
 from ..dqflags import OTHER_BAD_PIXEL
 from ..errors import InputError
 from ..io.apcorr import LRS_EXP_TYPES, NRS_EXP_TYPES, read_lrs_apcorr, read_nrs_apcorr
@@ -37,8 +42,6 @@ from ..io.x1dints import write_x1dints
 from ..spectra import SpectraSet, spectra_columns, to_spectra_set
 from ..steps.apcorr import apply_correction, at_pixel_phase, lrs_correction, phase_correction
 from ..steps.aperture import (
-    DEFAULT_BKG_GAP,
-    DEFAULT_EXTRACT_WIDTH,
     Aperture,
     ApertureMatchError,
     aperture_from_reference,
@@ -203,11 +206,12 @@ def setup_detector(
         exp = seg0.exp_type
         ap = default_aperture(
             med.shape, trace.center,
-            extract_width=params.extract_width or DEFAULT_EXTRACT_WIDTH.get(exp, 8.0),
-            bkg_gap=DEFAULT_BKG_GAP.get(exp, 3.0), valid=np.isfinite(med), wavelength=wl,
+            extract_width=params.extract_width or DEFAULT_EXTRACT_WIDTH[exp],
+            bkg_gap=DEFAULT_BKG_GAP[exp], valid=np.isfinite(med), wavelength=wl,
             bkg_fit=params.bkg_fit or "poly", bkg_order=params.bkg_order or 0,
             smoothing_length=params.smoothing_length or 0,
-            subtract_background=subtract is not False,
+            subtract_background=default_subtract_background(exp, mode) if subtract is None
+            else subtract,
         )  # fmt: skip
     if not ap.background_ok:
         log.warning("%s: too few background pixels; no background subtracted", detector)
@@ -481,12 +485,23 @@ def plan(
         whichever source will feed the stage: a median of hundreds of integrations does
         not see cosmic rays, and every route measures the same pixels.
     """
+    _warn_settings_for_other_modes(obs.exp_type, params)
     medians = prepared if prepared is not None else prepare(obs, mode)
     plans = {
         det: _plan_detector(segs, params, mode, det, medians[det])
         for det, segs in obs.series.items()
     }
     return ExtractionStage(obs, params, plans)
+
+
+def _warn_settings_for_other_modes(exp_type: str, params: Extract1dParams) -> None:
+    """extract_width and soss_width each set the box width of other modes: say when the
+    one set does not apply (rather than ignore it silently)."""
+    if exp_type == "NIS_SOSS" and params.extract_width is not None:
+        log.warning("extract_1d.extract_width does not apply to NIS_SOSS (its box width is "
+                    "extract_1d.soss_width): ignored")  # fmt: skip
+    if exp_type != "NIS_SOSS" and params.soss_width != Extract1dParams().soss_width:
+        log.warning("extract_1d.soss_width applies to NIS_SOSS only: ignored for %s", exp_type)
 
 
 def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:

@@ -15,13 +15,12 @@ import logging
 
 import numpy as np
 
-from ..config import Extract1dParams
+from ..config import Extract1dParams, default_subtract_background
 from ..errors import InputError
 from ..io.segments import Segment
 from ..io.soss_models import SossModel, load_soss_model
 from ..steps.aperture import Aperture
 from ..steps.soss import (
-    SOSS_WIDTH,
     fit_trace_offset,
     measure_trace_centres,
     order_apertures,
@@ -144,14 +143,13 @@ def soss_orders(
     if 1 not in predicted:
         raise InputError(seg0.path, f"the SOSS order 1 trace of {model.source} is not on the data")
     traces = refined_traces(median, {o: c for o, (c, _) in predicted.items()}, mode != "jwst")
-    width = float(params.soss_width or SOSS_WIDTH)
     apertures, overlap = order_apertures(
-        median.shape, {o: c for o, (c, _) in traces.items()}, width=width,
+        median.shape, {o: c for o, (c, _) in traces.items()}, width=float(params.soss_width),
         valid=np.isfinite(median),
     )  # fmt: skip
     subtract = params.subtract_background
     if subtract is None:
-        subtract = mode != "jwst"
+        subtract = default_subtract_background("NIS_SOSS", mode)
     out = []
     for order, (_, lam) in predicted.items():
         ap = apertures[order]

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
-    "DEFAULT_BKG_GAP",
-    "DEFAULT_EXTRACT_WIDTH",
     "Aperture",
     "ApertureMatchError",
     "OrderNotInReference",
@@ -27,20 +25,6 @@ __all__ = [
     "default_aperture",
     "normalize_smoothing_length",
 ]
-
-#: Default full extraction width (px) per EXP_TYPE, used without an extract1d file.
-#: About +-2.5 sigma of the PSF at the longest wavelength of each mode (docs/extraction.md).
-DEFAULT_EXTRACT_WIDTH: dict[str, float] = {
-    "NRS_BRIGHTOBJ": 8.0,
-    "NRC_TSGRISM": 10.0,
-    "MIR_LRS-SLITLESS": 8.0,
-}
-#: Gap (px) between the source aperture edge and the default background rows.
-DEFAULT_BKG_GAP: dict[str, float] = {
-    "NRS_BRIGHTOBJ": 3.0,
-    "NRC_TSGRISM": 6.0,
-    "MIR_LRS-SLITLESS": 6.0,
-}
 
 
 class ApertureMatchError(ValueError):

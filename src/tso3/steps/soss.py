@@ -18,7 +18,6 @@ import numpy as np
 from .aperture import Aperture, box_profile
 
 __all__ = [
-    "SOSS_WIDTH",
     "fit_trace_offset",
     "measure_trace_centres",
     "order_apertures",
@@ -26,9 +25,6 @@ __all__ = [
     "rotated_trace",
     "wavelength_polynomial",
 ]
-
-#: Full box width (px) of jwst's ``soss_width``.
-SOSS_WIDTH = 40.0
 
 
 def rotated_trace(
@@ -246,7 +242,7 @@ def order_apertures(
     shape: tuple[int, int],
     centres: dict[int, np.ndarray],
     *,
-    width: float = SOSS_WIDTH,
+    width: float,
     bkg_gap: float = 2.0,
     valid: np.ndarray | None = None,
 ) -> tuple[dict[int, Aperture], dict[int, np.ndarray]]:
