@@ -19,7 +19,7 @@ from tests.conftest import CLEAN, SMALL
 from tso3.config import resolve_parameters
 from tso3.io.observation import load_observation
 from tso3.stages import extraction, outliers, photometry
-from tso3.stages.blocks import file_blocks
+from tso3.stages.blocks import Block, RepairModel, file_blocks
 
 
 def _numbers(result) -> dict[str, np.ndarray]:
@@ -60,15 +60,30 @@ def _through_both_sources(sim, tmp_path, exp, mode):
     step = params.tso_photometry if obs.is_imaging else params.extract_1d
     targets = {s.path: tmp_path / f"{s.path.stem}_crf.fits" for s in obs.segments}
     stage = module.plan(obs, step, mode=mode)
+    seen: dict = {s.path: [] for s in obs.segments}  # the blocks' repairs, per segment
+
+    def consume(block):
+        seen[block.segment].append(
+            Block(
+                block.segment,
+                block.start,
+                {},
+                block.invalid,
+                (block.fill[0].copy(), block.fill[1].copy()),
+            )
+        )
+        stage.consume(block)
+
     with outliers.crfints_copies(targets, {}) as ready, stage:
         outcome = outliers.detect_and_write(
-            obs, targets, params.outlier_detection, mode=mode, ready=ready, sink=stage.consume
+            obs, targets, params.outlier_detection, mode=mode, ready=ready, sink=consume
         )
         streamed = stage.finish()
+    repair = {s.path: RepairModel.from_blocks(s.shape, seen[s.path]) for s in obs.segments}
     width = params.outlier_detection.rolling_window_width
     again = module.plan(obs, step, mode=mode)
     blocks = file_blocks(
-        obs, again.arrays, sources=targets, repair=outcome.repair,
+        obs, again.arrays, sources=targets, repair=repair,
         length=lambda npix: outliers.block_length(npix, width),
     )  # fmt: skip
     with again:

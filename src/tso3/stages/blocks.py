@@ -145,6 +145,45 @@ def series_blocks(segs: Sequence[Segment], length: int) -> list[tuple[Segment, i
     return pieces
 
 
+@dataclass
+class RepairModel:
+    """Rolling-median values at the pixels a segment lost (sparse, per segment), for
+    measuring a crfints again with the outlier pass's repairs (:func:`file_blocks`).
+
+    ``index`` are flat indices into the segment cube ``(nints, ny, nx)``; ``value`` the
+    outlier step's median there (finite only).  A run does not keep one (its memory
+    would grow with the flagged samples): the pass hands each block's values to the
+    stage with the block; :meth:`from_blocks` collects them from blocks.
+    """
+
+    shape: tuple[int, int, int]
+    index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    def entries(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices into the block ``start:stop`` of the cube, and their values."""
+        plane = self.shape[1] * self.shape[2]
+        lo, hi = np.searchsorted(self.index, [start * plane, stop * plane])
+        return self.index[lo:hi] - start * plane, self.value[lo:hi]
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Dense model for integrations ``start:stop`` (NaN where no value is known)."""
+        out = np.full((stop - start, *self.shape[1:]), np.nan, np.float32)
+        index, values = self.entries(start, stop)
+        out.reshape(-1)[index] = values
+        return out
+
+    @classmethod
+    def from_blocks(cls, shape: tuple[int, int, int], blocks: Sequence[Block]) -> RepairModel:
+        """The model of one segment of ``shape`` from its blocks' ``fill``."""
+        plane = shape[1] * shape[2]
+        index = [b.fill[0] + b.start * plane for b in blocks] or [np.zeros(0, np.int64)]
+        value = [b.fill[1] for b in blocks] or [np.zeros(0, np.float32)]
+        index, value = np.concatenate(index), np.concatenate(value)
+        order = np.argsort(index, kind="stable")
+        return cls(shape, index[order], value[order])
+
+
 def file_blocks(
     obs: Observation,
     names: Sequence[str],

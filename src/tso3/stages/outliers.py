@@ -1,5 +1,6 @@
 """Outlier stage: stream the time series through the rolling-median step in blocks of
-integrations, write one crfints per segment, keep a sparse repair model.
+integrations, write one crfints per segment, and hand every judged block, with the
+rolling median's values at its flagged samples, to the measuring stage.
 
 Default mode: the whole observation of one detector is one series, so the rolling
 window runs across segment boundaries and cutting an observation into segments changes
@@ -14,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import bottleneck as bn
@@ -50,37 +51,9 @@ BLOCK_BYTES = 128 * 1024**2
 
 
 @dataclass
-class RepairModel:
-    """Rolling-median values at the pixels a segment lost (sparse, per segment).
-
-    ``index`` are flat indices into the segment cube ``(nints, ny, nx)``; ``value`` the
-    outlier step's median there (finite only).  Later steps put these values back
-    into flagged pixels instead of dropping them.
-    """
-
-    shape: tuple[int, int, int]
-    index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-
-    def entries(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Flat indices into the block ``start:stop`` of the cube, and their values."""
-        plane = self.shape[1] * self.shape[2]
-        lo, hi = np.searchsorted(self.index, [start * plane, stop * plane])
-        return self.index[lo:hi] - start * plane, self.value[lo:hi]
-
-    def block(self, start: int, stop: int) -> np.ndarray:
-        """Dense model for integrations ``start:stop`` (NaN where no value is known)."""
-        out = np.full((stop - start, *self.shape[1:]), np.nan, np.float32)
-        index, values = self.entries(start, stop)
-        out.reshape(-1)[index] = values
-        return out
-
-
-@dataclass
 class OutlierOutcome:
     """What the outlier pass produced and measured, per segment."""
 
-    repair: dict[Path, RepairModel]
     flagged: dict[Path, np.ndarray]  # new outliers per integration
     invalid_map: dict[str, np.ndarray]  # detector -> (ny, nx) count of flagged integrations
     n_pixels: int = 0
@@ -213,7 +186,7 @@ def detect_and_write(
     -------
     OutlierOutcome
     """
-    outcome = OutlierOutcome({}, {}, {})
+    outcome = OutlierOutcome({}, {})
     if _movmed.kernel_available():
         log.info("rolling median: tso3's compiled kernel")
     else:
@@ -229,7 +202,6 @@ def detect_and_write(
             log.info("motion term: %d frame-wide pattern(s) in the rolling-median model", n_modes)
         elif mode != "jwst" and params.motion_modes > 0:
             log.info("no frame-wide change above the noise: no motion term")
-        pieces: dict[Path, list[tuple[np.ndarray, np.ndarray]]] = {s.path: [] for s in segs}
         for s in segs:
             outcome.flagged[s.path] = np.zeros(s.nints, np.int64)
         with contextlib.ExitStack() as stack:
@@ -240,13 +212,7 @@ def detect_and_write(
                 members = [segs[k] for k in group]
                 opened = _LazyOutputs(members, outputs, stack, ready)
                 series = _Series(members, [inputs[k] for k in group], opened)
-                _run_series(det, series, params, mode, motion, outcome, pieces, progress, sink)
-        for s in segs:
-            found = pieces[s.path]
-            idx = np.concatenate([p[0] for p in found]) if found else np.zeros(0, np.int64)
-            val = np.concatenate([p[1] for p in found]) if found else np.zeros(0, np.float32)
-            order = np.argsort(idx, kind="stable")
-            outcome.repair[s.path] = RepairModel(s.shape, idx[order], val[order])
+                _run_series(det, series, params, mode, motion, outcome, progress, sink)
         log.info(
             "%s: %d outliers flagged in %d integrations",
             det or "series",
@@ -256,7 +222,7 @@ def detect_and_write(
     return outcome
 
 
-def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, progress, sink):
+def _run_series(det, series: _Series, params, mode, motion, outcome, progress, sink):
     """Median, flags, NaN matching and crfints patches for one series, block by block."""
     n = series.nints
     _, ny, nx = series.segs[0].shape
@@ -307,9 +273,8 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, pieces, pro
             shift = la * npix - start
             part = changes.part(start, stop)
             _patch(series.outputs[k], part, shift, names)
-            keep = _repairable(part.invalid, start, npix, flat_median)
-            pieces[seg.path].append((keep + shift, flat_median[keep]))
             if sink is not None:
+                keep = _repairable(part.invalid, start, npix, flat_median)
                 rows = slice(g - a, g - a + lb - la)
                 cubes = {"SCI": sci[core][rows], "ERR": err[core][rows]}
                 cubes.update((k, None if v is None else v[rows]) for k, v in variances.items())

@@ -413,7 +413,7 @@ def fill_from_model(
         block (its typical noise).
     index, values : ndarray
         Flat indices into the block and the model's values there (e.g. the outlier
-        step's rolling median, :meth:`tso3.stages.outliers.RepairModel.entries`).
+        step's rolling median, :meth:`tso3.stages.blocks.RepairModel.entries`).
 
     Returns
     -------
