@@ -29,13 +29,8 @@ from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..parallel import Cores, background, read_ahead
 from ..steps import _movmed
-from ..steps.outliers import (
-    MotionModel,
-    detect_outliers,
-    fit_motion,
-    motion_basis,
-    relative_motion,
-)
+from ..steps.motion import MotionModel, fit_motion, motion_basis, relative_motion
+from ..steps.outliers import detect_outliers
 from .blocks import Block
 
 log = logging.getLogger(__name__)
