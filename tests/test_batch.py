@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import os
 import time
 
@@ -108,20 +107,6 @@ def test_exit_status_prefers_bad_input():
     assert BatchResult([done], None).exit_status == 0
     assert BatchResult([done, bug], None).exit_status == 1
     assert BatchResult([bug, bad], None).exit_status == 2
-
-
-def test_summary_round_trip(tmp_path):
-    rows = [
-        BatchRow("p1", "NRS_BRIGHTOBJ", 60, 1e-4, 480.5, 3.2, "done"),
-        BatchRow("p2.json", status="failed", error="x.fits: bad, really"),
-    ]
-    path = tmp_path / "batch_summary.ecsv"
-    batch_module._write_summary(path, rows, RunOptions({"white_light": {}}, mode="jwst"))
-    back = read_summary(path)
-    assert back[0] == rows[0]
-    assert back[1].error == rows[1].error and back[1].mode == ""
-    assert math.isnan(back[1].scatter_ppm) and back[1].integrations == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["batch_summary.ecsv"]  # no temporary
 
 
 def test_a_failing_run_is_a_row_not_an_exception(simulated, tmp_path, monkeypatch):

@@ -18,14 +18,23 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import __version__
+from .batch_summary import (
+    SUMMARY_NAME,
+    BatchResult,
+    BatchRow,
+    carry_over,
+    previous_rows,
+    read_summary,
+    write_summary,
+)
 from .config import check_run_options, resolve_parameters
-from .errors import InputError, Tso3Error
-from .io.association import INPUT_SUFFIX, parse_exposure_name, read_association
-from .io.atomic import atomic_output, temporary_owner
+from .errors import InputError
+from .io.atomic import temporary_owner
+from .io.discovery import ObservationInput, find_observations
 from .io.observation import load_observation
 from .products import plan_products, products_complete
 from .progress import Progress
@@ -33,92 +42,16 @@ from .stages.whitelight import binning_requested
 
 log = logging.getLogger("tso3")
 
-__all__ = ["BatchResult", "BatchRow", "ObservationInput", "batch", "find_observations"]
-
-#: Name of the batch summary in the output folder.
-SUMMARY_NAME = "batch_summary.ecsv"
-#: The columns of the summary, in order.
-COLUMNS = (
-    "product",
-    "mode",
-    "integrations",
-    "flagged_fraction",
-    "scatter_ppm",
-    "elapsed_s",
-    "status",
-    "error",
-)
-DESCRIPTIONS = {
-    "product": "product name (the input's name when it could not be read)",
-    "mode": "EXP_TYPE of the observation",
-    "integrations": "integrations of the first detector (0: not known)",
-    "flagged_fraction": "fraction of pixels flagged as outliers",
-    "scatter_ppm": "point-to-point light-curve scatter (ppm)",
-    "elapsed_s": "wall time of the run (s)",
-    "status": "done, skipped (products complete), failed or cancelled",
-    "error": "the error line of a failed observation",
-}
-
-
-@dataclass(frozen=True)
-class ObservationInput:
-    """What ``tso3 run`` would be given for one observation.
-
-    Attributes
-    ----------
-    label : str
-        The ASN file as given or the exposure id, for messages before the product is
-        known.
-    paths : tuple of Path
-        One ASN JSON, or the calints segments of one exposure.
-    """
-
-    label: str
-    paths: tuple[Path, ...]
-
-
-@dataclass
-class BatchRow:
-    """One observation's line of the batch summary.
-
-    ``failure`` is ``"input"`` (a :class:`tso3.errors.Tso3Error`, exit status 2) or
-    ``"bug"`` (any other exception, exit status 1) for a failed observation.
-    """
-
-    product: str
-    mode: str = ""
-    integrations: int = 0
-    flagged_fraction: float = math.nan
-    scatter_ppm: float = math.nan
-    elapsed_s: float = math.nan
-    status: str = "cancelled"
-    error: str = ""
-    failure: str | None = field(default=None, compare=False)
-
-    def failed(self, exc: BaseException) -> BatchRow:
-        """This row, marked failed with the one-line message of ``exc``."""
-        if isinstance(exc, Tso3Error):
-            return replace(self, status="failed", error=str(exc), failure="input")
-        message = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())
-        return replace(self, status="failed", error=message, failure="bug")
-
-
-@dataclass
-class BatchResult:
-    """The rows of a batch, in input order, and the summary file."""
-
-    rows: list[BatchRow]
-    summary: Path
-
-    @property
-    def failed(self) -> list[BatchRow]:
-        return [r for r in self.rows if r.status == "failed"]
-
-    @property
-    def exit_status(self) -> int:
-        """0 when nothing failed, 2 when a failure is bad input, else 1 (a bug)."""
-        kinds = {r.failure for r in self.failed}
-        return 2 if "input" in kinds else 1 if kinds else 0
+__all__ = [
+    "BatchResult",
+    "BatchRow",
+    "ObservationInput",
+    "RunOptions",
+    "batch",
+    "find_observations",
+    "read_summary",
+    "run_observation",
+]
 
 
 @dataclass(frozen=True)
@@ -135,97 +68,6 @@ class RunOptions:
         """The keyword arguments of :func:`tso3.run` (the parameters as its ``config``)."""
         options = {k: getattr(self, k) for k in ("skip", "mode", "overwrite", "plots")}
         return {"config": self.parameters, **options}
-
-
-# ------------------------------------------------------------------------------------
-# finding the observations
-
-
-def find_observations(
-    inputs: Sequence[str | os.PathLike] | str | os.PathLike,
-    exclude: Iterable[str | os.PathLike] = (),
-) -> list[ObservationInput]:
-    """The observations of ``tso3 batch`` INPUT arguments.
-
-    An ASN JSON is one observation.  A folder gives one observation per ``*_asn.json``
-    in it and one per exposure of the ``*_calints.fits`` files no ASN there lists; a
-    folder with neither is searched the same way in its subfolders (a folder of
-    folders).  Calints files given directly are grouped by exposure too.  Segments of
-    one exposure (all its ``-segNNN`` files and detectors) are one observation, files
-    whose names are not JWST exposure names one per folder, as ``tso3 run FOLDER``
-    would take them.
-
-    Parameters
-    ----------
-    inputs : path-like or sequence of path-like
-    exclude : iterable of path-like
-        Folders not to search (the output folder).
-
-    Returns
-    -------
-    list of ObservationInput
-        In input order, each observation once.
-
-    Raises
-    ------
-    InputError
-        No input, an input that does not exist, or a folder without any observation.
-    """
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    paths = [Path(p) for p in inputs]
-    if not paths:
-        raise InputError(None, "no input given: pass ASN JSONs, folders or a folder of folders")
-    skipped = {Path(p).resolve() for p in exclude}
-    found: list[ObservationInput] = []
-    loose: list[Path] = []
-    for path in paths:
-        if not path.exists():
-            raise InputError(path, "no such file or directory")
-        if path.is_dir():
-            in_folder = _search_folder(path, skipped)
-            if not in_folder:
-                raise InputError(
-                    path, f"holds no *_asn.json or *_{INPUT_SUFFIX}.fits files, nor do its folders"
-                )
-            found += in_folder
-        elif path.suffix.lower() == ".json":
-            found.append(ObservationInput(str(path), (path.resolve(),)))
-        else:
-            loose.append(path.resolve())
-    found += _by_exposure(loose)
-    unique = {item.paths: item for item in reversed(found)}  # the first of duplicates
-    return [item for item in found if unique[item.paths] is item]
-
-
-def _search_folder(folder: Path, skipped: set[Path]) -> list[ObservationInput]:
-    if folder.resolve() in skipped:
-        return []
-    asns = sorted(folder.glob("*_asn.json"))
-    calints = sorted(folder.glob(f"*_{INPUT_SUFFIX}.fits"))
-    if not asns and not calints:
-        subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and p.name[0] != ".")
-        return [item for sub in subfolders for item in _search_folder(sub, skipped)]
-    listed: set[Path] = set()
-    for asn in asns:
-        # a broken ASN is reported when its observation is planned, not here
-        with contextlib.suppress(InputError):
-            listed.update(read_association(asn).members)
-    found = [ObservationInput(str(asn), (asn.resolve(),)) for asn in asns]
-    return found + _by_exposure([p.resolve() for p in calints if p.resolve() not in listed])
-
-
-def _by_exposure(files: list[Path]) -> list[ObservationInput]:
-    groups: dict[str, list[Path]] = {}
-    for path in files:
-        fields = parse_exposure_name(path)
-        if fields is None:
-            key = path.parent.name or str(path.parent)
-        else:
-            key = "jw{program}{observation}{visit}_{visit_group}{sequence}{activity}_{exposure}"
-            key = key.format(**fields)
-        groups.setdefault(key, []).append(path)
-    return [ObservationInput(key, tuple(paths)) for key, paths in groups.items()]
 
 
 # ------------------------------------------------------------------------------------
@@ -357,7 +199,7 @@ def batch(
     options = RunOptions(params.as_dict(), tuple(sorted(skip)), mode, overwrite, plots)
     root = Path(output_dir)
     items = find_observations(inputs, exclude=[root])
-    previous = _previous_rows(root / SUMMARY_NAME)
+    previous = previous_rows(root / SUMMARY_NAME)
     binning = binning_requested(params.white_light)
     rows: list[BatchRow] = []
     todo: dict[int, _Planned] = {}
@@ -370,7 +212,7 @@ def batch(
             problem = f"makes product {row.product}, as {first} does; give only one of them"
             planned = row.failed(InputError(item.label, problem))
         elif row.status == "skipped":
-            planned = _carry_over(row, previous.get(row.product))
+            planned = carry_over(row, previous.get(row.product))
         claimed.setdefault(row.product, item.label)
         if isinstance(planned, _Planned):
             todo[len(rows)] = planned
@@ -391,7 +233,7 @@ def batch(
         if client is None:  # the local workers are gone: no run of theirs can finish
             for planned in todo.values():
                 _remove_orphans(planned.output_dir)
-        _write_summary(summary, rows, options)
+        write_summary(summary, rows, _provenance(options))
     return BatchResult(rows, summary)
 
 
@@ -463,69 +305,7 @@ def _remove_orphans(folder: Path) -> None:
         folder.rmdir()  # only when empty: the batch made it
 
 
-# ------------------------------------------------------------------------------------
-# the summary table
-
-
-def _write_summary(path: Path, rows: list[BatchRow], options: RunOptions) -> None:
-    """``batch_summary.ecsv``, written atomically; provenance in the ``tso3`` meta key."""
-    from astropy.table import Table
-
-    numbers = {"integrations": int, "flagged_fraction": float, "scatter_ppm": float}
-    table = Table(
-        [[getattr(r, name) for r in rows] for name in COLUMNS],
-        names=COLUMNS,
-        dtype=[numbers.get(name, float if name == "elapsed_s" else str) for name in COLUMNS],
-    )
-    for name in COLUMNS:
-        table[name].description = DESCRIPTIONS[name]
-    table["elapsed_s"].unit = "s"
-    prov = {"version": __version__, "mode": options.mode, "parameters": options.parameters}
-    table.meta["tso3"] = {**prov, "skip": list(options.skip), "plots": options.plots}
-    with atomic_output(path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
-
-
-def read_summary(path: str | os.PathLike) -> list[BatchRow]:
-    """The rows of a ``batch_summary.ecsv``.
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    list of BatchRow
-    """
-    from astropy.table import Table
-
-    table = Table.read(path, format="ascii.ecsv")
-    text = {"product", "mode", "status", "error"}
-    for name in text & set(table.colnames):
-        if table.masked or hasattr(table[name], "mask"):  # ECSV reads "" as masked
-            table[name] = table[name].filled("")
-    kinds = {"integrations": int, **dict.fromkeys(COLUMNS[3:6], float)}
-    return [
-        BatchRow(**{name: kinds.get(name, str)(record[name]) for name in COLUMNS})
-        for record in table
-    ]
-
-
-def _previous_rows(path: Path) -> dict[str, BatchRow]:
-    """An earlier batch's rows by product, for the numbers of products it made."""
-    if not path.is_file():
-        return {}
-    try:
-        rows = read_summary(path)
-    except Exception as exc:  # only a convenience: the batch does not need it
-        log.debug("%s: not read (%s)", path, exc)
-        return {}
-    return {r.product: r for r in rows if r.status in ("done", "skipped")}
-
-
-def _carry_over(row: BatchRow, earlier: BatchRow | None) -> BatchRow:
-    """A skipped row with the numbers of the run that made its products, when known."""
-    if earlier is None:
-        return row
-    numbers = {k: v for k, v in asdict(earlier).items() if k in COLUMNS[2:6]}
-    return replace(row, **numbers)
+def _provenance(options: RunOptions) -> dict:
+    """What the summary records of the batch: tso3's version and the run options."""
+    return {"version": __version__, "mode": options.mode, "parameters": options.parameters,
+            "skip": list(options.skip), "plots": options.plots}  # fmt: skip
