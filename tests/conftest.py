@@ -124,3 +124,16 @@ def chromatic():
         import chromatic as module
     core._unit_registries[:] = registries
     return module
+
+
+#: Test files (or folders) whose tests are all marked ``slow``: jwst itself, and whole
+#: runs in fresh interpreters.
+SLOW = ("jwst_parity/", "test_docs.py", "test_pipeline.py", "commands/test_batch.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.path.as_posix()
+        if any(f"/tests/{part}" in path for part in SLOW):
+            item.add_marker(pytest.mark.slow)
+
