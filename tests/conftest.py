@@ -136,4 +136,3 @@ def pytest_collection_modifyitems(config, items):
         path = item.path.as_posix()
         if any(f"/tests/{part}" in path for part in SLOW):
             item.add_marker(pytest.mark.slow)
-

@@ -61,24 +61,14 @@ def _through_both_sources(sim, tmp_path, exp, mode):
     targets = {s.path: tmp_path / f"{s.path.stem}_crf.fits" for s in obs.segments}
     stage = module.plan(obs, step, mode=mode)
     seen: dict = {s.path: [] for s in obs.segments}  # the blocks' repairs, per segment
-
-    def consume(block):
-        seen[block.segment].append(
-            Block(
-                block.segment,
-                block.start,
-                {},
-                block.invalid,
-                (block.fill[0].copy(), block.fill[1].copy()),
-            )
-        )
-        stage.consume(block)
-
     with outliers.crfints_copies(targets, {}) as ready, stage:
-        outcome = outliers.detect_and_write(
-            obs, targets, params.outlier_detection, mode=mode, ready=ready, sink=consume
-        )
+        source = outliers.OutlierPass(obs, targets, params.outlier_detection, mode, ready=ready)
+        for block in source:
+            fill = (block.fill[0].copy(), block.fill[1].copy())
+            seen[block.segment].append(Block(block.segment, block.start, {}, block.invalid, fill))
+            stage.consume(block)
         streamed = stage.finish()
+    outcome = source.outcome
     repair = {s.path: RepairModel.from_blocks(s.shape, seen[s.path]) for s in obs.segments}
     width = params.outlier_detection.rolling_window_width
     again = module.plan(obs, step, mode=mode)

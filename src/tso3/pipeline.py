@@ -153,30 +153,43 @@ def _warn_unused_settings(params, imaging: bool) -> None:
 
 
 def _one_pass(obs, targets, ready, params, mode, stage, motions, quiet):
-    """Read the data once: the outlier pass, or the files, feeding the stage's blocks.
+    """Read the data once: every block of the source (the outlier pass, or the calints
+    when it is skipped) goes to the measuring stage, if there is one.
 
     Returns the outlier pass's outcome (None when it is skipped).
     """
-    width = params.outlier_detection.rolling_window_width
-    if not targets:
-        if stage is not None:
-            log.info("outlier_detection skipped: measuring the calints files")
-            # the blocks the pass would have cut, so both routes repair the same way
-            length = lambda npix: outliers.block_length(npix, width)  # noqa: E731
-            total = sum(s.nints for s in obs.segments)
-            with Progress("measure", total, enabled=not quiet) as bar:
-                for block in file_blocks(obs, stage.arrays, length=length):
-                    stage.consume(block)
-                    bar(block.nints)
-        return None
-    total = sum(s.shape[0] * s.shape[1] for s in obs.segments)
-    with Progress("outliers", total, enabled=not quiet) as bar:
-        outcome = outliers.detect_and_write(
-            obs, targets, params.outlier_detection, mode=mode, progress=bar, ready=ready,
-            sink=None if stage is None else stage.consume, motions=motions.result(),
+    if targets:
+        total = sum(s.shape[0] * s.shape[1] for s in obs.segments)
+        bar = Progress("outliers", total, enabled=not quiet)
+        source = outliers.OutlierPass(
+            obs, targets, params.outlier_detection, mode, progress=bar, ready=ready,
+            motions=motions.result(),
         )  # fmt: skip
-    log.info("outlier_detection: %.4f %% of pixels flagged", 100 * outcome.flagged_fraction)
-    return outcome
+    elif stage is not None:
+        log.info("outlier_detection skipped: measuring the calints files")
+        bar = Progress("measure", sum(s.nints for s in obs.segments), enabled=not quiet)
+        # the blocks the pass would have cut, so both routes repair the same way
+        width = params.outlier_detection.rolling_window_width
+        length = lambda npix: outliers.block_length(npix, width)  # noqa: E731
+        source = _counted(file_blocks(obs, stage.arrays, length=length), bar)
+    else:
+        return None
+    with bar:
+        for block in source:
+            if stage is not None:
+                stage.consume(block)
+    if not targets:
+        return None
+    log.info("outlier_detection: %.4f %% of pixels flagged",
+             100 * source.outcome.flagged_fraction)  # fmt: skip
+    return source.outcome
+
+
+def _counted(blocks, bar):
+    """The blocks, counting their integrations on the progress bar."""
+    for block in blocks:
+        yield block
+        bar(block.nints)
 
 
 def _refuse_nothing_measured(obs, fluxes: list[np.ndarray]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +121,7 @@ def crfints_copies(targets: dict[Path, Path], keywords: dict):
 
     ``targets``: segment path -> (temporary) crfints path; ``keywords`` go into the
     primary header.  Yields a function that waits for one segment's copy, for
-    :func:`detect_and_write`'s ``ready``.  Leaving the block waits for every copy, so a
+    the ``ready`` of :class:`OutlierPass`.  Leaving the block waits for every copy, so a
     failed copy fails the run even if nothing patched it; an error inside the block
     cancels the copies not yet started.  Copying is bound by the disk, so it overlaps
     the start of a run (parsing the metadata models is bound by one core).
@@ -139,18 +139,15 @@ def crfints_copies(targets: dict[Path, Path], keywords: dict):
             done.result()
 
 
-def detect_and_write(
-    obs: Observation,
-    outputs: dict[Path, Path],
-    params: OutlierDetectionParams,
-    *,
-    mode: str = "default",
-    progress: Callable[[int], None] | None = None,
-    ready: Callable[[Path], None] | None = None,
-    sink: Callable | None = None,
-    motions: dict[str, MotionModel | None] | None = None,
-) -> OutlierOutcome:
-    """Run outlier detection on every detector series and patch the crfints files.
+class OutlierPass:
+    """The outlier pass as the source of a run's blocks (iterate over it once).
+
+    Iterating runs outlier detection on every detector series, block by block: it
+    patches the crfints files as it goes and yields every judged block, segment by
+    segment, as a :class:`~tso3.stages.blocks.Block` for the measuring stage (the arrays
+    as read from the calints, the flat indices that are NaN in the crfints, and the
+    rolling-median model's values there; see :mod:`tso3.stages.blocks`).  After the
+    iteration :attr:`outcome` holds the counts and maps.
 
     Parameters
     ----------
@@ -168,57 +165,82 @@ def detect_and_write(
     ready : callable, optional
         Called with a segment path before its crfints is first opened; it returns once
         that file is complete (the copies may still be being written in the background).
-    sink : callable, optional
-        Given every judged block, segment by segment, as a
-        :class:`~tso3.stages.blocks.Block`, so a measuring stage can measure it while
-        the pass goes on (its ``consume``): the arrays as read from the calints, the
-        flat indices that are NaN in the crfints, and the rolling-median model's values
-        there.  See :mod:`tso3.stages.blocks`.
     motions : dict, optional
         :func:`learn_motions` of this observation, when already done.
-
-    Returns
-    -------
-    OutlierOutcome
     """
-    outcome = OutlierOutcome({}, {})
-    if _movmed.kernel_available():
-        log.info("rolling median: tso3's compiled kernel")
-    else:
-        log.info("rolling median: tso3's compiled kernel is not built, using bottleneck (slower)")
-    for det, segs in obs.series.items():
-        _, ny, nx = segs[0].shape
-        outcome.invalid_map[det] = np.zeros((ny, nx), np.int64)
-        if motions is None:
-            motions = learn_motions(obs, params, mode)
-        motion = motions.get(det)
-        if motion is not None:
-            n_modes = len(motion.basis)
-            log.info("motion term: %d frame-wide pattern(s) in the rolling-median model", n_modes)
-        elif mode != "jwst" and params.motion_modes > 0:
-            log.info("no frame-wide change above the noise: no motion term")
-        for s in segs:
-            outcome.flagged[s.path] = np.zeros(s.nints, np.int64)
-        with contextlib.ExitStack() as stack:
-            inputs = [stack.enter_context(s.arrays("readonly")) for s in segs]
-            # default: one series per detector; jwst: one per segment
-            groups = [range(len(segs))] if mode != "jwst" else [[k] for k in range(len(segs))]
-            for group in groups:
-                members = [segs[k] for k in group]
-                opened = _LazyOutputs(members, outputs, stack, ready)
-                series = _Series(members, [inputs[k] for k in group], opened)
-                _run_series(det, series, params, mode, motion, outcome, progress, sink)
-        log.info(
-            "%s: %d outliers flagged in %d integrations",
-            det or "series",
-            int(sum(outcome.flagged[s.path].sum() for s in segs)),
-            sum(s.nints for s in segs),
-        )
-    return outcome
+
+    def __init__(
+        self,
+        obs: Observation,
+        outputs: dict[Path, Path],
+        params: OutlierDetectionParams,
+        mode: str = "default",
+        *,
+        progress: Callable[[int], None] | None = None,
+        ready: Callable[[Path], None] | None = None,
+        motions: dict[str, MotionModel | None] | None = None,
+    ) -> None:
+        self.obs, self.outputs, self.params, self.mode = obs, outputs, params, mode
+        self.progress, self.ready, self.motions = progress, ready, motions
+        self.outcome = OutlierOutcome({}, {})
+
+    def __iter__(self) -> Iterator[Block]:
+        obs, params, mode, outcome = self.obs, self.params, self.mode, self.outcome
+        if _movmed.kernel_available():
+            log.info("rolling median: tso3's compiled kernel")
+        else:
+            log.info("rolling median: tso3's compiled kernel is not built, using bottleneck "
+                     "(slower)")  # fmt: skip
+        motions = self.motions
+        for det, segs in obs.series.items():
+            _, ny, nx = segs[0].shape
+            outcome.invalid_map[det] = np.zeros((ny, nx), np.int64)
+            if motions is None:
+                motions = learn_motions(obs, params, mode)
+            motion = motions.get(det)
+            if motion is not None:
+                log.info("motion term: %d frame-wide pattern(s) in the rolling-median model",
+                         len(motion.basis))  # fmt: skip
+            elif mode != "jwst" and params.motion_modes > 0:
+                log.info("no frame-wide change above the noise: no motion term")
+            for s in segs:
+                outcome.flagged[s.path] = np.zeros(s.nints, np.int64)
+            with contextlib.ExitStack() as stack:
+                inputs = [stack.enter_context(s.arrays("readonly")) for s in segs]
+                # default: one series per detector; jwst: one per segment
+                groups = [range(len(segs))] if mode != "jwst" else [[k] for k in range(len(segs))]
+                for group in groups:
+                    members = [segs[k] for k in group]
+                    opened = _LazyOutputs(members, self.outputs, stack, self.ready)
+                    series = _Series(members, [inputs[k] for k in group], opened)
+                    yield from _judged_blocks(det, series, params, mode, motion, outcome,
+                                              self.progress)  # fmt: skip
+            log.info(
+                "%s: %d outliers flagged in %d integrations",
+                det or "series",
+                int(sum(outcome.flagged[s.path].sum() for s in segs)),
+                sum(s.nints for s in segs),
+            )
 
 
-def _run_series(det, series: _Series, params, mode, motion, outcome, progress, sink):
-    """Median, flags, NaN matching and crfints patches for one series, block by block."""
+def detect_and_write(
+    obs: Observation,
+    outputs: dict[Path, Path],
+    params: OutlierDetectionParams,
+    mode: str = "default",
+    **options,
+) -> OutlierOutcome:
+    """The whole pass without a measuring stage (a notebook, the tests): iterate an
+    :class:`OutlierPass` (same arguments) to its end and return its outcome."""
+    source = OutlierPass(obs, outputs, params, mode, **options)
+    for _ in source:
+        pass
+    return source.outcome
+
+
+def _judged_blocks(det, series: _Series, params, mode, motion, outcome, progress):
+    """Median, flags, NaN matching and crfints patches for one series, block by block;
+    yields each segment's part of every judged block."""
     n = series.nints
     _, ny, nx = series.segs[0].shape
     width = params.rolling_window_width
@@ -268,13 +290,12 @@ def _run_series(det, series: _Series, params, mode, motion, outcome, progress, s
             shift = la * npix - start
             part = changes.part(start, stop)
             _patch(series.outputs[k], part, shift, names)
-            if sink is not None:
-                keep = _repairable(part.invalid, start, npix, flat_median)
-                rows = slice(g - a, g - a + lb - la)
-                cubes = {"SCI": sci[core][rows], "ERR": err[core][rows]}
-                cubes.update((k, None if v is None else v[rows]) for k, v in variances.items())
-                fill = (keep - start, flat_median[keep])
-                sink(Block(seg.path, la, cubes, part.invalid - start, fill))
+            keep = _repairable(part.invalid, start, npix, flat_median)
+            rows = slice(g - a, g - a + lb - la)
+            cubes = {"SCI": sci[core][rows], "ERR": err[core][rows]}
+            cubes.update((k, None if v is None else v[rows]) for k, v in variances.items())
+            fill = (keep - start, flat_median[keep])
+            yield Block(seg.path, la, cubes, part.invalid - start, fill)
         if progress:
             progress(b - a)
 
