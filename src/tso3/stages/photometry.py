@@ -15,6 +15,11 @@ integration's own centroid.
 measured on its own (pass 1 on every integration, whole-frame centroid background,
 flagged pixels dropped), so the stage gathers a segment's blocks and measures the
 segment when its last block has come.
+
+Both modes run the same two steps, :func:`tso3.steps.tso_photometry.place_aperture` and
+:func:`tso3.steps.tso_photometry.measure` (their composition is the reference's
+``tso_photometry`` on one segment); the mode only decides what is placed on and measured
+at once.
 """
 
 from __future__ import annotations
@@ -37,19 +42,11 @@ from ..io.phot_table import build_phot_table, write_phot_table
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
 from ..steps.photometry import (
-    aperture_photometry,
     apertures_text,
     calibration_factor,
     is_whole_frame,
-    whole_frame_photometry,
 )
-from ..steps.tso_photometry import (
-    aperture_centre,
-    locate_source,
-    measure_centroids,
-    odd_box_width,
-    tso_photometry,
-)
+from ..steps.tso_photometry import Placement, measure, odd_box_width, place_aperture
 from .blocks import Block, MeasuringStage
 
 log = logging.getLogger(__name__)
@@ -159,8 +156,7 @@ class _Plan:
     params: TsoPhotometryParams
     cal: Calibration
     planned: tuple[float, float]  # the pointing's source position (0-based)
-    aperture: tuple[float | None, float | None]  # fixed aperture centre
-    box: tuple[float, float] | None  # centroid search centre (None: no centroiding)
+    placement: Placement | None  # default mode: placed on the sample; jwst: per segment
     whole: bool
     odd: dict[str, int]
     per_segment: bool  # jwst mode: each segment placed and measured on its own
@@ -182,27 +178,16 @@ def _plan(obs: Observation, params: TsoPhotometryParams, mode: str, sample) -> _
         sample = prepare(obs, mode)
     if not _on_frame(x0, y0, seg0.shape):
         x0, y0 = _source_off_the_frame(seg0, x0, y0, None if per_segment else sample[0])
-    xa: float | None = x0
-    ya: float | None = y0
-    box = None
     if sample is not None and not np.any(sample[1]):
         raise InputError(seg0.path, "no pixel of the sampled integrations is usable: every "
                                     "one is NaN or DO_NOT_USE (DQ)")  # fmt: skip
-    if params.centroid_source and not per_segment:
+    placement = None
+    if not per_segment:
         sci, valid = sample
-        sci = _calibrate(sci, cal)
-        cx1, cy1 = locate_source(
-            sci, valid, x0, y0, search_box_width=odd["search_box_width"],
-            radius_inner=params.radius_inner,
-        )  # fmt: skip
-        if np.all(np.isnan(cx1)) or np.all(np.isnan(cy1)):
-            log.warning("centroiding failed in every integration; using the planned position")
-        else:
-            box = float(np.nanmedian(cx1)), float(np.nanmedian(cy1))
-            sample = _centroids(sci, valid, box, params, odd)
-            xa, ya = aperture_centre(sample["centroid_x"], sample["centroid_y"])
-            log.info("aperture at x=%.3f, y=%.3f (0-based)", xa, ya)
-    return _Plan(params, cal, (x0, y0), (xa, ya), box, whole, odd, per_segment)
+        placement = _place(_calibrate(sci, cal), valid, (x0, y0), params, odd, mode)
+        if placement.box is not None:
+            log.info("aperture at x=%.3f, y=%.3f (0-based)", *placement.aperture)
+    return _Plan(params, cal, (x0, y0), placement, whole, odd, per_segment)
 
 
 def _table(obs: Observation, parts: list[dict], plan: _Plan) -> QTable:
@@ -241,16 +226,25 @@ def _table(obs: Observation, parts: list[dict], plan: _Plan) -> QTable:
     return table
 
 
-def _measure_block(plan: _Plan, sci, err, valid, model) -> dict[str, np.ndarray]:
-    """Centroids and photometry of one block of calibrated integrations."""
+def _place(sci, valid, planned, params, odd, mode) -> Placement:
+    """Where to measure, from these calibrated integrations (the one placing step)."""
+    return place_aperture(
+        sci, valid, *planned, centroid_source=params.centroid_source,
+        search_box_width=odd["search_box_width"], fit_box_width=odd["fit_box_width"],
+        radius_inner=params.radius_inner, mode=mode,
+    )  # fmt: skip
+
+
+def _measure(plan: _Plan, placement, sci, err, valid, model, mode, centroids=None) -> dict:
+    """Centroids and photometry of calibrated integrations (the one measuring step)."""
     params = plan.params
-    cols = _centroids(sci, valid, plan.box, params, plan.odd) if plan.box else {}
-    bx, by = plan.aperture
-    if params.moving_centroid and cols:
-        bx, by = cols["centroid_x"], cols["centroid_y"]
-    phot = _photometry(sci, err, valid, bx, by, params, plan.whole, model)
-    phot.update(cols)
-    return phot
+    return measure(
+        sci, err, valid, placement, radius=params.radius, radius_inner=params.radius_inner,
+        radius_outer=params.radius_outer, search_box_width=plan.odd["search_box_width"],
+        fit_box_width=plan.odd["fit_box_width"], moving_centroid=params.moving_centroid,
+        background_method=params.background_method, whole_frame=plan.whole, model=model,
+        centroids=centroids, mode=mode,
+    )  # fmt: skip
 
 
 def _calibrate(block: np.ndarray, cal: Calibration) -> np.ndarray:
@@ -297,7 +291,7 @@ class PhotometryStage(MeasuringStage):
             for cube in (sci, err, model):
                 if cube is not None:
                     _calibrate(cube, plan.cal)
-            return _measure_block(plan, sci, err, None, model)
+            return _measure(plan, plan.placement, sci, err, None, model, "default")
 
         return job
 
@@ -314,8 +308,10 @@ class PhotometryStage(MeasuringStage):
                 valid.reshape(-1)[b.invalid + offset] = False
                 offset += b.cubes["SCI"].size
             parts.clear()
-            return _reference_sequence(plan, _calibrate(sci, plan.cal),
-                                       _calibrate(err, plan.cal), valid)  # fmt: skip
+            sci, err = _calibrate(sci, plan.cal), _calibrate(err, plan.cal)
+            placement = _place(sci, valid, plan.planned, plan.params, plan.odd, "jwst")
+            centroids = placement.centroids or None  # placed on exactly these integrations
+            return _measure(plan, placement, sci, err, valid, None, "jwst", centroids)
 
         return job
 
@@ -350,38 +346,6 @@ def plan(
     PhotometryStage
     """
     return PhotometryStage(obs, _plan(obs, params, mode, prepared))
-
-
-def _centroids(sci, valid, box, params, odd) -> dict[str, np.ndarray]:
-    return measure_centroids(
-        sci, valid, box[0], box[1], fit_box_width=odd["fit_box_width"],
-        radius_inner=params.radius_inner, bkg_box=odd["search_box_width"],
-    )  # fmt: skip
-
-
-def _photometry(sci, err, valid, x, y, params, whole, model) -> dict[str, np.ndarray]:
-    if whole:
-        cols = whole_frame_photometry(sci, err, valid, model=model)
-        n = sci.shape[0]
-        cols["aperture_x"] = np.broadcast_to(np.asarray(x, dtype=float), (n,)).copy()
-        cols["aperture_y"] = np.broadcast_to(np.asarray(y, dtype=float), (n,)).copy()
-        return cols
-    return aperture_photometry(
-        sci, err, valid, x, y, params.radius, params.radius_inner, params.radius_outer,
-        model=model, background_method=params.background_method,
-    )  # fmt: skip
-
-
-def _reference_sequence(plan: _Plan, sci, err, valid) -> dict[str, np.ndarray]:
-    """jwst's tso_photometry on one whole segment of calibrated data."""
-    params, (x0, y0), odd = plan.params, plan.planned, plan.odd
-    return tso_photometry(
-        sci, err, valid, x0, y0, radius=params.radius, radius_inner=params.radius_inner,
-        radius_outer=params.radius_outer, centroid_source=params.centroid_source,
-        moving_centroid=params.moving_centroid, search_box_width=odd["search_box_width"],
-        fit_box_width=odd["fit_box_width"], background_method=params.background_method,
-        whole_frame=plan.whole, mode="jwst",
-    )  # fmt: skip
 
 
 def _sky(seg: Segment, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

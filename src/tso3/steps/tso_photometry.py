@@ -9,10 +9,11 @@
 3. aperture photometry at the median pass-2 centroid (or the per-integration centroid
    with ``moving_centroid``), or the whole-frame sum for SUB64P + WLP8.
 
-A pipeline that streams a segment in integration blocks calls the three stages
-itself: :func:`locate_source` on any subset of blocks (only its median is used), then
-:func:`measure_centroids` on each block, then photometry on each block at
-:func:`aperture_centre` of the concatenated centroids.
+It is :func:`place_aperture` (passes 1 and 2: the fit box and the aperture centre) then
+:func:`measure` (pass 2 and photometry) on the same integrations.  tso3's pipeline calls
+the same two functions: in default mode it places once on a sample of the observation
+and measures every streamed block; in jwst mode it places and measures each whole
+segment, as the reference.
 
 Background for the centroids: jwst mode takes the median of every frame pixel beyond
 ``radius_inner`` (the reference); default mode takes the same statistic over the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -140,6 +142,111 @@ def aperture_centre(
     return float(np.nanmedian(cx)), float(np.nanmedian(cy))
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a sequence of integrations is measured (:func:`place_aperture`).
+
+    ``box``: centre of the pass-2 fit box (the median pass-1 centroid), None when no
+    centroiding ran or it failed; ``aperture``: the fixed aperture centre (the median
+    pass-2 centroid, else the planned position); ``centroids``: the pass-2 columns of the
+    integrations it was placed on (empty without ``box``).
+    """
+
+    box: tuple[float, float] | None
+    aperture: tuple[float, float]
+    centroids: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def place_aperture(
+    sci: np.ndarray,
+    valid: np.ndarray | None,
+    x0: float,
+    y0: float,
+    *,
+    centroid_source: bool = True,
+    search_box_width: int = 41,
+    fit_box_width: int = 11,
+    radius_inner: float = 4.0,
+    mode: str = "default",
+) -> Placement:
+    """Passes 1 and 2 on these integrations: where the fit box and the aperture go.
+
+    A pipeline places once, on a sample of the observation (default mode), or on each
+    whole segment (jwst mode, as the reference), and then :func:`measure` s every block.
+    Pass 1 runs on every integration in jwst mode; in default mode on at most about 1000
+    evenly spaced ones (only its median is used).  Box widths must already be odd
+    (:func:`odd_box_width`).
+    """
+    x0, y0 = float(x0), float(y0)
+    if not centroid_source:
+        return Placement(None, (x0, y0))
+    step = 1 if mode == "jwst" else max(1, sci.shape[0] // 1000)
+    cx1, cy1 = locate_source(
+        sci[::step], None if valid is None else valid[::step], x0, y0,
+        search_box_width=search_box_width, radius_inner=radius_inner, mode=mode,
+    )  # fmt: skip
+    if np.all(np.isnan(cx1)) or np.all(np.isnan(cy1)):
+        log.warning("centroiding failed in every integration; using the planned position")
+        return Placement(None, (x0, y0))
+    box = float(np.nanmedian(cx1)), float(np.nanmedian(cy1))
+    centroids = measure_centroids(
+        sci, valid, *box, fit_box_width=fit_box_width, radius_inner=radius_inner,
+        bkg_box=None if mode == "jwst" else search_box_width, mode=mode,
+    )  # fmt: skip
+    aperture = aperture_centre(centroids["centroid_x"], centroids["centroid_y"])
+    return Placement(box, aperture, centroids)
+
+
+def measure(
+    sci: np.ndarray,
+    err: np.ndarray,
+    valid: np.ndarray | None,
+    placement: Placement,
+    *,
+    radius: float | Sequence[float] = 3.0,
+    radius_inner: float = 4.0,
+    radius_outer: float = 5.0,
+    search_box_width: int = 41,
+    fit_box_width: int = 11,
+    moving_centroid: bool = False,
+    background_method: str = "mean",
+    whole_frame: bool = False,
+    model: np.ndarray | None = None,
+    centroids: dict[str, np.ndarray] | None = None,
+    mode: str = "default",
+) -> dict[str, np.ndarray]:
+    """Pass-2 centroids and photometry of a block of integrations at a placement.
+
+    ``centroids``: the pass-2 columns of exactly these integrations when already known
+    (``placement.centroids`` when the block is what was placed on), else they are
+    measured in the fit box.  The aperture sits at ``placement.aperture``, or at each
+    integration's centroid with ``moving_centroid``.  Other arguments as
+    :func:`tso_photometry`.
+    """
+    cent: dict[str, np.ndarray] = {}
+    if placement.box is not None:
+        cent = centroids if centroids is not None else measure_centroids(
+            sci, valid, *placement.box, fit_box_width=fit_box_width,
+            radius_inner=radius_inner, bkg_box=None if mode == "jwst" else search_box_width,
+            mode=mode,
+        )  # fmt: skip
+    xa, ya = placement.aperture
+    if moving_centroid and cent:
+        xa, ya = aperture_centre(cent["centroid_x"], cent["centroid_y"], moving_centroid=True)
+    if whole_frame:
+        cols = whole_frame_photometry(sci, err, valid, model=model, mode=mode)
+        n = sci.shape[0]
+        cols["aperture_x"] = np.broadcast_to(np.asarray(xa, dtype=float), (n,)).copy()
+        cols["aperture_y"] = np.broadcast_to(np.asarray(ya, dtype=float), (n,)).copy()
+    else:
+        cols = aperture_photometry(
+            sci, err, valid, xa, ya, radius, radius_inner, radius_outer, model=model,
+            background_method=background_method, mode=mode,
+        )  # fmt: skip
+    cols.update(cent)
+    return cols
+
+
 def tso_photometry(
     sci: np.ndarray,
     err: np.ndarray,
@@ -159,7 +266,8 @@ def tso_photometry(
     model: np.ndarray | None = None,
     mode: str = "default",
 ) -> dict[str, np.ndarray]:
-    """Photometry columns of one segment, the reference's sequence on arrays.
+    """Photometry columns of one segment, the reference's sequence on arrays: placed
+    and measured on the same integrations (:func:`place_aperture`, :func:`measure`).
 
     Parameters
     ----------
@@ -190,55 +298,14 @@ def tso_photometry(
     """
     search_box_width = odd_box_width("search_box_width", search_box_width, sci.shape)
     fit_box_width = odd_box_width("fit_box_width", fit_box_width, sci.shape)
-    xa, ya = float(x0), float(y0)
-    cent: dict[str, np.ndarray] = {}
-    if centroid_source:
-        # Pass 1 only feeds its median: in default mode a sample of <= 1000 evenly
-        # spaced integrations gives the same box position at a fraction of the cost.
-        step = 1 if mode == "jwst" else max(1, sci.shape[0] // 1000)
-        cx1, cy1 = locate_source(
-            sci[::step],
-            None if valid is None else valid[::step],
-            x0,
-            y0,
-            search_box_width=search_box_width,
-            radius_inner=radius_inner,
-            mode=mode,
-        )
-        if np.all(np.isnan(cx1)) or np.all(np.isnan(cy1)):
-            log.warning("centroiding failed in every integration; using the planned position")
-        else:
-            cent = measure_centroids(
-                sci,
-                valid,
-                float(np.nanmedian(cx1)),
-                float(np.nanmedian(cy1)),
-                fit_box_width=fit_box_width,
-                radius_inner=radius_inner,
-                bkg_box=None if mode == "jwst" else search_box_width,
-                mode=mode,
-            )
-            xa, ya = aperture_centre(
-                cent["centroid_x"], cent["centroid_y"], moving_centroid=moving_centroid
-            )
-    if whole_frame:
-        cols = whole_frame_photometry(sci, err, valid, model=model, mode=mode)
-        n = sci.shape[0]
-        cols["aperture_x"] = np.broadcast_to(np.asarray(xa, dtype=float), (n,)).copy()
-        cols["aperture_y"] = np.broadcast_to(np.asarray(ya, dtype=float), (n,)).copy()
-    else:
-        cols = aperture_photometry(
-            sci,
-            err,
-            valid,
-            xa,
-            ya,
-            radius,
-            radius_inner,
-            radius_outer,
-            model=model,
-            background_method=background_method,
-            mode=mode,
-        )
-    cols.update(cent)
-    return cols
+    placement = place_aperture(
+        sci, valid, x0, y0, centroid_source=centroid_source, search_box_width=search_box_width,
+        fit_box_width=fit_box_width, radius_inner=radius_inner, mode=mode,
+    )  # fmt: skip
+    return measure(
+        sci, err, valid, placement, radius=radius, radius_inner=radius_inner,
+        radius_outer=radius_outer, search_box_width=search_box_width,
+        fit_box_width=fit_box_width, moving_centroid=moving_centroid,
+        background_method=background_method, whole_frame=whole_frame, model=model,
+        centroids=placement.centroids or None, mode=mode,
+    )  # fmt: skip
