@@ -56,7 +56,7 @@ def _through_both_sources(sim, tmp_path, exp, mode):
     obs = load_observation(sim.asn_path)
     obs.open_wcs()
     params = resolve_parameters(None, ())
-    module = photometry if obs.is_imaging else extraction
+    module = photometry.PhotometryStage if obs.is_imaging else extraction.ExtractionStage
     step = params.tso_photometry if obs.is_imaging else params.extract_1d
     targets = {s.path: tmp_path / f"{s.path.stem}_crf.fits" for s in obs.segments}
     stage = module.plan(obs, step, mode=mode)

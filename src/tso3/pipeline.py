@@ -95,7 +95,7 @@ def run(
     result = plan_products(obs, Path(output_dir), skip)
     refuse_existing(result, overwrite)
     prov = provenance(mode, params, obs)
-    stage_module = measuring_stage(result.phot, result.x1dints)
+    stage_class = measuring_stage(result.phot, result.x1dints)
     with staged_products(result) as staged, run_threads():
         log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())  # into the log
         file_only.info("parameters: %s", json.dumps(params.as_dict()))  # too long for a console
@@ -110,14 +110,14 @@ def run(
             motions = targets and prep.submit(
                 outliers.learn_motions, obs, params.outlier_detection, mode
             )
-            prepared = stage_module and prep.submit(stage_module.prepare, obs, mode)
+            prepared = stage_class and prep.submit(stage_class.prepare, obs, mode)
             # the ASDF trees (~1.5 s of pure Python) only when the stage evaluates a WCS
-            trees = stage_module and stage_module.needs_wcs(obs) and prep.submit(obs.open_wcs)
+            trees = stage_class and stage_class.needs_wcs(obs) and prep.submit(obs.open_wcs)
             stage = None
-            if stage_module is not None:
-                with timer(stage_module.STEP):  # places the apertures
-                    stage_params = getattr(params, stage_module.STEP)
-                    stage = stage_module.plan(
+            if stage_class is not None:
+                with timer(stage_class.STEP):  # places the apertures
+                    stage_params = getattr(params, stage_class.STEP)
+                    stage = stage_class.plan(
                         obs, stage_params, mode=mode, prepared=prepared.result()
                     )
             with stage or contextlib.nullcontext():
@@ -126,11 +126,11 @@ def run(
                 if trees:
                     trees.result()  # a damaged tree in any segment is an input error
                 if stage is not None:
-                    with timer(stage_module.STEP):
+                    with timer(stage_class.STEP):
                         measured = stage.finish()
         products = {}
         if stage is not None:
-            products = _write_products(measured, obs, params, mode, prov, result, staged, timer)
+            products = _write_products(stage, measured, params, mode, prov, result, staged, timer)
         if plots:
             from .plots import make_plots  # matplotlib only when plotting
 
@@ -202,25 +202,24 @@ def _refuse_nothing_measured(obs, fluxes: list[np.ndarray]) -> None:
         )  # fmt: skip
 
 
-def _write_products(measured, obs, params, mode, prov, result, staged, timer) -> dict:
+def _write_products(stage, measured, params, mode, prov, result, staged, timer) -> dict:
     """phot.ecsv, or x1dints then white light (and binned curves); what the plots use."""
+    obs = stage.obs
     if result.phot is not None:
         _refuse_nothing_measured(obs, [np.asarray(measured["net_aperture_sum"].value)])
-        from .stages import photometry  # loaded by measuring_stage
-
-        with timer(photometry.STEP):
-            photometry.write(measured, staged.reserve(result.phot), prov)
+        with timer(stage.STEP):
+            stage.write(measured, staged.reserve(result.phot), prov)
         result.summary["scatter_ppm"] = light_curve_scatter_ppm(measured["net_aperture_sum"].value)
         return {"phot": measured}
-    # only these: photutils, behind the photometry stage, takes 1.5 s to import
-    from .stages import extraction, whitelight
+    # only this: photutils, behind the photometry stage, takes 1.5 s to import
+    from .stages import whitelight
 
     _refuse_nothing_measured(obs, [s.flux for s in measured.spectra])
-    with timer(extraction.STEP):
+    with timer(stage.STEP):
         x1d = staged.reserve(result.x1dints)
         cal_ver = obs.segments[0].keyword("CAL_VER")
         keywords = x1dints_keywords(prov, bool(result.crfints), cal_ver)
-        extraction.write(measured, obs, x1d, keywords, filename=result.x1dints.name)
+        stage.write(measured, x1d, keywords, filename=result.x1dints.name)
     if result.whtlt is None:
         return {"extraction": measured}
     with timer("white_light"):

@@ -22,7 +22,7 @@ def _observation(simulated, mode_name="nrs_brightobj", **options):
 
 def _measure(obs, mode, blocks, stage=None):
     params = resolve_parameters(None, ()).extract_1d
-    stage = stage or extraction.plan(obs, params, mode=mode)
+    stage = stage or extraction.ExtractionStage.plan(obs, params, mode=mode)
     with stage:
         for block in blocks:
             stage.consume(block)
@@ -40,7 +40,7 @@ def _assert_same(a, b):
 
 def test_prepare_gives_a_median_image_per_detector(simulated):
     obs = _observation(simulated)
-    medians = extraction.prepare(obs)
+    medians = extraction.ExtractionStage.prepare(obs)
     assert set(medians) == set(obs.series)
     for det, image in medians.items():
         assert image.shape == obs.series[det][0].shape[1:]
@@ -66,7 +66,9 @@ def test_prepared_median_images_give_the_same_apertures(simulated):
     obs = _observation(simulated)
     params = resolve_parameters(None, ()).extract_1d
     names = extraction.ExtractionStage.arrays
-    stage = extraction.plan(obs, params, prepared=extraction.prepare(obs))
+    stage = extraction.ExtractionStage.plan(
+        obs, params, prepared=extraction.ExtractionStage.prepare(obs)
+    )
     given = _measure(obs, "default", file_blocks(obs, names), stage=stage)
     own = _measure(obs, "default", file_blocks(obs, names))
     for det, setup in own.setups.items():
@@ -85,7 +87,8 @@ def test_write_gives_an_x1dints_with_every_integration(simulated, tmp_path):
     obs = _observation(simulated)
     result = _measure(obs, "default", file_blocks(obs, extraction.ExtractionStage.arrays))
     path = tmp_path / "p_x1dints.fits"
-    extraction.write(result, obs, path, {"TSO3MODE": "default"})
+    stage = extraction.ExtractionStage.plan(obs, resolve_parameters(None, ()).extract_1d)
+    stage.write(result, path, {"TSO3MODE": "default"})
     back = read_x1dints(path)
     assert sum(s.nints for s in back.spectra) == sum(s.nints for s in result.spectra)
     np.testing.assert_array_equal(back.spectra[0].flux, result.spectra[0].flux)

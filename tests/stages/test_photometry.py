@@ -20,7 +20,7 @@ def _observation(simulated):
 
 def _measure(obs, mode, blocks, prepared=None):
     params = resolve_parameters(None, ()).tso_photometry
-    stage = photometry.plan(obs, params, mode=mode, prepared=prepared)
+    stage = photometry.PhotometryStage.plan(obs, params, mode=mode, prepared=prepared)
     with stage:
         for block in blocks:
             stage.consume(block)
@@ -33,9 +33,10 @@ def _numbers(table) -> dict[str, np.ndarray]:
 
 def test_prepare_samples_in_default_mode_only(simulated):
     obs = _observation(simulated)
-    sci, valid = photometry.prepare(obs)
+    sci, valid = photometry.PhotometryStage.prepare(obs)
     assert sci.ndim == 3 and sci.shape == valid.shape and valid.dtype == bool
-    assert photometry.prepare(obs, "jwst") is None  # jwst centroids every integration
+    # jwst mode centroids every integration
+    assert photometry.PhotometryStage.prepare(obs, "jwst") is None
 
 
 @pytest.mark.parametrize("mode", ["default", "jwst"])
@@ -55,7 +56,7 @@ def test_block_size_and_order_do_not_change_a_number(simulated, mode):
 def test_default_mode_places_one_aperture_for_the_whole_observation(simulated):
     obs = _observation(simulated)
     blocks = file_blocks(obs, photometry.PhotometryStage.arrays)
-    table = _measure(obs, "default", blocks, prepared=photometry.prepare(obs))
+    table = _measure(obs, "default", blocks, prepared=photometry.PhotometryStage.prepare(obs))
     x, y = np.asarray(table["aperture_x"]), np.asarray(table["aperture_y"])
     assert np.ptp(x) == 0 and np.ptp(y) == 0  # fixed aperture (moving_centroid off)
     # ... on the source: the centroids scatter around it by the pointing jitter only
@@ -84,7 +85,8 @@ def test_write_round_trips_the_table(simulated, tmp_path):
     obs = _observation(simulated)
     table = _measure(obs, "default", file_blocks(obs, photometry.PhotometryStage.arrays))
     path = tmp_path / "p_phot.ecsv"
-    photometry.write(table, path, {"version": "x", "mode": "default", "parameters": {}})
+    stage = photometry.PhotometryStage.plan(obs, resolve_parameters(None, ()).tso_photometry)
+    stage.write(table, path, {"version": "x", "mode": "default", "parameters": {}})
     back = ascii.read(path)
     np.testing.assert_allclose(
         np.asarray(back["aperture_sum"]), np.asarray(table["aperture_sum"].value)

@@ -3,7 +3,7 @@
 A measuring stage (extraction, photometry) is planned once, then consumes
 :class:`Block` s of integrations and finishes into its product::
 
-    stage = extraction.plan(obs, params, mode=..., prepared=...)
+    stage = ExtractionStage.plan(obs, params, mode=..., prepared=...)
     with stage:
         for block in source:          # the outlier pass, or file_blocks(...)
             stage.consume(block)
@@ -84,7 +84,8 @@ class Block:
 
 
 class MeasuringStage:
-    """A measuring stage: planned at construction, then :meth:`consume`, :meth:`finish`.
+    """A measuring stage: :meth:`prepare`, :meth:`plan`, then :meth:`consume` every block,
+    :meth:`finish`, :meth:`write`.
 
     Consumed blocks run on :class:`tso3.parallel.BlockWorkers` while the source reads
     the next one.  Subclasses say what one block's job is (:meth:`_job`) and build their
@@ -93,15 +94,44 @@ class MeasuringStage:
 
     Attributes
     ----------
+    STEP : str
+        The step (its parameter table in :mod:`tso3.config`).
     arrays : tuple of str
         The float extensions the stage measures (a file source reads only these).
     """
 
+    STEP: str = ""
     arrays: tuple[str, ...] = ("SCI",)
+
+    @classmethod
+    def prepare(cls, obs: Observation, mode: str = "default") -> object:
+        """Array-only work for :meth:`plan`, which a run does while the crfints copies
+        start (a median image, a sample of integrations)."""
+        return None
+
+    @classmethod
+    def needs_wcs(cls, obs: Observation) -> bool:
+        """Whether :meth:`plan` or :meth:`finish` evaluates a WCS (a run then parses the
+        ASDF trees in the background)."""
+        return False
+
+    @classmethod
+    def plan(cls, obs: Observation, params, *, mode: str = "default", prepared=None):
+        """Place the apertures (once, on the calints) and return the stage."""
+        raise NotImplementedError
+
+    def write(self, product, path: Path, *args, **kwargs) -> None:
+        """Write :meth:`finish`'s product to ``path``."""
+        raise NotImplementedError
 
     def __init__(self, obs: Observation) -> None:
         self._obs = obs
         self._workers = BlockWorkers({s.path: s.nints for s in obs.segments})
+
+    @property
+    def obs(self) -> Observation:
+        """The observation the stage measures."""
+        return self._obs
 
     def __enter__(self):
         self._workers.__enter__()

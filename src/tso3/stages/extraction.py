@@ -64,7 +64,6 @@ from .soss import soss_orders
 log = logging.getLogger(__name__)
 
 #: The jwst step this stage stands for (its parameters, skip name and timing).
-STEP = "extract_1d"
 
 #: Bytes per float32 array in a streamed block (four arrays are read).
 BLOCK_BYTES = 48 * 1024**2
@@ -402,12 +401,13 @@ def _join(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 class ExtractionStage(MeasuringStage):
     """Extraction of every block of every segment, with one plan per detector.
 
-    Made by :func:`plan`; consumes :class:`~tso3.stages.blocks.Block` s (from the
+    Made by :meth:`plan`; consumes :class:`~tso3.stages.blocks.Block` s (from the
     outlier pass or the files) and finishes into the :class:`Extraction`.  A block's
     job makes its cubes what the crfints hold, puts the outlier model's values into
     the flagged pixels (default mode, ``repair``), and extracts the block.
     """
 
+    STEP = "extract_1d"
     arrays = _ARRAYS
 
     def __init__(self, obs: Observation, params: Extract1dParams, plans: dict) -> None:
@@ -439,59 +439,83 @@ class ExtractionStage(MeasuringStage):
                     out.spectra.append(_spectra_set(seg, plan, sums, self._params, det))
         return out
 
+    @classmethod
+    def prepare(cls, obs: Observation, mode: str = "default") -> dict[str, np.ndarray]:
+        """What :meth:`plan` needs from the arrays: the median image of every detector.
 
-def prepare(obs: Observation, mode: str = "default") -> dict[str, np.ndarray]:
-    """What :func:`plan` needs from the arrays: the median image of every detector.
+        Reads the calints only, so a run can do it while it starts the crfints copies.
+        """
+        return median_images(obs)
 
-    Reads the calints only, so a run can do it while it starts the crfints copies.
-    """
-    return median_images(obs)
+    @classmethod
+    def needs_wcs(cls, obs: Observation) -> bool:
+        """Whether :meth:`plan` evaluates a WCS: some segment has no WAVELENGTH image.
 
+        NIS_SOSS takes its wavelengths from the GR700XD model, never from the WCS.
+        """
+        if obs.exp_type == "NIS_SOSS":
+            return False
+        return any(seg.wavelength is None for seg in obs.segments)
 
-def needs_wcs(obs: Observation) -> bool:
-    """Whether :func:`plan` evaluates a WCS: some segment has no WAVELENGTH image.
+    @classmethod
+    def plan(
+        cls,
+        obs: Observation,
+        params: Extract1dParams,
+        *,
+        mode: str = "default",
+        prepared: dict[str, np.ndarray] | None = None,
+    ) -> ExtractionStage:
+        """Place the trace and aperture of every detector; the stage that extracts blocks.
 
-    NIS_SOSS takes its wavelengths from the GR700XD model, never from the WCS.
-    """
-    if obs.exp_type == "NIS_SOSS":
-        return False
-    return any(seg.wavelength is None for seg in obs.segments)
+        Parameters
+        ----------
+        obs : Observation
+            The validated observation (spectroscopic).
+        params : Extract1dParams
+            Step parameters.
+        mode : {"default", "jwst"}
+            ``jwst`` drops flagged pixels from the sums instead of repairing them.
+        prepared : dict, optional
+            :meth:`prepare` of ``obs`` when already made (else it is made here).
 
+        Returns
+        -------
+        ExtractionStage
+            The aperture of each detector is placed on the median image of the calints,
+            whichever source will feed the stage: a median of hundreds of integrations does
+            not see cosmic rays, and every route measures the same pixels.
+        """
+        _warn_settings_for_other_modes(obs.exp_type, params)
+        medians = prepared if prepared is not None else cls.prepare(obs, mode)
+        plans = {
+            det: _plan_detector(segs, params, mode, det, medians[det])
+            for det, segs in obs.series.items()
+        }
+        return cls(obs, params, plans)
 
-def plan(
-    obs: Observation,
-    params: Extract1dParams,
-    *,
-    mode: str = "default",
-    prepared: dict[str, np.ndarray] | None = None,
-) -> ExtractionStage:
-    """Place the trace and aperture of every detector; the stage that extracts blocks.
-
-    Parameters
-    ----------
-    obs : Observation
-        The validated observation (spectroscopic).
-    params : Extract1dParams
-        Step parameters.
-    mode : {"default", "jwst"}
-        ``jwst`` drops flagged pixels from the sums instead of repairing them.
-    prepared : dict, optional
-        :func:`prepare` of ``obs`` when already made (else it is made here).
-
-    Returns
-    -------
-    ExtractionStage
-        The aperture of each detector is placed on the median image of the calints,
-        whichever source will feed the stage: a median of hundreds of integrations does
-        not see cosmic rays, and every route measures the same pixels.
-    """
-    _warn_settings_for_other_modes(obs.exp_type, params)
-    medians = prepared if prepared is not None else prepare(obs, mode)
-    plans = {
-        det: _plan_detector(segs, params, mode, det, medians[det])
-        for det, segs in obs.series.items()
-    }
-    return ExtractionStage(obs, params, plans)
+    def write(
+        self,
+        extraction: Extraction,
+        path: Path,
+        keywords: dict,
+        filename: str | None = None,
+    ) -> None:
+        """Write ``<product>_x1dints.fits``; ``keywords`` go into its primary header
+        (provenance and step status, see :func:`tso3.products.x1dints_keywords`);
+        ``filename``: the product's name when ``path`` is where it is staged."""
+        obs = self._obs
+        first = next(iter(obs.series.values()))
+        write_x1dints(
+            path,
+            extraction.spectra,
+            obs.int_times(),
+            primary=[s.primary_header for s in first],
+            asn_pool=obs.association.asn_pool,
+            asn_table=obs.association.asn_table,
+            extra_meta=keywords,
+            filename=filename,
+        )
 
 
 def _warn_settings_for_other_modes(exp_type: str, params: Extract1dParams) -> None:
@@ -551,27 +575,4 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         times=times,
         meta=spec_meta,
         trace_centre=None if setup.trace is None else np.asarray(setup.trace.center),
-    )
-
-
-def write(
-    extraction: Extraction,
-    obs: Observation,
-    path: Path,
-    keywords: dict,
-    filename: str | None = None,
-) -> None:
-    """Write ``<product>_x1dints.fits``; ``keywords`` go into its primary header
-    (provenance and step status, see :func:`tso3.products.x1dints_keywords`);
-    ``filename``: the product's name when ``path`` is where it is staged."""
-    first = next(iter(obs.series.values()))
-    write_x1dints(
-        path,
-        extraction.spectra,
-        obs.int_times(),
-        primary=[s.primary_header for s in first],
-        asn_pool=obs.association.asn_pool,
-        asn_table=obs.association.asn_table,
-        extra_meta=keywords,
-        filename=filename,
     )

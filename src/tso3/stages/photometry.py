@@ -52,8 +52,6 @@ from .blocks import Block, MeasuringStage
 log = logging.getLogger(__name__)
 
 #: The jwst step this stage stands for (its parameters, skip name and timing).
-STEP = "tso_photometry"
-
 #: Bytes of SCI per streamed block (ERR, the model and temporaries add about 4x).
 BLOCK_BYTES = 96 * 1024**2
 #: Integrations used to place a fixed aperture.
@@ -132,21 +130,13 @@ def _source_off_the_frame(seg: Segment, x: float, y: float, sci: np.ndarray | No
     return float(ix), float(iy)
 
 
-def prepare(obs: Observation, mode: str = "default") -> tuple[np.ndarray, np.ndarray] | None:
-    """What :func:`plan` needs from the arrays: SCI and DQ validity of a sample.
-
-    Up to CENTROID_SAMPLE integrations of the calints spread over the series (None in
-    jwst mode, which centroids every integration of each segment).  Reads the arrays
-    only, so a run can do it while it starts the crfints copies.
-    """
+def _sample(obs: Observation, mode: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """SCI and DQ validity of up to CENTROID_SAMPLE integrations of the calints spread
+    over the series (None in jwst mode, which centroids every integration of each
+    segment)."""
     if mode == "jwst":
         return None
     return sample_integrations(obs.segments, CENTROID_SAMPLE, with_valid=True)
-
-
-def needs_wcs(obs: Observation) -> bool:
-    """Always: the table gives the aperture's sky position (from the first segment)."""
-    return True
 
 
 @dataclass
@@ -175,7 +165,7 @@ def _plan(obs: Observation, params: TsoPhotometryParams, mode: str, sample) -> _
     }
     per_segment = mode == "jwst"
     if sample is None and not per_segment:
-        sample = prepare(obs, mode)
+        sample = _sample(obs, mode)
     if not _on_frame(x0, y0, seg0.shape):
         x0, y0 = _source_off_the_frame(seg0, x0, y0, None if per_segment else sample[0])
     if sample is not None and not np.any(sample[1]):
@@ -255,10 +245,11 @@ def _calibrate(block: np.ndarray, cal: Calibration) -> np.ndarray:
 class PhotometryStage(MeasuringStage):
     """Photometry of every block, at the aperture of the plan.
 
-    Made by :func:`plan`; consumes :class:`~tso3.stages.blocks.Block` s (from the
+    Made by :meth:`plan`; consumes :class:`~tso3.stages.blocks.Block` s (from the
     outlier pass or the files) and finishes into the ``phot.ecsv`` table.
     """
 
+    STEP = "tso_photometry"
     arrays = ("SCI", "ERR")
 
     def __init__(self, obs: Observation, plan: _Plan) -> None:
@@ -320,32 +311,52 @@ class PhotometryStage(MeasuringStage):
         parts = [p for seg in self._obs.segments for p in self._workers.results(seg.path)]
         return _table(self._obs, parts, self._plan)
 
+    @classmethod
+    def prepare(cls, obs: Observation, mode: str = "default"):
+        """What :meth:`plan` needs from the arrays: SCI and DQ validity of a sample
+        (:func:`_sample`).  Reads the arrays only, so a run can do it while it starts
+        the crfints copies."""
+        return _sample(obs, mode)
 
-def plan(
-    obs: Observation,
-    params: TsoPhotometryParams,
-    *,
-    mode: str = "default",
-    prepared=None,
-) -> PhotometryStage:
-    """Calibration and aperture of an imaging observation; the stage that measures blocks.
+    @classmethod
+    def needs_wcs(cls, obs: Observation) -> bool:
+        """Always: the table gives the aperture's sky position (from the first segment)."""
+        return True
 
-    Parameters
-    ----------
-    obs : Observation
-        The validated observation (imaging, metadata models open).
-    params : TsoPhotometryParams
-        Step parameters.
-    mode : {"default", "jwst"}
-        ``jwst``: each segment on its own, as the reference (see the module notes).
-    prepared : tuple, optional
-        :func:`prepare` of ``obs`` when already read (else it is read here).
+    @classmethod
+    def plan(
+        cls,
+        obs: Observation,
+        params: TsoPhotometryParams,
+        *,
+        mode: str = "default",
+        prepared=None,
+    ) -> PhotometryStage:
+        """Calibration and aperture of an imaging observation; the stage that measures
+        blocks.
 
-    Returns
-    -------
-    PhotometryStage
-    """
-    return PhotometryStage(obs, _plan(obs, params, mode, prepared))
+        Parameters
+        ----------
+        obs : Observation
+            The validated observation (imaging, metadata models open).
+        params : TsoPhotometryParams
+            Step parameters.
+        mode : {"default", "jwst"}
+            ``jwst``: each segment on its own, as the reference (see the module notes).
+        prepared : tuple, optional
+            :meth:`prepare` of ``obs`` when already read (else it is read here).
+
+        Returns
+        -------
+        PhotometryStage
+        """
+        return cls(obs, _plan(obs, params, mode, prepared))
+
+    def write(self, table: QTable, path: Path, provenance: dict | None = None) -> None:
+        """Write the ``phot.ecsv`` table, with the run's provenance in its meta."""
+        if provenance:
+            table.meta["tso3"] = provenance
+        write_phot_table(table, path)
 
 
 def _sky(seg: Segment, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -359,10 +370,3 @@ def _sky(seg: Segment, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     ra, dec = wcs(ux[0], ux[1])[:2]
     inv = np.ravel(inv)
     return np.asarray(ra, dtype=float)[inv], np.asarray(dec, dtype=float)[inv]
-
-
-def write(table: QTable, path: Path, provenance: dict | None = None) -> None:
-    """Write the ``phot.ecsv`` table, with the run's provenance in its meta."""
-    if provenance:
-        table.meta["tso3"] = provenance
-    write_phot_table(table, path)
