@@ -38,6 +38,7 @@ from ..errors import InputError, OutputExistsError
 from ..formats import INT_TIMES_COLUMNS, INT_TIMES_DTYPE, TIME_COLUMNS
 from .asdf_hdu import asdf_hdu
 from .atomic import StagedOutputs, output_folder
+from .x1dints_read import open_fits
 
 __all__ = ["LEGACY_SUFFIX", "legacy_paths", "write_legacy"]
 
@@ -106,13 +107,7 @@ def write_legacy(
         An export exists and ``overwrite`` is False.
     """
     source = Path(x1dints)
-    try:
-        hdul = fits.open(source, memmap=True)
-    except FileNotFoundError:
-        raise InputError(source, "file not found") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(source, f"not a readable FITS file ({exc})") from None
-    with hdul:
+    with open_fits(source, memmap=True) as hdul:
         spectra = _spectra_hdus(source, hdul)
         int_times = _int_times_hdu(source, hdul, spectra)
         groups = _rows_by_detector(spectra)

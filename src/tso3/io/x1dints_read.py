@@ -17,7 +17,7 @@ from tso3.errors import InputError
 from tso3.formats import INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
 from tso3.spectra import SpectraSet
 
-__all__ = ["TRACE_CENTRE_HDU", "TRACE_HDU", "X1dInts", "read_x1dints"]
+__all__ = ["TRACE_CENTRE_HDU", "TRACE_HDU", "X1dInts", "open_fits", "read_x1dints"]
 
 # INT_TIMES column feeding each per-row time column, as jwst's populate_time_keywords does
 _INT_TIMES_FOR = {
@@ -230,6 +230,16 @@ def _attach_trace(hdul: fits.HDUList, spectra: list[SpectraSet]) -> None:
         s.n_repaired = None if (rep < 0).all() else rep
 
 
+def open_fits(path: str | os.PathLike, *, memmap: bool = False) -> fits.HDUList:
+    """Open a FITS product, or say in one line why it cannot be (InputError)."""
+    try:
+        return fits.open(path, memmap=memmap)
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable FITS file ({exc})") from None
+
+
 def read_x1dints(path: str | os.PathLike) -> X1dInts:
     """Read an x1dints file in the current (jwst >= 1.19) or pre-2025 layout.
 
@@ -250,13 +260,7 @@ def read_x1dints(path: str | os.PathLike) -> X1dInts:
     tso3.errors.InputError
         The file is missing, not FITS, or holds no EXTRACT1D spectra.
     """
-    try:
-        hdul = fits.open(path, memmap=False)
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"not a readable FITS file ({exc})") from None
-    with hdul:
+    with open_fits(path) as hdul:
         try:
             primary = {k: v for k, v in hdul[0].header.items() if k not in ("COMMENT", "HISTORY")}
             int_times = None

@@ -63,8 +63,6 @@ from .soss import soss_orders
 
 log = logging.getLogger(__name__)
 
-#: The jwst step this stage stands for (its parameters, skip name and timing).
-
 #: Bytes per float32 array in a streamed block (four arrays are read).
 BLOCK_BYTES = 48 * 1024**2
 #: Integrations in the median image the trace and aperture are built from.
@@ -407,7 +405,7 @@ class ExtractionStage(MeasuringStage):
     the flagged pixels (default mode, ``repair``), and extracts the block.
     """
 
-    STEP = "extract_1d"
+    STEP = "extract_1d"  # the jwst step it stands for (parameters, skip name, timing)
     arrays = _ARRAYS
 
     def __init__(self, obs: Observation, params: Extract1dParams, plans: dict) -> None:

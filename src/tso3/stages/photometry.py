@@ -51,7 +51,6 @@ from .blocks import Block, MeasuringStage
 
 log = logging.getLogger(__name__)
 
-#: The jwst step this stage stands for (its parameters, skip name and timing).
 #: Bytes of SCI per streamed block (ERR, the model and temporaries add about 4x).
 BLOCK_BYTES = 96 * 1024**2
 #: Integrations used to place a fixed aperture.
@@ -249,7 +248,7 @@ class PhotometryStage(MeasuringStage):
     outlier pass or the files) and finishes into the ``phot.ecsv`` table.
     """
 
-    STEP = "tso_photometry"
+    STEP = "tso_photometry"  # the jwst step it stands for (parameters, skip name, timing)
     arrays = ("SCI", "ERR")
 
     def __init__(self, obs: Observation, plan: _Plan) -> None:
