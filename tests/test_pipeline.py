@@ -31,6 +31,7 @@ MODES = {
     "nrs_g395h": ({"nints": 60, "segments": 2, "detectors": ("NRS1", "NRS2")}, 2),
     "nrc_tsgrism": ({"nints": 80, "segments": 2}, 1),
     "mir_lrs-slitless": ({"nints": 60, "segments": 2}, 1),
+    "mir_lrs-fixedslit": ({"nints": 20, "segments": 2}, 1),  # FULL frames: 25 MB each
 }
 
 
@@ -168,7 +169,9 @@ def test_photometry_recovers_transit_and_centroids(runs, case):
     assert table.meta["tso3"]["parameters"]["tso_photometry"]["radius"] == [3.0]
 
 
-@pytest.mark.parametrize("case", ["nrs_brightobj", "nrs_g395h", "nrc_tsgrism", "mir_lrs-slitless"])
+@pytest.mark.parametrize(
+    "case", ["nrs_brightobj", "nrs_g395h", "nrc_tsgrism", "mir_lrs-slitless", "mir_lrs-fixedslit"]
+)
 def test_spectra_and_white_light(runs, case):
     sim, out, _ = runs[case]
     ndet = MODES[case][1]

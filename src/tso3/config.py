@@ -192,12 +192,14 @@ DEFAULT_EXTRACT_WIDTH: dict[str, float] = {
     "NRS_BRIGHTOBJ": 8.0,
     "NRC_TSGRISM": 10.0,
     "MIR_LRS-SLITLESS": 8.0,
+    "MIR_LRS-FIXEDSLIT": 8.0,
 }
 #: Gap (px) between the box and tso3's default background rows, per EXP_TYPE.
 DEFAULT_BKG_GAP: dict[str, float] = {
     "NRS_BRIGHTOBJ": 3.0,
     "NRC_TSGRISM": 6.0,
     "MIR_LRS-SLITLESS": 6.0,
+    "MIR_LRS-FIXEDSLIT": 6.0,  # the slit's own sky: ~11 px each side of a centred source
 }
 
 

@@ -95,20 +95,23 @@ def plot_outliers(
 
 
 def plot_median_frame(
-    path, image, center, lower, upper, *, dispaxis: int = 1, title: str = "", unit: str = ""
-) -> Path:
+    path, image, center, lower, upper, *, dispaxis: int = 1, title: str = "", unit: str = "",
+    window: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> Path:  # fmt: skip
     """Median frame with the fitted trace and the extraction aperture drawn on it.
 
     ``center``, ``lower``, ``upper`` are cross-dispersion positions per dispersion
     pixel (0-based, pixel centres); for DISPAXIS=2 they are x positions per row.  An
     asinh stretch over the 0.5-99.8 % range shows the faint end of a trace as well as
-    its core; the axes stay on the frame.
+    its core; the axes stay on the frame, or on ``window`` = ``((y0, y1), (x0, x1))``
+    (pixel index ranges, stop excluded), e.g. a slit within the full frame.
     """
     from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
 
     img = np.asarray(image, dtype=float)
+    (y0, y1), (x0, x1) = window or ((0, img.shape[0]), (0, img.shape[1]))
     fig, ax = plt.subplots(layout="none", figsize=(9.5, 4) if dispaxis == 1 else (5.5, 8))
-    finite = img[np.isfinite(img)]
+    finite = img[y0:y1, x0:x1][np.isfinite(img[y0:y1, x0:x1])]
     norm = None
     if finite.size:
         norm = ImageNormalize(finite, interval=PercentileInterval(99.3), stretch=AsinhStretch(0.05))
@@ -121,8 +124,8 @@ def plot_median_frame(
             ax.plot(disp, y, style, color="w", lw=0.8, label=label)
         else:
             ax.plot(y, disp, style, color="w", lw=0.8, label=label)
-    ax.set_xlim(-0.5, img.shape[1] - 0.5)
-    ax.set_ylim(-0.5, img.shape[0] - 0.5)  # an aperture edge past the subarray stays off
+    ax.set_xlim(x0 - 0.5, x1 - 0.5)
+    ax.set_ylim(y0 - 0.5, y1 - 0.5)  # an aperture edge past the subarray stays off
     ax.set_xlabel("x [pixel]")
     ax.set_ylabel("y [pixel]")
     if title and dispaxis == 2:  # a tall, narrow figure: the product name on its own line
@@ -291,6 +294,21 @@ def _target(obs) -> str:
     return str(target.catalog_name or target.proposer_name or "target")
 
 
+def _spectral_window(wavelength: np.ndarray, margin: int = 12):
+    """Where the frame has wavelengths (plus ``margin`` px) when that is under half of it
+    (a slit in a full frame), else None: the whole frame."""
+    rows = np.flatnonzero(np.isfinite(wavelength).any(axis=1))
+    cols = np.flatnonzero(np.isfinite(wavelength).any(axis=0))
+    if not rows.size:
+        return None
+    ny, nx = wavelength.shape
+    y0, y1 = max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, ny)
+    x0, x1 = max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, nx)
+    if (y1 - y0) * (x1 - x0) > 0.5 * ny * nx:
+        return None
+    return (int(y0), int(y1)), (int(x0), int(x1))
+
+
 def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
     paths = []
     detectors = {det for det, _ in extraction.setups}
@@ -302,6 +320,7 @@ def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
         lower, upper = _aperture_edges(setup.aperture.profile)
         centre = setup.trace.center if setup.trace is not None else (lower + upper) / 2
         image = setup.median.T if setup.dispaxis == 2 else setup.median
+        wavelength = setup.wavelength.T if setup.dispaxis == 2 else setup.wavelength
         paths.append(
             plot_median_frame(
                 out / f"median_frame{tag}.png",
@@ -312,6 +331,7 @@ def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
                 dispaxis=setup.dispaxis,
                 unit=str(obs.first.meta.bunit_data or ""),
                 title=f"{_target(obs)} - {obs.product_name} {_label(det, order, orders)}".rstrip(),
+                window=_spectral_window(wavelength),
             )  # fmt: skip
         )
         sets = [s for s in extraction.spectra if s.detector == det and s.spectral_order == order]

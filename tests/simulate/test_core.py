@@ -348,3 +348,33 @@ def test_association_and_truth_file(sims):
     assert names["mir_lrs-slitless"] == "jw09001-o004_t001_miri_p750l-slitlessprism"
     assert names["nrc_tsgrism"] == "jw09001-o004_t001_nircam_f322w2-grismr-subgrism64"
     assert len(sims["g395h"].files) == 4  # 2 segments x NRS1, NRS2 in one ASN
+
+
+def test_lrs_fixed_slit_is_the_full_frame_with_light_only_in_the_slit(tmp_path):
+    """MIR_LRS-FIXEDSLIT: spec2 keeps the FULL frame; wavelengths and the star are in the
+    slit only (about 44 columns), the imager field around it sees only dispersed sky."""
+    result = simulate("mir_lrs-fixedslit", tmp_path, nints=6, segments=2, seed=2)
+    assert result.truth["nints"] == 6 and len(result.files) == 2
+    with datamodels.open(result.files[0]) as model:
+        assert type(model).__name__ == "SlitModel"
+        assert model.meta.exposure.type == "MIR_LRS-FIXEDSLIT"
+        assert model.meta.visit.tsovisit is True
+        assert model.meta.subarray.name == "FULL"
+        assert model.data.shape == (3, 1024, 1032)
+        assert model.meta.wcsinfo.dispersion_direction == 2
+        assert model.meta.dither.dithered_ra == model.meta.target.ra  # DITH_RA, for jwst
+        assert model.meta.cal_step.pathloss == "COMPLETE"
+        wl = np.array(model.wavelength, float)
+        data = np.array(model.data[0], float)
+    columns = np.flatnonzero(np.isfinite(wl).any(axis=0))
+    assert columns[0] == 304 and columns[-1] == 347  # the slit's 44 columns
+    rows = np.flatnonzero(np.isfinite(wl).any(axis=1))
+    assert 3 <= rows[0] <= 8 and 390 <= rows[-1] <= 398
+    assert np.nanmin(wl) == pytest.approx(5.0, abs=0.05)
+    assert np.nanmax(wl) == pytest.approx(14.0, abs=0.05)
+    band = slice(rows[0], rows[-1] + 1)
+    star = np.nanmedian(data[band], axis=0)
+    assert 320 <= np.nanargmax(star) <= 330  # the source sits in the slit, near x = 325
+    sky_in, sky_out = np.nanmedian(star[306:312]), np.nanmedian(star[500:900])
+    assert sky_out > 2 * sky_in  # the field sees the dispersed sky
+    assert result.truth["product_name"] == "jw09001-o004_t001_miri_p750l"

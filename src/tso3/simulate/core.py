@@ -118,6 +118,7 @@ class _Detector:
     # spectroscopy only (dispersion-axis vectors)
     wavelength_1d: np.ndarray | None = None
     wavelength_2d: np.ndarray | None = None
+    cross_mask: np.ndarray | None = None  # 1 inside a slit, 0 outside (cross-dispersion)
     trace: np.ndarray | None = None
     fwhm: np.ndarray | None = None
     k: np.ndarray | None = None
@@ -308,6 +309,13 @@ def _setup_spectrum(spec: M.ModeSpec, p: dict, det: _Detector) -> float:
     cross = np.arange(n_cross)[:, None]
     shifted = np.arange(n_disp)[None, :] + 0.03 * (cross - trace[None, :])
     wl2d = np.interp(shifted, np.arange(n_disp), lam, left=np.nan, right=np.nan)
+    if spec.slit_window is not None:  # light and wavelengths only where the slit is
+        inside = np.zeros(n_cross, bool)
+        inside[slice(*spec.slit_window)] = True
+        wl2d[~inside] = np.nan
+        det.cross_mask = inside.astype(np.float32)
+        field = np.where(inside, 1.0, spec.field_background).astype(np.float32)
+        det.background *= field[:, None] if spec.dispaxis == 1 else field[None, :]
     det.wavelength_1d = lam
     det.wavelength_2d = wl2d if spec.dispaxis == 1 else wl2d.T.copy()
     det.trace = trace
@@ -338,6 +346,8 @@ def _render_block(spec, p, det: _Detector, state: dict, start: int, stop: int, s
             state["cross_dispersion_offset"][start:stop], det.trace, det.fwhm, n_cross
         )
         profile *= (det.electrons[None, :] * lc)[:, None, :]
+        if det.cross_mask is not None:
+            profile *= det.cross_mask[None, :, None]
         electrons = profile if spec.dispaxis == 1 else profile.transpose(0, 2, 1)
         weights = det.electrons * det.conv.ravel()
         white = lc @ weights / weights.sum()
@@ -413,11 +423,12 @@ def simulate(
     ----------
     mode : str
         EXP_TYPE in lower case: ``nrc_tsimage``, ``mir_image``, ``nrs_brightobj``,
-        ``nrc_tsgrism``, ``mir_lrs-slitless`` or ``nis_soss``.
+        ``nrc_tsgrism``, ``mir_lrs-slitless``, ``mir_lrs-fixedslit`` or ``nis_soss``.
     output_dir : path-like
         Where the files go (created if needed).
     nints : int, optional
-        Integrations in the exposure (default 120).
+        Integrations in the exposure (default 120; 40 for the full-frame
+        ``mir_lrs-fixedslit``).
     segments : int, optional
         Number of segment files per detector (default 3).
     seed : int
@@ -443,7 +454,7 @@ def simulate(
         For an unknown mode or parameter, or inconsistent sizes.
     """
     spec = _mode_spec(mode, detectors)
-    nints = 120 if nints is None else int(nints)
+    nints = spec.default_nints if nints is None else int(nints)
     segments = 3 if segments is None else int(segments)
     if nints < 2 or segments < 1 or segments > nints:
         raise ValueError(f"need nints >= 2 and 1 <= segments <= nints (got {nints}, {segments})")

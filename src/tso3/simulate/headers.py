@@ -80,6 +80,9 @@ def common_meta(spec, p, obs, times, shape, subarray, subsize, ref, dates) -> di
     if spec.exp_type == "NIS_SOSS":
         meta["meta.instrument.pupil_position"] = float(p["pwcpos"])
         meta["meta.aperture.name"] = f"NIS_{subarray}"
+    if spec.exp_type == "MIR_LRS-FIXEDSLIT":  # where assign_wcs puts the source (DITH_RA)
+        meta["meta.dither.dithered_ra"] = obs.ra
+        meta["meta.dither.dithered_dec"] = obs.dec
     if spec.spectroscopic:
         meta["meta.wcsinfo.dispersion_direction"] = spec.dispaxis
         meta["meta.wcsinfo.spectral_order"] = 1

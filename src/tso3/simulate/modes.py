@@ -68,6 +68,13 @@ class ModeSpec:
     feature_wavelength: float = 4.3
     ref_position: tuple[float, float] = (0.5, 0.5)  # planned (x, y) as fraction of shape
     substrt_by_subarray: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Cross-dispersion pixels [start, stop) of a slit in the frame (MIRI LRS fixed slit):
+    #: spec2 writes the whole subarray, with wavelengths (and the source) only in the slit.
+    slit_window: tuple[int, int] | None = None
+    #: Sky outside the slit, as a multiple of ``background`` (the imager field sees the
+    #: dispersed sky through the prism, the slit only its own narrow strip).
+    field_background: float = 1.0
+    default_nints: int = 120
 
     @property
     def spectroscopic(self) -> bool:
@@ -265,6 +272,42 @@ MODES: dict[str, ModeSpec] = {
         bands={"MIRIMAGE": Band(5.0, 12.0, 0.35, 0.95, "lrs", decreasing=True)},
         feature_wavelength=6.3,
         ref_position=(37.5 / 72.0, 0.7),
+    ),
+    # LRS through its 0.51" x 4.7" slit (Cycle 7 TSOs): calwebb_spec2 keeps the whole FULL
+    # frame (1024 x 1032) in a SlitModel; assign_wcs gives wavelengths inside the slit's
+    # bounding box only (about 44 columns around x = 326, 5-14 um over rows ~5-395).
+    "mir_lrs-fixedslit": ModeSpec(
+        exp_type="MIR_LRS-FIXEDSLIT",
+        instrument="MIRI",
+        detectors=("MIRIMAGE",),
+        model="slit",
+        filter="P750L",
+        pupil=None,
+        grating=None,
+        subarray="FULL",
+        subarray_shape=(1024, 1032),
+        substrt=(1, 1),
+        default_shape=(1024, 1032),
+        known_subarrays={(1024, 1032): "FULL"},
+        aperture="MIRIM_SLIT",
+        pixel_scale=0.11,
+        frame_time=2.77504,
+        ngroups=8,
+        gain=3.1,
+        read_noise=25.0,
+        photom=0.6,
+        bunit="MJy/sr",
+        star_electrons=2.0e7,
+        background=400.0,
+        blur_fwhm=1.2,
+        ref_wavelength=7.5,
+        dispaxis=2,
+        bands={"MIRIMAGE": Band(5.0, 14.0, 5.0 / 1023, 395.0 / 1023, "lrs", decreasing=True)},
+        feature_wavelength=6.3,
+        ref_position=(325.5 / 1032.0, 300.7 / 1024.0),
+        slit_window=(304, 348),
+        field_background=4.0,
+        default_nints=40,
     ),
 }
 

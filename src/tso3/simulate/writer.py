@@ -116,6 +116,8 @@ def cal_steps(spec: ModeSpec) -> dict[str, str]:
         done += ["srctype"]
         if spec.exp_type in ("NRS_BRIGHTOBJ", "NRC_TSGRISM"):
             done += ["extract_2d"]
+        if spec.exp_type == "MIR_LRS-FIXEDSLIT":  # slit losses of a centred point source
+            done += ["pathloss"]
         if spec.exp_type == "NRS_BRIGHTOBJ":
             done += ["wavecorr"]
             skipped += ["pathloss"]

@@ -49,6 +49,16 @@ def _gather(img: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return img[..., rows, cols]
 
 
+def _half_window(img: np.ndarray) -> int:
+    """Default half window: an eighth of the rows, or of the usable rows per column when
+    the frame is mostly outside the slit (MIRI LRS fixed slit: ~44 of 1032)."""
+    ny = img.shape[0]
+    finite = np.isfinite(img).sum(axis=0)
+    usable = int(np.median(finite[finite > 0])) if finite.any() else ny
+    hw = ny // 8
+    return max(3, hw if 2 * hw + 1 <= usable else usable // 8)
+
+
 def find_trace(
     median_image: np.ndarray,
     *,
@@ -79,7 +89,8 @@ def find_trace(
         Degree of the polynomial in x.
     half_window : int, optional
         Rows on each side of the peak used for centroid and width (default
-        ``max(3, ny // 8)``).
+        ``max(3, ny // 8)``, or an eighth of the usable rows when ``valid`` leaves fewer
+        than ``2 ny // 8 + 1`` per column, as in a slit within a larger frame).
     min_snr : float
         Minimum peak signal-to-noise for a column to count.
     clip : float
@@ -101,7 +112,7 @@ def find_trace(
     if valid is not None:
         v = np.asarray(valid, dtype=bool)
         img[~(v if v.ndim == 2 else np.broadcast_to(v[None, :], img.shape))] = np.nan
-    hw = int(half_window) if half_window is not None else max(3, ny // 8)
+    hw = int(half_window) if half_window is not None else _half_window(img)
     img -= bn.nanmedian(img, axis=0)[None, :]
     noise = 1.4826 * bn.nanmedian(np.abs(img), axis=0)
     finite_col = np.isfinite(img).sum(axis=0) >= min(ny, 2 * hw + 1)
