@@ -37,6 +37,12 @@ MODES = {
         "detectors": ("MIRIMAGE",),
         "product": "jw01366-o004_t001_miri_p750l-slitlessprism",
     },
+    "MIR_LRS-FIXEDSLIT": {
+        "model": "SlitModel", "dispaxis": 2, "slit": None, "subarray": "FULL",
+        "keywords": {"name": "MIRI", "filter": "P750L"},
+        "detectors": ("MIRIMAGE",),
+        "product": "jw01366-o004_t001_miri_p750l",
+    },
 }  # fmt: skip
 
 
@@ -52,9 +58,11 @@ def tso_segments(
     The mock's slit frame is in pixels (slit y = detector y), so ``source_ypos`` is where
     the WCS puts the source: jwst's ``use_source_posn`` moves the aperture there, while
     the light is at ``trace_at``.  (Its inverse transform reads the source position from
-    slit x, so both slit coordinates get the value.)  ``tilt`` (px per column) tilts the
-    trace and the WCS (:func:`tilted_wcs`, DISPAXIS=1).  ``prism``: NIRSpec CLEAR/PRISM
-    with SPORDER 0, as stage 2 writes prism data.
+    slit x, so both slit coordinates get the value.)  For the MIRI LRS fixed slit the
+    DITH_RA/DITH_DEC written map to column ``source_ypos`` through the transposed mock.
+    ``tilt`` (px per column) tilts the trace and the WCS (:func:`tilted_wcs`,
+    DISPAXIS=1).  ``prism``: NIRSpec CLEAR/PRISM with SPORDER 0, as stage 2 writes prism
+    data.
     """
     import stdatamodels.jwst.datamodels as dm
     from jwst.extract_1d.tests.helpers import (
@@ -93,6 +101,9 @@ def tso_segments(
                 model.name = setup["slit"]
             if setup["model"] == "SlitModel":
                 model.source_xpos = model.source_ypos = source_ypos  # the mock inverts to x
+            if exp_type == "MIR_LRS-FIXEDSLIT":  # the sky position the mock maps to x
+                meta.dither.dithered_ra = 45.0 + (source_ypos - 24.0) * 1e-7 / 3600
+                meta.dither.dithered_dec = 45.1 + (source_ypos - 24.0) * 0.1 / 3600
             meta.target.source_type = "POINT"
             dispaxis = setup["dispaxis"]
             meta.wcsinfo.dispersion_direction = dispaxis

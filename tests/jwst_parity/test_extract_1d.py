@@ -145,6 +145,25 @@ def test_slitless_modes_equal_jwst(tmp_path, jwst_step, exp_type, width, source_
 
 
 @pytest.mark.parametrize("width", [None, 6])
+@pytest.mark.parametrize("source_posn", [None, False])
+def test_lrs_fixed_slit_equal_jwst(tmp_path, jwst_step, width, source_posn):
+    """MIRI LRS fixed slit (a FULL-frame SlitModel, DISPAXIS=2): a point source's aperture
+    moves to where the WCS puts DITH_RA/DITH_DEC (jwst's default there), and with a width
+    follows the WCS trace; use_source_posn off keeps the JSON's aperture."""
+    asn = tso_segments(tmp_path / "in", "MIR_LRS-FIXEDSLIT", source_ypos=23.3)
+    extra = {} if width is None else {"extract_width": width}
+    ref = extract1d_json(tmp_path / "extract1d.json", "MIR_LRS-FIXEDSLIT", **extra)
+    step = {"override_extract1d": str(ref)}
+    if source_posn is not None:
+        step["use_source_posn"] = source_posn
+    result = assert_equal_jwst(asn, tmp_path, step)
+    with fits.open(result.x1dints) as hdul:
+        centre = hdul["EXTRACT1D"].header["EXTRXSTR"] + hdul["EXTRACT1D"].header["EXTRXSTP"]
+    # 1-based: the JSON's columns 21-28 are centred on 25.5, the source on 24.3
+    assert centre / 2 == pytest.approx(25.5 if source_posn is False else 24.3, abs=0.01)
+
+
+@pytest.mark.parametrize("width", [None, 6])
 def test_lrs_aperture_correction_equal_jwst(tmp_path, jwst_step, width):
     """A MIRI LRS APCORR reference: jwst interpolates the correction per element at
     (NPIXELS, WAVELENGTH) and scales the fluxes and variances; so must --mode jwst."""

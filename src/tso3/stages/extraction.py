@@ -56,7 +56,12 @@ from ..steps.extract import (
     profile_model,
     trace_half_width,
 )
-from ..steps.source_location import aperture_centre, slit_pixel_scale, slit_source_location
+from ..steps.source_location import (
+    aperture_centre,
+    sky_source_location,
+    slit_pixel_scale,
+    slit_source_location,
+)
 from ..steps.trace import Trace, find_trace, trace_timeseries
 from .blocks import Block, MeasuringStage
 from .soss import soss_orders
@@ -228,12 +233,17 @@ def _wcs_source(seg: Segment, ref: dict, shape, settings: dict):
     """jwst mode: the trace and the shift that put the aperture on the WCS's source.
 
     The nominal aperture's centre at the middle column moves to the source location the
-    WCS gives for SRCXPOS/SRCYPOS; with an extract width the aperture then follows the
-    WCS trace (:mod:`tso3.steps.source_location`).  Without a usable WCS, jwst keeps the
+    WCS gives for SRCXPOS/SRCYPOS (NIRSpec) or DITH_RA/DITH_DEC (MIRI LRS fixed slit);
+    with an extract width the aperture then follows the WCS trace
+    (:mod:`tso3.steps.source_location`).  Without a usable WCS, jwst keeps the
     nominal aperture, and so does this.
     """
     found = None
-    if seg.dispaxis == 1 and seg.wcs is not None:
+    if seg.exp_type == "MIR_LRS-FIXEDSLIT":
+        ra, dec = seg.keyword("DITH_RA"), seg.keyword("DITH_DEC")
+        if ra is not None and dec is not None and seg.wcs is not None:
+            found = sky_source_location(seg.wcs, shape[::-1], float(ra), float(dec))
+    elif seg.dispaxis == 1 and seg.wcs is not None:
         xpos = float(seg.sci_header.get("SRCXPOS") or 0.0)
         ypos = float(seg.sci_header.get("SRCYPOS") or 0.0)
         found = slit_source_location(seg.wcs, shape, xpos, ypos)

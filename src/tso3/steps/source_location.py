@@ -1,13 +1,14 @@
 """Where the WCS puts a slit's source on the detector, as jwst 3.0's extract_1d finds it.
 
 ``--mode jwst`` with ``use_source_posn`` on (jwst's default for NIRSpec fixed-slit and
-BOTS point sources) moves the extract1d aperture so that its centre at the middle column
-lies on the source position the WCS gives (SRCXPOS, SRCYPOS in the slit frame), and,
-with an ``extract_width``, makes it follow the trace the WCS predicts.  The functions
-here reproduce ``jwst.extract_1d.source_location`` for slits in the DISPAXIS=1
-orientation, literal quirks included: the trace is evaluated on ``arange(nx)``, not from
-the bounding box's start.  The default mode centres on the trace measured in the data
-instead (:mod:`tso3.steps.trace`).
+BOTS point sources and the MIRI LRS fixed slit) moves the extract1d aperture so that its
+centre at the middle column lies on the source position the WCS gives (NIRSpec: SRCXPOS,
+SRCYPOS in the slit frame; MIRI: DITH_RA, DITH_DEC on the sky), and, with an
+``extract_width``, makes it follow the trace the WCS predicts.  The functions here
+reproduce ``jwst.extract_1d.source_location`` for those two cases, literal quirks
+included: the trace is evaluated on ``arange(n)``, not from the bounding box's start.
+The default mode centres on the trace measured in the data instead
+(:mod:`tso3.steps.trace`).
 """
 
 from __future__ import annotations
@@ -40,25 +41,27 @@ def bounding_box(wcs, shape: tuple[int, int]) -> tuple[tuple[float, float], tupl
     return (float(x0), float(x1)), (float(y0), float(y1))
 
 
-def middle_from_wcs(wcs, box) -> tuple[float, float, float]:
-    """Middle column of the bounding box, and the mean wavelength along it.
+def middle_from_wcs(wcs, box, dispaxis: int = 1) -> tuple[float, float, float]:
+    """Middle of the bounding box along the dispersion, and the mean wavelength across it.
 
-    Returns ``(middle column, cross-dispersion pixel of that wavelength, wavelength)``
-    (DISPAXIS=1), as jwst's ``middle_from_wcs``.
+    Returns ``(middle dispersion pixel, cross-dispersion pixel of that wavelength,
+    wavelength)``, as jwst's ``middle_from_wcs`` (file orientation: the dispersion runs
+    along x for DISPAXIS=1, along y for DISPAXIS=2).
     """
-    height = int(round(box[1][1]))
-    middle = (box[0][0] + box[0][1]) / 2.0
-    x = np.full(height, middle)
-    y = np.arange(height, dtype=np.float64)
-    _, _, wavelengths = wcs(x, y)
+    disp, cross = (0, 1) if dispaxis == 1 else (1, 0)
+    width = int(round(box[cross][1]))
+    middle = (box[disp][0] + box[disp][1]) / 2.0
+    along = np.full(width, middle)
+    across = np.arange(width, dtype=np.float64)
+    _, _, wavelengths = wcs(along, across) if dispaxis == 1 else wcs(across, along)
     wavelengths = np.asarray(wavelengths, dtype=np.float64)
     order = np.argsort(wavelengths)
     valid = np.isfinite(wavelengths[order])
     mean = np.nanmean(wavelengths) if valid.any() else np.nan
     if np.isnan(mean) or np.allclose(wavelengths, mean):
-        return middle, float(np.mean(y)), float(mean)
-    cross = np.interp(mean, wavelengths[order][valid], y[order[valid]])
-    return middle, float(cross), float(mean)
+        return middle, float(np.mean(across)), float(mean)
+    position = np.interp(mean, wavelengths[order][valid], across[order[valid]])
+    return middle, float(position), float(mean)
 
 
 def slit_source_location(
@@ -111,6 +114,56 @@ def _slit_trace(wcs, shape, box, source_xpos: float, source_ypos: float) -> np.n
     full = np.full(shape[1], np.nan)
     start = int(np.ceil(box[0][0]))
     full[start : start + nx] = follow(np.arange(nx))  # arange(nx), as jwst
+    return full
+
+
+def sky_source_location(
+    wcs, shape: tuple[int, int], ra: float, dec: float
+) -> SourceLocation | None:
+    """The source position and trace of a MIRI LRS fixed slit from its WCS (DISPAXIS=2).
+
+    As jwst's ``location_from_wcs`` for MIR_LRS-FIXEDSLIT: the sky position where
+    assign_wcs put the source (DITH_RA, DITH_DEC) taken back to the detector at the mean
+    wavelength of the middle row; the trace from the same position at every wavelength.
+
+    Parameters
+    ----------
+    wcs : gwcs.WCS
+        detector (x, y) -> (RA, Dec, wavelength), with an inverse.
+    shape : (ny, nx)
+        Frame shape (file orientation).
+    ra, dec : float
+        Sky position of the source (deg).
+
+    Returns
+    -------
+    SourceLocation or None
+        ``location`` is an x (column), ``middle`` a row and ``trace`` one x per row; None
+        when the WCS puts the source outside its bounding box or nowhere.
+    """
+    box = bounding_box(wcs, shape)
+    middle, _, middle_wl = middle_from_wcs(wcs, box, dispaxis=2)
+    location = float(np.asarray(wcs.backward_transform(ra, dec, middle_wl)[0]))
+    if not np.isfinite(location) or not box[0][0] <= location <= box[0][1]:
+        return None
+    trace = _sky_trace(wcs, shape, box, ra, dec)
+    return SourceLocation(int(np.round(middle)), middle_wl, location, trace)
+
+
+def _sky_trace(wcs, shape, box, ra: float, dec: float) -> np.ndarray:
+    """jwst's ``_miri_trace_from_wcs``: the source's detector x for every row."""
+    from gwcs.wcstools import grid_from_bounding_box
+    from scipy.interpolate import interp1d
+
+    x, y = grid_from_bounding_box(box)
+    ny = int(box[1][1] - box[1][0])
+    _, _, wavelength = wcs(x, y)
+    waves = np.linspace(np.nanmin(wavelength), np.nanmax(wavelength), ny)
+    trace_x, trace_y = wcs.backward_transform(np.full(ny, ra), np.full(ny, dec), waves)
+    follow = interp1d(trace_y, trace_x, fill_value="extrapolate")
+    full = np.full(shape[0], np.nan)
+    start = int(np.ceil(box[1][0]))
+    full[start : start + ny] = follow(np.arange(ny))  # arange(ny), as jwst
     return full
 
 
