@@ -43,6 +43,9 @@ def bases(tmp_path_factory):
         out[mode] = simulate(mode, root / mode, nints=NINTS, segments=3, seed=5).asn_path.parent
     sim = simulate("nis_soss", root / "soss", nints=8, segments=2, seed=5, subarray="SUBSTRIP96")
     out["nis_soss"] = sim.asn_path.parent
+    sim = simulate("nis_soss", root / "stripes", nints=8, segments=2, seed=5,
+                   subarray="SUB680STRIPE_SOSS")  # fmt: skip
+    out["soss_stripes"] = sim.asn_path.parent
     return out
 
 
@@ -532,6 +535,47 @@ def _(d):
     for path in segments(d):
         del_keyword(path, "PUPIL")
     return Case(0, "PUPIL", nints=8)
+
+
+# superstripe SOSS
+
+
+def stripe_rows_of_both_segments(out: Path, err: str) -> None:
+    """The x1dints holds every segment's INT_TIMES_STRIPE rows (jwst 3.0 kept one)."""
+    with fits.open(next(out.glob("*_x1dints.fits"))) as hdul:
+        rows = hdul["INT_TIMES_STRIPE"].data
+        assert rows["integration_number"].tolist() == np.repeat(np.arange(1, 9), 3).tolist()
+        assert rows["stripe_number"].tolist() == [1, 2, 3] * 8
+        assert np.all(np.diff(rows["int_mid_MJD_UTC"]) > 0)
+
+
+@case("superstripe_products_hold_every_segment", base="soss_stripes")
+def _(d):
+    return Case(0, "", nints=8, check=stripe_rows_of_both_segments)
+
+
+@case("superstripe_without_stripe_table", base="soss_stripes")
+def _(d):
+    drop_hdu(segments(d)[1], "INT_TIMES_STRIPE")
+    return Case(2, "seg002_nis_calints.fits: SUBARRAY=SUB680STRIPE_SOSS reads 3 stripes")
+
+
+@case("superstripe_unknown_subarray", base="soss_stripes")
+def _(d):
+    for path in segments(d):
+        set_keyword(path, "SUBARRAY", "SUB99STRIPE_SOSS")
+    return Case(2, "SUBARRAY=SUB99STRIPE_SOSS: not one of")
+
+
+@case("superstripe_unequal_stripes", base="soss_stripes")
+def _(d):
+    def change(hdul):
+        rows = np.array(hdul["INT_TIMES_STRIPE"].data)
+        keep = ~((rows["integration_number"] == 6) & (rows["stripe_number"] == 3))
+        hdul["INT_TIMES_STRIPE"] = fits.BinTableHDU(rows[keep], name="INT_TIMES_STRIPE")
+
+    rewrite(segments(d)[1], change)
+    return Case(2, "integration 6 has stripes 1-2; SUBARRAY=SUB680STRIPE_SOSS reads stripes 1-3")
 
 
 # bad parameters

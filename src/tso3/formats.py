@@ -16,6 +16,9 @@ __all__ = [
     "CENTROID_COLUMNS",
     "INT_TIMES_COLUMNS",
     "INT_TIMES_DTYPE",
+    "INT_TIMES_STRIPE_COLUMNS",
+    "INT_TIMES_STRIPE_DTYPE",
+    "SOSS_SUPERSTRIPES",
     "PHOT_COLUMNS",
     "PHOT_META_KEYS",
     "PROVENANCE_KEYWORDS",
@@ -44,6 +47,28 @@ INT_TIMES_COLUMNS = (
 INT_TIMES_DTYPE = np.dtype(
     [(name, np.int32 if name == "integration_number" else np.float64) for name in INT_TIMES_COLUMNS]
 )
+
+#: Columns of INT_TIMES_STRIPE (superstripe data: one row per stripe of every
+#: integration), in file order.
+INT_TIMES_STRIPE_COLUMNS = INT_TIMES_COLUMNS[:1] + ("stripe_number",) + INT_TIMES_COLUMNS[1:]
+
+#: dtype of INT_TIMES_STRIPE (native byte order), as :data:`INT_TIMES_DTYPE`.
+INT_TIMES_STRIPE_DTYPE = np.dtype(
+    [(n, np.int32 if n in ("integration_number", "stripe_number") else np.float64)
+     for n in INT_TIMES_STRIPE_COLUMNS]
+)  # fmt: skip
+
+#: NIRISS SOSS superstripe subarrays: SUBARRAY -> columns per stripe.  Stage 1 reassembles
+#: each integration's stripes into a SUBSTRIP256-sized frame (256 x 2048); the 2040
+#: science columns 4-2043 are read stripe after stripe, starting at column 2043 (the
+#: detector's slow axis runs against x), so each block of columns has its own times,
+#: INT_TIMES_STRIPE (jwst.lib.stripe_utils).
+SOSS_SUPERSTRIPES = {
+    "SUB17STRIPE_SOSS": 17,
+    "SUB60STRIPE_SOSS": 60,
+    "SUB204STRIPE_SOSS": 204,
+    "SUB680STRIPE_SOSS": 680,
+}
 
 # --- EXTRACT1D tables of x1dints ---------------------------------------------------------
 

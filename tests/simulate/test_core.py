@@ -378,3 +378,39 @@ def test_lrs_fixed_slit_is_the_full_frame_with_light_only_in_the_slit(tmp_path):
     sky_in, sky_out = np.nanmedian(star[306:312]), np.nanmedian(star[500:900])
     assert sky_out > 2 * sky_in  # the field sees the dispersed sky
     assert result.truth["product_name"] == "jw09001-o004_t001_miri_p750l"
+
+
+def test_soss_superstripe_frames_and_stripe_times(tmp_path):
+    """SUB680STRIPE_SOSS: SUBSTRIP256-sized frames of 3 stripes; INT_TIMES spans each
+    frame's stripes (jwst's generate_stripe_int_times) and INT_TIMES_STRIPE keeps them."""
+    result = simulate("nis_soss", tmp_path, nints=6, segments=2, seed=4,
+                      subarray="SUB680STRIPE_SOSS")  # fmt: skip
+    with fits.open(result.files[1]) as hdul:
+        assert hdul[0].header["SUBARRAY"] == "SUB680STRIPE_SOSS"
+        assert hdul[0].header["SUBSTRT2"] == 1793 and hdul["SCI"].shape == (3, 256, 2048)
+        frames = hdul["INT_TIMES"].data
+        stripes = hdul["INT_TIMES_STRIPE"].data
+    assert frames["integration_number"].tolist() == [4, 5, 6]
+    assert stripes["integration_number"].tolist() == [4, 4, 4, 5, 5, 5, 6, 6, 6]
+    assert stripes["stripe_number"].tolist() == [1, 2, 3] * 3
+    for scale in ("MJD_UTC", "BJD_TDB"):
+        start, end = stripes[f"int_start_{scale}"], stripes[f"int_end_{scale}"]
+        np.testing.assert_array_equal(frames[f"int_start_{scale}"], start[::3])
+        np.testing.assert_array_equal(frames[f"int_end_{scale}"], end[2::3])
+        np.testing.assert_allclose(frames[f"int_mid_{scale}"], (start[::3] + end[2::3]) / 2)
+        assert np.all(start[1:] > end[:-1])  # stripes read one after the other
+    # a stripe is a 684-column frame (680 + 4 reference columns) of the SUBSTRIP256 time
+    stripe_s = (stripes["int_end_MJD_UTC"][0] - stripes["int_start_MJD_UTC"][0]) * 86400
+    ngroups = fits.getheader(result.files[0])["NGROUPS"]
+    assert stripe_s == pytest.approx(ngroups * 5.494 * 684 / 2048, rel=1e-6)
+    # the transit is drawn at each column's stripe time (the frame's for reference columns)
+    from tso3.simulate.stripes import column_times, superstripe_times
+
+    p = {**result.truth["params"]}
+    frames_t, stripes_t = superstripe_times(6, "SUB680STRIPE_SOSS", p)
+    np.testing.assert_array_equal(frames_t.mid_bjd[3:], frames["int_mid_BJD_TDB"])
+    when = column_times(stripes_t, frames_t, "SUB680STRIPE_SOSS")
+    assert when.shape == (6, 2048)
+    np.testing.assert_array_equal(when[3, [2043, 1364, 1363, 684, 683, 4]],
+                                  stripes["int_mid_BJD_TDB"][[0, 0, 1, 1, 2, 2]])  # fmt: skip
+    assert when[3, 0] == when[3, 2047] == frames["int_mid_BJD_TDB"][0]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from ..formats import SOSS_SUPERSTRIPES
 from .association import (
     Association,
     collect_inputs,
@@ -32,6 +33,7 @@ from .segments import (
     read_segment,
 )
 from .soss_models import PWCPOS_BOUNDS
+from .stripes import stripe_count
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,13 @@ class Observation:
         segs = self.series[detector or self.detectors[0]]
         return np.concatenate([s.int_times for s in segs])
 
+    def stripe_times(self, detector: str | None = None) -> np.ndarray | None:
+        """INT_TIMES_STRIPE rows of one detector's series (superstripe data), else None."""
+        segs = self.series[detector or self.detectors[0]]
+        if any(s.stripe_times is None for s in segs):
+            return None
+        return np.concatenate([s.stripe_times for s in segs])
+
     def integration_ranges(self) -> str:
         """The integrations present, per detector: ``"1-300"``, ``"NRS1 1-300, NRS2 1-300"``."""
         ranges = {det: f"{segs[0].intstart}-{segs[-1].intend}" for det, segs in self.series.items()}
@@ -129,6 +138,13 @@ class Observation:
                 f"({segs[0].intstart}-{segs[-1].intend}), frame {first.shape[1]}x{first.shape[2]}, "
                 f"MJD {times['int_mid_MJD_UTC'][0]:.5f}-{times['int_mid_MJD_UTC'][-1]:.5f} "
                 f"({span_h:.2f} h)"
+            )
+        if first.stripe_times is not None:
+            subarray = str(first.keyword("SUBARRAY"))
+            lines.append(
+                f"stripes     {stripe_count(subarray)} per integration ({subarray}), "
+                f"{SOSS_SUPERSTRIPES[subarray.upper()]} columns each, read one after the "
+                "other: INT_TIMES_STRIPE has their times"
             )
         return "\n".join(lines)
 
@@ -291,7 +307,7 @@ def _complete_times(series: dict[str, list[Segment]]) -> tuple[int, list[str]]:
 
 
 #: NIS_SOSS subarrays tso3 extracts (the GR700XD trace models are defined for them).
-SOSS_SUBARRAYS = ("SUBSTRIP256", "SUBSTRIP96", "FULL")
+SOSS_SUBARRAYS = ("SUBSTRIP256", "SUBSTRIP96", "FULL", *SOSS_SUPERSTRIPES)
 
 
 def check_soss_setup(seg: Segment) -> str:

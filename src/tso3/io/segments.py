@@ -33,6 +33,7 @@ from astropy.io import fits
 from ..errors import InputError
 from ..formats import INT_TIMES_COLUMNS, INT_TIMES_DTYPE
 from .header_meta import header_meta, header_value
+from .stripes import segment_stripe_times, stripe_count
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class Segment:
     wavelength_image: np.ndarray | None = field(default=None, repr=False)
     #: no ERR value > 0 in the first integration (ERR all zero or NaN)
     err_unusable: bool = False
+    #: superstripe data: INT_TIMES_STRIPE rows of this segment (:mod:`tso3.io.stripes`)
+    stripe_times: np.ndarray | None = field(default=None, repr=False)
     # shared by every stored_at() view, so the tree is parsed once, by one thread
     _slot: _WcsSlot = field(default_factory=_WcsSlot, repr=False, compare=False)
 
@@ -361,7 +364,8 @@ def read_segment(path: str | os.PathLike) -> Segment:
     InputError
         Unreadable or truncated FITS, no SCI cube, data not 3-D, cubes of different
         shapes, INTSTART/INTEND not matching SCI, a non-integer NINTS, INTSTART, INTEND,
-        EXSEGNUM or EXSEGTOT, missing EXP_TYPE, malformed ASDF tree.
+        EXSEGNUM or EXSEGTOT, missing EXP_TYPE, malformed ASDF tree, a superstripe
+        segment without a complete INT_TIMES_STRIPE table.
     """
     path = Path(path)
     try:
@@ -414,6 +418,11 @@ def read_segment(path: str | os.PathLike) -> Segment:
             err_unusable = not bool(np.any(np.asarray(hdul["ERR"].section[0]) > 0))
         if "ASDF" in names:
             check_tree(path, hdul)
+        stripe_times = None
+        subarray = str(primary.get("SUBARRAY", "")).upper()
+        if exp_type == "NIS_SOSS" and stripe_count(subarray):
+            stripes = hdul["INT_TIMES_STRIPE"].data if "INT_TIMES_STRIPE" in names else None
+            stripe_times = segment_stripe_times(path, subarray, stripes, intstart, intend, shape[2])
         wavelength = None
         if "WAVELENGTH" in names and hdul["WAVELENGTH"].header.get("NAXIS", 0) == 2:
             wavelength = np.asarray(hdul["WAVELENGTH"].data, dtype=np.float64)
@@ -428,6 +437,7 @@ def read_segment(path: str | os.PathLike) -> Segment:
         hdu_names=names,
         wavelength_image=wavelength,
         err_unusable=err_unusable,
+        stripe_times=stripe_times,
     )
 
 

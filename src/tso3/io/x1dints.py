@@ -7,7 +7,9 @@ writes through stdatamodels (see ``docs/products.md``), and read back by
 - PRIMARY from the first segment's primary header, with INTSTART/INTEND/EXPSTART/EXPEND/EXPMID
   blended over all segments, ASNPOOL/ASNTABLE and the S_* step statuses set, SRCTYPE removed,
   DATAMODL = TSOMultiSpecModel;
-- INT_TIMES with every integration of the exposure;
+- INT_TIMES with every integration of the exposure; for superstripe data then
+  INT_TIMES_STRIPE, every stripe of those integrations (all segments, where jwst 3.0
+  keeps one segment's);
 - one EXTRACT1D per :class:`~tso3.spectra.SpectraSet`, in the given order, one row per
   integration, 27 columns;
 - ``TSO3_TRACE`` and ``TSO3_TRACE_CENTRE`` (tso3 additions): per-integration trace
@@ -34,7 +36,13 @@ import numpy as np
 from astropy.io import fits
 
 from tso3.errors import OutputExistsError
-from tso3.formats import EXTRACT1D_KEYWORDS, INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
+from tso3.formats import (
+    EXTRACT1D_KEYWORDS,
+    INT_TIMES_DTYPE,
+    INT_TIMES_STRIPE_DTYPE,
+    TIME_COLUMNS,
+    VECTOR_COLUMNS,
+)
 from tso3.io.asdf_hdu import asdf_hdu
 from tso3.io.atomic import atomic_output
 from tso3.io.x1dints_read import (
@@ -275,11 +283,12 @@ def _spec_hdu(
     return hdu
 
 
-def _int_times_hdu(int_times: np.ndarray) -> fits.BinTableHDU:
-    rows = np.zeros(len(int_times), dtype=INT_TIMES_DTYPE.newbyteorder(">"))
-    for name in INT_TIMES_DTYPE.names:
-        rows[name] = np.asarray(int_times[name])
-    return fits.BinTableHDU(data=rows.view(fits.FITS_rec), name="INT_TIMES", ver=1)
+def _int_times_hdu(int_times: np.ndarray, name: str = "INT_TIMES") -> fits.BinTableHDU:
+    dtype = INT_TIMES_STRIPE_DTYPE if name == "INT_TIMES_STRIPE" else INT_TIMES_DTYPE
+    rows = np.zeros(len(int_times), dtype=dtype.newbyteorder(">"))
+    for column in dtype.names:
+        rows[column] = np.asarray(int_times[column])
+    return fits.BinTableHDU(data=rows.view(fits.FITS_rec), name=name, ver=1)
 
 
 def _per_int(values, n: int, fill, dtype) -> np.ndarray:
@@ -365,6 +374,7 @@ def write_x1dints(
     spectra: Sequence[SpectraSet],
     int_times: np.ndarray | None,
     *,
+    stripe_times: np.ndarray | None = None,
     primary,
     asn_pool: str | None = None,
     asn_table: str | None = None,
@@ -382,6 +392,9 @@ def write_x1dints(
         One EXTRACT1D extension each, in this order (ASN order, then order/detector).
     int_times : numpy.ndarray or None
         INT_TIMES rows of the whole exposure (structured array with the 7 standard columns).
+    stripe_times : numpy.ndarray or None
+        Superstripe data: INT_TIMES_STRIPE rows of every stripe of those integrations,
+        written after INT_TIMES (jwst keeps them since 2.0; every segment's rows here).
     primary : astropy.io.fits.Header, mapping of FITS keywords, or a sequence of these
         Primary header(s), one per segment; the first gives the keywords, all are
         blended (INTSTART min, INTEND max, EXPSTART min, EXPEND max, EXPMID mean).
@@ -418,6 +431,8 @@ def write_x1dints(
     hdus: list[fits.hdu.base.ExtensionHDU] = []
     if int_times is not None:
         hdus.append(_int_times_hdu(int_times))
+    if stripe_times is not None:
+        hdus.append(_int_times_hdu(stripe_times, "INT_TIMES_STRIPE"))
     exp_type = header.get("EXP_TYPE")
     detector = header.get("DETECTOR")
     s_region = next((s.meta["S_REGION"] for s in spectra if s.meta.get("S_REGION")), None)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..formats import SOSS_SUPERSTRIPES
 from ..parallel import Cores, cores
-from . import headers, noise, scenes, soss, writer
+from . import headers, noise, scenes, soss, stripes, writer
 from . import modes as M
 from .times import ExposureTimes, exposure_times
-from .transit import orbit_from_duration, orbit_separation, transit_flux
+from .transit import orbit_for, orbit_separation, transit_flux
 from .truth import build_truth
 
 #: Integrations rendered per block: bounds the temporaries, and fixes the random streams
@@ -440,7 +441,8 @@ def simulate(
         accept only their own detector.
     subarray : str, optional
         A named subarray of the mode (its frame size), e.g. ``SUBSTRIP96`` for
-        ``nis_soss``; instead of ``shape``.
+        ``nis_soss``; instead of ``shape``.  ``nis_soss`` also takes the superstripe
+        subarrays ``SUB17STRIPE_SOSS`` ... ``SUB680STRIPE_SOSS`` (:mod:`.stripes`).
     **params
         Physical and observational parameters; see ``DEFAULTS`` and ``docs/simulate.md``.
 
@@ -458,8 +460,18 @@ def simulate(
     segments = 3 if segments is None else int(segments)
     if nints < 2 or segments < 1 or segments > nints:
         raise ValueError(f"need nints >= 2 and 1 <= segments <= nints (got {nints}, {segments})")
-    if subarray is not None:
+    striped = spec.exp_type == "NIS_SOSS" and str(subarray).upper() in SOSS_SUPERSTRIPES
+    if striped:
+        subarray = str(subarray).upper()
+        if shape is not None:
+            raise ValueError(f"subarray {subarray!r}: give it without shape")
+        if params.get("frame_time") is None and params.get("integration_time") is None:
+            params["frame_time"] = stripes.stripe_frame_time(subarray, spec.frame_time)
+        shape = stripes.FRAME_SHAPE
+    elif subarray is not None:
         sizes = {name.upper(): size for size, name in spec.known_subarrays.items()}
+        if spec.exp_type == "NIS_SOSS":
+            sizes.update({name: stripes.FRAME_SHAPE for name in SOSS_SUPERSTRIPES})
         if shape is not None or str(subarray).upper() not in sizes:
             raise ValueError(
                 f"subarray {subarray!r}: give one of {', '.join(sizes) or 'none'} "
@@ -473,24 +485,26 @@ def simulate(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    times = exposure_times(
-        nints,
-        float(p["expstart"]),
-        float(p["frame_time"]),
-        int(p["ngroups"]),
-        float(p["barycentric_offset"]),
-    )
-    orbit = _orbit(p, times)
-    z = orbit_separation(times.mid_bjd, orbit["t0"], orbit["period"], orbit["a_rs"], orbit["inc"])
+    if striped:  # columns are read stripe after stripe: each has its own times
+        times, stripe_times = stripes.superstripe_times(nints, subarray, p)
+    else:
+        times = exposure_times(nints, float(p["expstart"]), float(p["frame_time"]),
+                               int(p["ngroups"]), float(p["barycentric_offset"]))  # fmt: skip
+    orbit = orbit_for(p, times.start_bjd[0], times.end_bjd[-1])
+    elements = (orbit["t0"], orbit["period"], orbit["a_rs"], orbit["inc"])
+    z = orbit_separation(times.mid_bjd, *elements)
     ny, nx = shape
     ref = (spec.ref_position[0] * nx - 0.5, spec.ref_position[1] * ny - 0.5)  # 0-based
     state = {
-        "z": z,
+        # (nints,), or (nints, nx) when each column is read at its own time
+        "z": orbit_separation(stripes.column_times(stripe_times, times, subarray), *elements)
+        if striped
+        else z,
         "transit_model": transit_flux(z, np.sqrt(float(p["depth"])), p["u1"], p["u2"]),
         "fwhm": float(M.diffraction_fwhm(spec, spec.ref_wavelength)),
     }
     state.update(_pointing(spec, p, times, np.random.default_rng([seed, 0]), ref))
-    subarray, subsize = M.subarray_name(spec, shape)
+    subarray, subsize = (subarray, shape) if striped else M.subarray_name(spec, shape)
     dets = _setup_detectors(spec, p, shape, times, seed, subarray)
     obs = writer.Observation(
         program=str(p["program"]).zfill(5),
@@ -536,6 +550,9 @@ def simulate(
                 arrays=arrays,
                 meta=meta,
                 int_times=times.int_times_table(start, stop),
+                stripe_times=stripes.stripe_table(stripe_times, subarray, start, stop)
+                if striped
+                else None,
                 wavelength=det.wavelength_2d,
                 wcs=wcs,
                 slit=headers.slit_meta(spec, shape, subsize),
@@ -555,30 +572,3 @@ def simulate(
     truth_path = output_dir / f"{name}_truth.json"
     writer.write_truth(truth_path, truth)
     return SimulationResult(asn_path=asn_path, files=files, truth_path=truth_path, truth=truth)
-
-
-def _orbit(p: dict, times: ExposureTimes) -> dict[str, float]:
-    """Orbit from the parameters: (a/Rs, inc) if both given, else from duration + impact."""
-    k = float(np.sqrt(p["depth"]))
-    span = times.end_bjd[-1] - times.start_bjd[0]
-    t0 = 0.5 * (times.start_bjd[0] + times.end_bjd[-1]) if p["t0"] is None else float(p["t0"])
-    period = float(p["period"])
-    if p["a_rs"] is not None and p["inc"] is not None:
-        a_rs, inc = float(p["a_rs"]), float(p["inc"])
-        impact = a_rs * np.cos(np.radians(inc))
-        arg = np.sqrt(max((1 + k) ** 2 - impact**2, 0.0)) / (a_rs * np.sin(np.radians(inc)))
-        duration = period / np.pi * np.arcsin(min(arg, 1.0))
-    else:
-        # Default: the transit fills 40% of the exposure, leaving baseline on both sides.
-        duration = 0.4 * span if p["duration"] is None else float(p["duration"]) / 24.0
-        impact = float(p["impact"])
-        a_rs, inc = orbit_from_duration(duration, period, impact, k)
-    return {
-        "t0": t0,
-        "period": period,
-        "a_rs": a_rs,
-        "inc": inc,
-        "impact": float(impact),
-        "duration_hours": float(duration * 24.0),
-        "k": k,
-    }

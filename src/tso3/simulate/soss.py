@@ -95,7 +95,7 @@ def order_electrons(
     """Star electrons of a block (n, ny, nx) from every order, and each order's white light.
 
     ``offset`` (n,) is the cross-dispersion shift of each integration, ``z`` (n,) the
-    star-planet separation.
+    star-planet separation (or (n, nx), one per column, for superstripe readouts).
     """
     total = None
     whites = []
@@ -103,7 +103,8 @@ def order_electrons(
     fwhm = np.full(orders[0].trace.size, HORN_FWHM, np.float32)
     for o in orders:
         trace = np.where(np.isfinite(o.trace), o.trace, -1000.0)  # off the subarray: no light
-        lc = transit_flux(z[:, None], o.k[None, :], u1, u2).astype(np.float32)
+        zz = z[:, None] if z.ndim == 1 else z  # (n, nx): columns read at their own times
+        lc = transit_flux(zz, o.k[None, :], u1, u2).astype(np.float32)
         profile = 0.5 * (
             scenes.spectral_trace_cube(offset, trace - half, fwhm, ny)
             + scenes.spectral_trace_cube(offset, trace + half, fwhm, ny)

@@ -184,3 +184,32 @@ def orbit_from_duration(
     a_sin_i = np.sqrt((1 + k) ** 2 - impact**2) / np.sin(np.pi * duration / period)
     a_rs = float(np.hypot(a_sin_i, impact))
     return a_rs, float(np.degrees(np.arccos(impact / a_rs)))
+
+
+def orbit_for(p: dict, start: float, end: float) -> dict[str, float]:
+    """The orbit of the simulation parameters ``p`` for an exposure from ``start`` to
+    ``end`` (BJD_TDB): (a/Rs, inc) if both given, else from duration + impact; mid-transit
+    ``t0`` at mid-exposure unless given."""
+    k = float(np.sqrt(p["depth"]))
+    span = end - start
+    t0 = 0.5 * (start + end) if p["t0"] is None else float(p["t0"])
+    period = float(p["period"])
+    if p["a_rs"] is not None and p["inc"] is not None:
+        a_rs, inc = float(p["a_rs"]), float(p["inc"])
+        impact = a_rs * np.cos(np.radians(inc))
+        arg = np.sqrt(max((1 + k) ** 2 - impact**2, 0.0)) / (a_rs * np.sin(np.radians(inc)))
+        duration = period / np.pi * np.arcsin(min(arg, 1.0))
+    else:
+        # Default: the transit fills 40% of the exposure, leaving baseline on both sides.
+        duration = 0.4 * span if p["duration"] is None else float(p["duration"]) / 24.0
+        impact = float(p["impact"])
+        a_rs, inc = orbit_from_duration(duration, period, impact, k)
+    return {
+        "t0": t0,
+        "period": period,
+        "a_rs": a_rs,
+        "inc": inc,
+        "impact": float(impact),
+        "duration_hours": float(duration * 24.0),
+        "k": k,
+    }

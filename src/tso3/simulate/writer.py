@@ -135,6 +135,7 @@ def segment_model(
     arrays: dict[str, np.ndarray],
     meta: dict[str, object],
     int_times: np.ndarray,
+    stripe_times: np.ndarray | None = None,
     wavelength: np.ndarray | None,
     wcs: WCS | None,
     slit: dict[str, object] | None,
@@ -156,6 +157,8 @@ def segment_model(
         var_flat=arrays["var_flat"],
     )
     model.int_times = int_times
+    if stripe_times is not None:
+        model.int_times_stripe = stripe_times
     if wavelength is not None:
         model.wavelength = wavelength.astype(np.float32)
     for path, value in meta.items():

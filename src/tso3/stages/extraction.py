@@ -518,6 +518,7 @@ class ExtractionStage(MeasuringStage):
             path,
             extraction.spectra,
             obs.int_times(),
+            stripe_times=obs.stripe_times(),
             primary=[s.primary_header for s in first],
             asn_pool=obs.association.asn_pool,
             asn_table=obs.association.asn_table,
