@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--segments", type=int)
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument(
-        "--subarray", help="a subarray of the mode, e.g. SUBSTRIP96 or SUB204STRIPE_SOSS for nis_soss"
+        "--subarray", help="a subarray of the mode, e.g. SUBSTRIP96 or SUB204STRIPE_SOSS (nis_soss)"
     )
     sim.add_argument(
         "--program", type=_digits(5), help="program id written into the files (default 09001)"
