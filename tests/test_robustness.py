@@ -46,6 +46,9 @@ def bases(tmp_path_factory):
     sim = simulate("nis_soss", root / "stripes", nints=8, segments=2, seed=5,
                    subarray="SUB680STRIPE_SOSS")  # fmt: skip
     out["soss_stripes"] = sim.asn_path.parent
+    sim = simulate("nrs_brightobj", root / "multistripe", nints=NINTS, segments=3, seed=5,
+                   subarray="SUB128M4_PRISM")  # fmt: skip
+    out["nrs_multistripe"] = sim.asn_path.parent
     return out
 
 
@@ -576,6 +579,24 @@ def _(d):
 
     rewrite(segments(d)[1], change)
     return Case(2, "integration 6 has stripes 1-2; SUBARRAY=SUB680STRIPE_SOSS reads stripes 1-3")
+
+
+def multistripe_rows_of_every_segment(out: Path, err: str) -> None:
+    with fits.open(next(out.glob("*_x1dints.fits"))) as hdul:
+        rows = hdul["INT_TIMES_STRIPE"].data
+        assert rows["integration_number"].tolist() == np.repeat(np.arange(1, 31), 4).tolist()
+        assert np.all(np.diff(rows["int_start_MJD_UTC"]) > 0)
+
+
+@case("multistripe_products_hold_every_segment", base="nrs_multistripe")
+def _(d):
+    return Case(0, "", check=multistripe_rows_of_every_segment)
+
+
+@case("multistripe_without_stripe_table", base="nrs_multistripe")
+def _(d):
+    drop_hdu(segments(d)[2], "INT_TIMES_STRIPE")
+    return Case(2, "seg003_nrs1_calints.fits: SUBARRAY=SUB128M4_PRISM reads 4 stripes")
 
 
 # bad parameters

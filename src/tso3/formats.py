@@ -18,7 +18,9 @@ __all__ = [
     "INT_TIMES_DTYPE",
     "INT_TIMES_STRIPE_COLUMNS",
     "INT_TIMES_STRIPE_DTYPE",
+    "NRS_MULTISTRIPES",
     "SOSS_SUPERSTRIPES",
+    "STRIPED_SUBARRAYS",
     "PHOT_COLUMNS",
     "PHOT_META_KEYS",
     "PROVENANCE_KEYWORDS",
@@ -58,16 +60,26 @@ INT_TIMES_STRIPE_DTYPE = np.dtype(
      for n in INT_TIMES_STRIPE_COLUMNS]
 )  # fmt: skip
 
-#: NIRISS SOSS superstripe subarrays: SUBARRAY -> columns per stripe.  Stage 1 reassembles
-#: each integration's stripes into a SUBSTRIP256-sized frame (256 x 2048); the 2040
-#: science columns 4-2043 are read stripe after stripe, starting at column 2043 (the
-#: detector's slow axis runs against x), so each block of columns has its own times,
-#: INT_TIMES_STRIPE (jwst.lib.stripe_utils).
+#: NIRISS SOSS superstripe subarrays: SUBARRAY -> science columns per stripe.
 SOSS_SUPERSTRIPES = {
     "SUB17STRIPE_SOSS": 17,
     "SUB60STRIPE_SOSS": 60,
     "SUB204STRIPE_SOSS": 204,
     "SUB680STRIPE_SOSS": 680,
+}
+#: NIRSpec PRISM multistripe subarrays: SUBARRAY -> stripes per cycle.
+NRS_MULTISTRIPES = {
+    "SUB256M2_PRISM": 2,
+    "SUB128M4_PRISM": 4,
+    "SUB64M8_PRISM": 8,
+    "SUB32M16_PRISM": 16,
+}
+#: Every striped subarray: SUBARRAY -> (instrument, the number above).  Stage 1 reassembles
+#: the stripes of each cycle into one frame with its own times per stripe,
+#: INT_TIMES_STRIPE (:mod:`tso3.io.stripes`, jwst.lib.stripe_utils).
+STRIPED_SUBARRAYS = {
+    **{name: ("NIRISS", n) for name, n in SOSS_SUPERSTRIPES.items()},
+    **{name: ("NIRSPEC", n) for name, n in NRS_MULTISTRIPES.items()},
 }
 
 # --- EXTRACT1D tables of x1dints ---------------------------------------------------------

@@ -404,13 +404,30 @@ def test_soss_superstripe_frames_and_stripe_times(tmp_path):
     ngroups = fits.getheader(result.files[0])["NGROUPS"]
     assert stripe_s == pytest.approx(ngroups * 5.494 * 684 / 2048, rel=1e-6)
     # the transit is drawn at each column's stripe time (the frame's for reference columns)
+    from tso3.io.stripes import stripe_layout
     from tso3.simulate.stripes import column_times, superstripe_times
 
-    p = {**result.truth["params"]}
-    frames_t, stripes_t = superstripe_times(6, "SUB680STRIPE_SOSS", p)
+    p, layout = {**result.truth["params"]}, stripe_layout("SUB680STRIPE_SOSS")
+    frames_t, stripes_t = superstripe_times(6, layout, p)
     np.testing.assert_array_equal(frames_t.mid_bjd[3:], frames["int_mid_BJD_TDB"])
-    when = column_times(stripes_t, frames_t, "SUB680STRIPE_SOSS")
+    when = column_times(stripes_t, frames_t, layout, 2048, reversed_x=True)
     assert when.shape == (6, 2048)
     np.testing.assert_array_equal(when[3, [2043, 1364, 1363, 684, 683, 4]],
                                   stripes["int_mid_BJD_TDB"][[0, 0, 1, 1, 2, 2]])  # fmt: skip
     assert when[3, 0] == when[3, 2047] == frames["int_mid_BJD_TDB"][0]
+
+
+@pytest.mark.parametrize(("subarray", "width"), [("SUB256M2_PRISM", 504), ("SUB32M16_PRISM", 448)])
+def test_nirspec_prism_multistripe_frames(tmp_path, subarray, width):
+    """PRISM multistripes: each raw integration reads one stripe of 512/n columns (4 of
+    them reference), n of them make a frame of n (512/n - 4) science columns."""
+    result = simulate("nrs_brightobj", tmp_path, nints=4, segments=1, seed=4, subarray=subarray)
+    with fits.open(result.files[0]) as hdul:
+        assert hdul[0].header["SUBARRAY"] == subarray
+        assert hdul["SCI"].shape == (4, 32, width)
+        stripes = hdul["INT_TIMES_STRIPE"].data
+    count = {"SUB256M2_PRISM": 2, "SUB32M16_PRISM": 16}[subarray]
+    assert len(stripes) == 4 * count and stripes["stripe_number"].max() == count
+    with pytest.raises(ValueError, match="PRISM subarray"):
+        simulate("nrs_brightobj", tmp_path / "g395h", nints=4, detectors=("NRS1", "NRS2"),
+                 subarray=subarray)  # fmt: skip

@@ -33,7 +33,7 @@ from .segments import (
     read_segment,
 )
 from .soss_models import PWCPOS_BOUNDS
-from .stripes import stripe_count
+from .stripes import stripe_layout
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +140,11 @@ class Observation:
                 f"({span_h:.2f} h)"
             )
         if first.stripe_times is not None:
-            subarray = str(first.keyword("SUBARRAY"))
+            layout = stripe_layout(str(first.keyword("SUBARRAY")))
             lines.append(
-                f"stripes     {stripe_count(subarray)} per integration ({subarray}), "
-                f"{SOSS_SUPERSTRIPES[subarray.upper()]} columns each, read one after the "
-                "other: INT_TIMES_STRIPE has their times"
+                f"stripes     {layout.count} per integration ({layout.subarray}), "
+                f"{layout.width} columns each, read one after the other: INT_TIMES_STRIPE "
+                "has their times"
             )
         return "\n".join(lines)
 

@@ -33,7 +33,7 @@ from astropy.io import fits
 from ..errors import InputError
 from ..formats import INT_TIMES_COLUMNS, INT_TIMES_DTYPE
 from .header_meta import header_meta, header_value
-from .stripes import segment_stripe_times, stripe_count
+from .stripes import segment_stripe_times, stripe_layout
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ _BIG_IMAGES = {"SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "ZER
 TSO_EXP_TYPES = {"NRC_TSIMAGE", "NRC_TSGRISM", "NRS_BRIGHTOBJ"}
 #: EXP_TYPEs tso3 knows how to process.
 IMAGING_EXP_TYPES = {"NRC_TSIMAGE", "MIR_IMAGE"}
+#: EXP_TYPEs with striped subarrays (SOSS superstripes, NIRSpec PRISM multistripes).
+STRIPED_EXP_TYPES = {"NIS_SOSS", "NRS_BRIGHTOBJ"}
 SPECTRAL_EXP_TYPES = {
     "NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "NIS_SOSS",
 }  # fmt: skip
@@ -419,10 +421,10 @@ def read_segment(path: str | os.PathLike) -> Segment:
         if "ASDF" in names:
             check_tree(path, hdul)
         stripe_times = None
-        subarray = str(primary.get("SUBARRAY", "")).upper()
-        if exp_type == "NIS_SOSS" and stripe_count(subarray):
+        layout = stripe_layout(str(primary.get("SUBARRAY", "")))
+        if layout is not None and exp_type in STRIPED_EXP_TYPES:
             stripes = hdul["INT_TIMES_STRIPE"].data if "INT_TIMES_STRIPE" in names else None
-            stripe_times = segment_stripe_times(path, subarray, stripes, intstart, intend, shape[2])
+            stripe_times = segment_stripe_times(path, layout, stripes, intstart, intend, shape[2])
         wavelength = None
         if "WAVELENGTH" in names and hdul["WAVELENGTH"].header.get("NAXIS", 0) == 2:
             wavelength = np.asarray(hdul["WAVELENGTH"].data, dtype=np.float64)

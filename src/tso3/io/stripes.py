@@ -1,47 +1,85 @@
-"""Superstripe readouts (NIRISS SOSS ``SUB*STRIPE_SOSS``): stripes, columns and their times.
+"""Striped readouts: NIRISS SOSS superstripes and NIRSpec PRISM multistripes.
 
-A superstripe exposure reads the detector in stripes of columns, one after the other, and
-stage 1 reassembles each integration's stripes into one SUBSTRIP256-sized frame.  The
-frame's INT_TIMES row spans the whole set (start of the first stripe to the end of the
-last); INT_TIMES_STRIPE keeps every stripe's own times, one row per (integration,
-stripe).  This module knows that layout: which column each stripe covers, and the
-stripe times of a segment, checked.
+Both read the detector in stripes of columns, one after the other, and stage 1
+(``jwst.lib.stripe_utils.collate_superstripes``) reassembles the stripes of each cycle into
+one frame of the calints.  The frame's INT_TIMES row spans its stripes (start of the first
+to the end of the last); INT_TIMES_STRIPE keeps every stripe's own times, one row per
+(integration, stripe).
+
+- SOSS ``SUB{17,60,204,680}STRIPE_SOSS``: the frames are 256 x 2048 (SUBSTRIP256); the
+  2040 science columns 4-2043 are read in stripes of 17 ... 680 columns, the first stripe
+  ending at column 2043 (the detector's slow axis runs against x).
+- NIRSpec BOTS ``SUB{256M2,128M4,64M8,32M16}_PRISM``: each raw integration reads one
+  stripe of ``512 / n`` columns (4 of them reference columns) and the integrations cycle
+  through the ``n`` stripes; the frames hold the ``n (512 / n - 4)`` science columns,
+  stripe 1 first on NRS1 and last on NRS2 (whose x runs against the detector's).
+
+This module knows those layouts: which columns each stripe covers, and a segment's stripe
+times, checked.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ..formats import INT_TIMES_STRIPE_COLUMNS, INT_TIMES_STRIPE_DTYPE, SOSS_SUPERSTRIPES
+from ..formats import INT_TIMES_STRIPE_COLUMNS, INT_TIMES_STRIPE_DTYPE, STRIPED_SUBARRAYS
 
-__all__ = ["column_stripes", "segment_stripe_times", "stripe_count"]
-
-#: Science columns of a reassembled frame (4 reference columns at each end).
-_FIRST, _LAST = 4, 2043
+__all__ = ["StripeLayout", "segment_stripe_times", "stripe_layout"]
 
 
-def stripe_count(subarray: str) -> int | None:
-    """Stripes per integration of a superstripe SUBARRAY, None for any other subarray."""
-    size = SOSS_SUPERSTRIPES.get(str(subarray).upper())
-    return None if size is None else (_LAST - _FIRST + 1) // size
+@dataclass(frozen=True)
+class StripeLayout:
+    """How a striped subarray's frame is made of stripes.
 
-
-def column_stripes(subarray: str, nx: int) -> np.ndarray:
-    """Stripe number (1-based, in reading order) of every column; 0 for reference columns.
-
-    Stripe 1 holds the columns ending at 2043 and later stripes move towards column 4.
+    Attributes
+    ----------
+    subarray : str
+        SUBARRAY.
+    count : int
+        Stripes per frame (per integration of the calints).
+    width : int
+        Science columns per stripe.
+    first_column : int
+        First science column of the frame (the reference columns before it belong to no
+        stripe).
+    frame_width : int or None
+        The frame width stage 1 gives (None: not fixed, e.g. after NIRSpec's extract_2d).
     """
-    size = SOSS_SUPERSTRIPES[str(subarray).upper()]
-    x = np.arange(nx)
-    science = (x >= _FIRST) & (x <= _LAST)
-    return np.where(science, (_LAST - x) // size + 1, 0).astype(np.int32)
+
+    subarray: str
+    count: int
+    width: int
+    first_column: int
+    frame_width: int | None
+
+    def column_stripes(self, nx: int, *, reversed_x: bool) -> np.ndarray:
+        """Stripe number (1-based, in reading order) of every column, 0 for columns no
+        stripe covers; ``reversed_x``: stripe 1 is at the high-x end."""
+        x = np.arange(nx) - self.first_column
+        science = (x >= 0) & (x < self.count * self.width)
+        index = x // self.width
+        if reversed_x:
+            index = self.count - 1 - index
+        return np.where(science, index + 1, 0).astype(np.int32)
+
+
+def stripe_layout(subarray: str) -> StripeLayout | None:
+    """The layout of a striped SUBARRAY, None for any other subarray."""
+    name = str(subarray).upper()
+    if name not in STRIPED_SUBARRAYS:
+        return None
+    instrument, number = STRIPED_SUBARRAYS[name]
+    if instrument == "NIRISS":  # ``number`` columns per stripe over columns 4-2043
+        return StripeLayout(name, 2040 // number, number, 4, 2048)
+    return StripeLayout(name, number, 512 // number - 4, 0, None)  # NIRSpec: n stripes
 
 
 def segment_stripe_times(
-    path: Path, subarray: str, table, intstart: int, intend: int, nx: int
+    path: Path, layout: StripeLayout, table, intstart: int, intend: int, nx: int
 ) -> np.ndarray:
     """The INT_TIMES_STRIPE rows of integrations ``[intstart, intend]``, checked.
 
@@ -49,8 +87,8 @@ def segment_stripe_times(
     ----------
     path : Path
         The segment (for messages).
-    subarray : str
-        Its SUBARRAY, a superstripe one.
+    layout : StripeLayout
+        Of its SUBARRAY.
     table : FITS_rec, structured array or None
         Its INT_TIMES_STRIPE table (a superset is fine).
     intstart, intend : int
@@ -67,12 +105,14 @@ def segment_stripe_times(
     Raises
     ------
     InputError
-        A frame that is not 2048 columns wide, no table, missing columns, or an
+        A frame of another width than the layout's, no table, missing columns, or an
         integration without exactly one row for each of the subarray's stripes.
     """
-    count = stripe_count(subarray)
-    if nx != 2048:
-        raise InputError(path, f"SUBARRAY={subarray} frames are 2048 columns wide, not {nx}")
+    subarray, count = layout.subarray, layout.count
+    if layout.frame_width is not None and nx != layout.frame_width:
+        raise InputError(
+            path, f"SUBARRAY={subarray} frames are {layout.frame_width} columns wide, not {nx}"
+        )
     if table is None or len(table) == 0:
         raise InputError(path, f"SUBARRAY={subarray} reads {count} stripes per integration "
                                "but the file has no INT_TIMES_STRIPE table")  # fmt: skip
@@ -86,8 +126,7 @@ def segment_stripe_times(
     wanted = (intend - intstart + 1) * count
     keys = (number[mine] - intstart) * count + (stripe[mine] - 1)
     valid = (stripe[mine] >= 1) & (stripe[mine] <= count)
-    unique = np.unique(keys[valid])
-    if not valid.all() or len(unique) != wanted or len(keys) != wanted:
+    if not valid.all() or len(np.unique(keys[valid])) != wanted or len(keys) != wanted:
         per_int = np.bincount(number[mine] - intstart, minlength=intend - intstart + 1)
         odd = int(np.flatnonzero(per_int != count)[0]) if (per_int != count).any() else 0
         seen = np.unique(stripe[mine & (number == intstart + odd)])

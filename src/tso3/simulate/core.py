@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats import SOSS_SUPERSTRIPES
+from ..formats import NRS_MULTISTRIPES, SOSS_SUPERSTRIPES
+from ..io.stripes import StripeLayout, stripe_layout
 from ..parallel import Cores, cores
 from . import headers, noise, scenes, soss, stripes, writer
 from . import modes as M
@@ -190,6 +191,19 @@ def _mode_spec(mode: str, detectors: tuple[str, ...] | None) -> M.ModeSpec:
     return spec
 
 
+#: Striped subarrays each EXP_TYPE can simulate (NIRSpec: PRISM on NRS1 only).
+_STRIPED = {"NIS_SOSS": tuple(SOSS_SUPERSTRIPES), "NRS_BRIGHTOBJ": tuple(NRS_MULTISTRIPES)}
+
+
+def _striped_layout(spec: M.ModeSpec, subarray: str | None) -> StripeLayout | None:
+    """The stripe layout of ``subarray`` when it is a striped subarray of the mode."""
+    if subarray is None or str(subarray).upper() not in _STRIPED.get(spec.exp_type, ()):
+        return None
+    if spec.grating not in (None, "PRISM") and spec.exp_type == "NRS_BRIGHTOBJ":
+        raise ValueError(f"subarray {subarray!r} is a PRISM subarray: simulate NRS1 only")
+    return stripe_layout(subarray)
+
+
 def _segment_bounds(nints: int, segments: int) -> list[tuple[int, int]]:
     """0-based [start, stop) of each segment: equal sizes, the last one shorter (as DMS)."""
     size = -(-nints // segments)
@@ -340,7 +354,8 @@ def _render_block(spec, p, det: _Detector, state: dict, start: int, stop: int, s
         )  # fmt: skip
         white = np.stack(whites)
     elif spec.spectroscopic:
-        z = state["z"][start:stop, None]
+        z = state["z"][start:stop]
+        z = z[:, None] if z.ndim == 1 else z  # (n, nx): columns read at their own times
         lc = transit_flux(z, det.k[None, :], p["u1"], p["u2"]).astype(np.float32)
         n_cross = det.shape[0] if spec.dispaxis == 1 else det.shape[1]
         profile = scenes.spectral_trace_cube(
@@ -365,8 +380,8 @@ def _render_block(spec, p, det: _Detector, state: dict, start: int, stop: int, s
     electrons *= det.flat
     block = noise.realize_noise(electrons, det.conv, p["read_noise"], p["flat_error"], rng)
     if float(p["one_over_f"]) > 0:  # column stripes: not in VAR_RNOISE, as in real data
-        stripes = soss.one_over_f(rng, n, det.shape[1], float(p["one_over_f"]))
-        block.sci += stripes[:, None, :] * det.conv
+        offsets = soss.one_over_f(rng, n, det.shape[1], float(p["one_over_f"]))
+        block.sci += offsets[:, None, :] * det.conv
     # Residual cosmic rays: amplitudes are given in sigma of the injected noise.
     sel = (det.cr_where[:, 0] >= start) & (det.cr_where[:, 0] < stop)
     hits = det.cr_where[sel]
@@ -441,8 +456,10 @@ def simulate(
         accept only their own detector.
     subarray : str, optional
         A named subarray of the mode (its frame size), e.g. ``SUBSTRIP96`` for
-        ``nis_soss``; instead of ``shape``.  ``nis_soss`` also takes the superstripe
-        subarrays ``SUB17STRIPE_SOSS`` ... ``SUB680STRIPE_SOSS`` (:mod:`.stripes`).
+        ``nis_soss``; instead of ``shape``.  Striped subarrays (:mod:`.stripes`): the
+        superstripes ``SUB17STRIPE_SOSS`` ... ``SUB680STRIPE_SOSS`` of ``nis_soss``, the
+        PRISM multistripes ``SUB256M2_PRISM`` ... ``SUB32M16_PRISM`` of
+        ``nrs_brightobj``; ``nints`` counts the reassembled frames.
     **params
         Physical and observational parameters; see ``DEFAULTS`` and ``docs/simulate.md``.
 
@@ -460,23 +477,19 @@ def simulate(
     segments = 3 if segments is None else int(segments)
     if nints < 2 or segments < 1 or segments > nints:
         raise ValueError(f"need nints >= 2 and 1 <= segments <= nints (got {nints}, {segments})")
-    striped = spec.exp_type == "NIS_SOSS" and str(subarray).upper() in SOSS_SUPERSTRIPES
-    if striped:
-        subarray = str(subarray).upper()
+    layout = _striped_layout(spec, subarray)
+    if layout is not None:
         if shape is not None:
             raise ValueError(f"subarray {subarray!r}: give it without shape")
         if params.get("frame_time") is None and params.get("integration_time") is None:
-            params["frame_time"] = stripes.stripe_frame_time(subarray, spec.frame_time)
-        shape = stripes.FRAME_SHAPE
+            params["frame_time"] = stripes.stripe_frame_time(layout, spec.frame_time)
+        shape = stripes.frame_shape(layout, spec.default_shape[0])
     elif subarray is not None:
         sizes = {name.upper(): size for size, name in spec.known_subarrays.items()}
-        if spec.exp_type == "NIS_SOSS":
-            sizes.update({name: stripes.FRAME_SHAPE for name in SOSS_SUPERSTRIPES})
         if shape is not None or str(subarray).upper() not in sizes:
-            raise ValueError(
-                f"subarray {subarray!r}: give one of {', '.join(sizes) or 'none'} "
-                f"for {mode}, without shape"
-            )
+            names = [*sizes, *_STRIPED.get(spec.exp_type, ())]
+            raise ValueError(f"subarray {subarray!r}: give one of {', '.join(names) or 'none'} "
+                             f"for {mode}, without shape")  # fmt: skip
         shape = sizes[str(subarray).upper()]
     shape = tuple(int(v) for v in (shape or spec.default_shape))
     if len(shape) != 2 or min(shape) < 8:
@@ -485,8 +498,8 @@ def simulate(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    if striped:  # columns are read stripe after stripe: each has its own times
-        times, stripe_times = stripes.superstripe_times(nints, subarray, p)
+    if layout is not None:  # columns are read stripe after stripe: each has its own times
+        times, stripe_times = stripes.superstripe_times(nints, layout, p)
     else:
         times = exposure_times(nints, float(p["expstart"]), float(p["frame_time"]),
                                int(p["ngroups"]), float(p["barycentric_offset"]))  # fmt: skip
@@ -497,14 +510,23 @@ def simulate(
     ref = (spec.ref_position[0] * nx - 0.5, spec.ref_position[1] * ny - 0.5)  # 0-based
     state = {
         # (nints,), or (nints, nx) when each column is read at its own time
-        "z": orbit_separation(stripes.column_times(stripe_times, times, subarray), *elements)
-        if striped
+        "z": orbit_separation(
+            # SOSS reads from column 2043 down; NIRSpec PRISM (NRS1) from column 0 up
+            stripes.column_times(
+                stripe_times, times, layout, shape[1], reversed_x=spec.exp_type == "NIS_SOSS"
+            ),  # fmt: skip
+            *elements,
+        )
+        if layout is not None
         else z,
         "transit_model": transit_flux(z, np.sqrt(float(p["depth"])), p["u1"], p["u2"]),
         "fwhm": float(M.diffraction_fwhm(spec, spec.ref_wavelength)),
     }
     state.update(_pointing(spec, p, times, np.random.default_rng([seed, 0]), ref))
-    subarray, subsize = (subarray, shape) if striped else M.subarray_name(spec, shape)
+    if layout is not None:
+        subarray, subsize = layout.subarray, shape
+    else:
+        subarray, subsize = M.subarray_name(spec, shape)
     dets = _setup_detectors(spec, p, shape, times, seed, subarray)
     obs = writer.Observation(
         program=str(p["program"]).zfill(5),
@@ -550,8 +572,8 @@ def simulate(
                 arrays=arrays,
                 meta=meta,
                 int_times=times.int_times_table(start, stop),
-                stripe_times=stripes.stripe_table(stripe_times, subarray, start, stop)
-                if striped
+                stripe_times=stripes.stripe_table(stripe_times, layout, start, stop)
+                if layout is not None
                 else None,
                 wavelength=det.wavelength_2d,
                 wcs=wcs,
