@@ -1,10 +1,12 @@
 """tso3 benchmarks: speed and memory against the I/O floor and the jwst reference.
 
-    python benchmarks/run.py --size {small,large,gate,soss} [--cache DIR] [--results FILE]
+    python benchmarks/run.py --size {small,large,gate,soss,multistripe} [--cache DIR]
+                             [--results FILE]
                              [--runs N] [--no-scaling]
 
 Simulates (once; cached in ``--cache``) NRS_BRIGHTOBJ and NRC_TSIMAGE observations (or,
-with ``--size soss``, a 1000-integration NIS_SOSS SUBSTRIP256 one; with ``--size gate``
+with ``--size soss``, a 1000-integration NIS_SOSS SUBSTRIP256 one; with ``--size
+multistripe`` 60 000 raw integrations of NIRSpec PRISM SUB256M2_PRISM; with ``--size gate``
 the two sets of the speed gates, three cold runs each, to ``RESULTS_gate.md``), then
 for each one measures in fresh subprocesses (so peak RSS belongs to one measurement):
 
@@ -69,6 +71,19 @@ SIZES = {
         "window_nints": 0,
         "runs": 3,
     },
+    # NIRSpec PRISM multistripe (issue 29): 60 000 raw integrations of SUB256M2_PRISM, the
+    # heaviest striped set an exposure can hold (65 535 raw integrations at most), reassembled
+    # into 30 000 frames of 32 x 504 (11.6 GB); bounded memory and linear time, figures in
+    # RESULTS_multistripe.md
+    "multistripe": {
+        "datasets": {
+            "nrs_brightobj": {"nints": 30000, "segments": 6, "subarray": "SUB256M2_PRISM"},
+        },
+        "scaling_nints": [3750, 7500, 15000],
+        "scaling_dataset": {"segments": 6, "subarray": "SUB256M2_PRISM"},
+        "windows": [],
+        "window_nints": 0,
+    },
     # NIS_SOSS SUBSTRIP256 (issue 15): 12.6 GB of calints; figures in RESULTS_soss.md
     "soss": {
         "datasets": {"nis_soss": {"nints": 1000, "segments": 4}},
@@ -84,6 +99,18 @@ SIZES = {
 
 
 def _peak_rss_gb() -> float:
+    """Peak RSS of this process: VmHWM, the high-water mark of its own address space.
+
+    Not ``ru_maxrss``: Linux carries that over fork and exec, so a child spawned by a
+    parent that has just simulated gigabytes reports the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
@@ -163,8 +190,10 @@ def _dataset(cache: Path, mode: str, spec: dict):
     from tso3.simulate import simulate
 
     shape = spec.get("shape")
-    tag = f"{mode}_{spec['nints']}x{spec['segments']}" + (
-        f"_{shape[0]}x{shape[1]}" if shape else ""
+    tag = (
+        f"{mode}_{spec['nints']}x{spec['segments']}"
+        + (f"_{shape[0]}x{shape[1]}" if shape else "")
+        + (f"_{spec['subarray'].lower()}" if spec.get("subarray") else "")
     )
     root = cache / tag
     done = root / "DONE"
@@ -174,6 +203,8 @@ def _dataset(cache: Path, mode: str, spec: dict):
         kwargs = {"nints": spec["nints"], "segments": spec["segments"], "seed": 1}
         if shape:
             kwargs["shape"] = tuple(shape)
+        if spec.get("subarray"):
+            kwargs["subarray"] = spec["subarray"]
         simulate(mode, root, **kwargs)
         done.write_text(f"{time.perf_counter() - t0:.1f}")
         print(f"  simulated {tag} in {done.read_text()} s", flush=True)
@@ -201,7 +232,11 @@ def _measure(asn: Path, files: list[Path], overrides=()) -> dict:
         _evict(files)
         run = _spawn("run", str(asn), scratch, *overrides)
     size = sum(f.stat().st_size for f in files)
-    return {"io": io, "run": run, "bytes": size, "segment_bytes": size / len(files)}
+    from astropy.io import fits
+
+    frame = fits.getheader(files[0], "SCI")["NAXIS2"], fits.getheader(files[0], "SCI")["NAXIS1"]
+    return {"io": io, "run": run, "bytes": size, "segment_bytes": size / len(files),
+            "frame": frame}  # fmt: skip
 
 
 def _machine() -> str:
@@ -229,6 +264,8 @@ def _dataset_table(mode: str, spec: dict, m: dict) -> list[str]:
     ref_s, ref_gb, ref_size = REFERENCE.get(mode, (None, None, None))
     scale = spec["nints"] / (6000 if mode == "nrs_brightobj" else 10000)
     shape = spec.get("shape") or {"nrs_brightobj": "32x512", "nis_soss": "256x2048"}.get(mode, "")
+    if spec.get("subarray"):
+        shape = f"{spec['subarray']} frames ({'x'.join(map(str, m['frame']))})"
     lines = [
         f"### {mode.upper()}: {spec['nints']} integrations"
         f"{' of ' + 'x'.join(map(str, shape)) if isinstance(shape, tuple) else ' of ' + shape}"
@@ -347,24 +384,29 @@ def main(argv=None) -> int:
                 "",
             ]
     if not args.no_scaling and cfg["scaling_nints"]:
-        report += ["## Scaling", "", "NRS_BRIGHTOBJ 32x512, 4 segments.", ""]
+        scaled = cfg.get("scaling_dataset", {"segments": 4})
+        what = scaled.get("subarray", "32x512")
+        report += ["## Scaling", "", f"NRS_BRIGHTOBJ {what}, {scaled['segments']} segments.", ""]
         report += ["| integrations | outlier_detection [s] | extract_1d [s] | end to end [s] |"
-                   " s per 1000 integrations |", "|---:|---:|---:|---:|---:|"]  # fmt: skip
+                   " s per 1000 integrations | peak RSS [GB] |",
+                   "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for n in cfg["scaling_nints"]:
-            asn, files = _dataset(cache, "nrs_brightobj", {"nints": n, "segments": 4})
+            asn, files = _dataset(cache, "nrs_brightobj", {"nints": n, **scaled})
             with tempfile.TemporaryDirectory(dir=cache) as scratch:
                 r = _spawn("run", str(asn), scratch)
             t = r["timings"]
             report.append(
                 f"| {n} | {t['outlier_detection']:.2f} | {t['extract_1d']:.2f} | "
-                f"{r['wall_s']:.2f} | {1000 * r['wall_s'] / n:.2f} |"
+                f"{r['wall_s']:.2f} | {1000 * r['wall_s'] / n:.2f} | {r['peak_gb']:.2f} |"
             )
             print(n, r, flush=True)
         n = cfg["window_nints"]
-        asn, files = _dataset(cache, "nrs_brightobj", {"nints": n, "segments": 4})
-        report += ["", f"rolling_window_width on {n} integrations:", "",
-                   "| rolling_window_width | outlier_detection [s] |", "|---:|---:|"]  # fmt: skip
-        for w in cfg["windows"]:
+        if n:
+            asn, files = _dataset(cache, "nrs_brightobj", {"nints": n, "segments": 4})
+            report += ["", f"rolling_window_width on {n} integrations:", "",
+                       "| rolling_window_width | outlier_detection [s] |",
+                       "|---:|---:|"]  # fmt: skip
+        for w in cfg["windows"] if n else ():
             with tempfile.TemporaryDirectory(dir=cache) as scratch:
                 r = _spawn("run", str(asn), scratch, f"outlier_detection.rolling_window_width={w}")
             report.append(f"| {w} | {r['timings']['outlier_detection']:.2f} |")
@@ -372,7 +414,7 @@ def main(argv=None) -> int:
     report.append("")
     text = "\n".join(report)
     results = Path(args.results)
-    if args.size in ("soss", "gate"):
+    if args.size in ("soss", "gate", "multistripe"):
         results = results.with_name(f"RESULTS_{args.size}.md")
     elif args.size == "small" and results.exists() and "(large)" in results.read_text():
         results = results.with_name("RESULTS_small.md")  # keep the large figures

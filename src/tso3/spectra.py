@@ -187,6 +187,7 @@ def spectra_columns(
     sbv = {x: var[x] / n**2 for x in _X}
     background = bkg / n
     bkgd_var = {x: bvar[x] / n**2 for x in _X}
+    zeros = np.broadcast_to(np.float64(0.0), s.shape)  # 0 columns share one read-only 0
     if not photom_complete:
         units = {"flux": "DN/s", "flux_var": "DN^2 / s^2", "sb": "DN/s", "sb_var": "DN^2 / s^2"}
         cols["flux"] = s.copy()
@@ -195,8 +196,8 @@ def spectra_columns(
         units = {"flux": "Jy", "flux_var": "Jy^2", "sb": "MJy/sr", "sb_var": "MJy^2 / sr^2"}
         cols["flux"] = s * 1e6
         fvar = {x: var[x] * 1e12 for x in _X}
-        sb = np.zeros_like(s)
-        sbv = {x: np.zeros_like(s) for x in _X}
+        sb = zeros
+        sbv = {x: zeros for x in _X}
         background = background / omega
         bkgd_var = {x: bkgd_var[x] / omega**2 for x in _X}
     else:
@@ -204,8 +205,8 @@ def spectra_columns(
         cols["flux"] = s * omega * 1e6
         fvar = {x: var[x] * omega**2 * 1e12 for x in _X}
     if optimal:
-        sb = np.zeros_like(s)
-        sbv = {x: np.zeros_like(s) for x in _X}
+        sb = zeros
+        sbv = {x: zeros for x in _X}
     for x in _X:
         cols["flux_var_" + x] = fvar[x]
     cols["surf_bright"] = sb

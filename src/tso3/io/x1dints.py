@@ -53,7 +53,7 @@ from tso3.io.x1dints_read import (
     X1dInts,
     read_x1dints,
 )
-from tso3.parallel import ordered_map
+from tso3.parallel import read_ahead
 from tso3.spectra import SpectraSet
 
 log = logging.getLogger(__name__)
@@ -436,15 +436,18 @@ def write_x1dints(
     exp_type = header.get("EXP_TYPE")
     detector = header.get("DETECTOR")
     s_region = next((s.meta["S_REGION"] for s in spectra if s.meta.get("S_REGION")), None)
-    # the tables are big copies that release the GIL: one segment per core
-    tables = list(ordered_map(_spec_table, spectra))
-    for index, (s, table) in enumerate(zip(spectra, tables, strict=True), start=1):
-        region = s_region if index == 1 else None  # jwst: the first spectrum carries it
-        hdus.append(_spec_hdu(s, table, index, exp_type, detector, region))
-    for extra in (_trace_hdu(spectra), _trace_centre_hdu(spectra)):
-        if extra is not None:
-            hdus.append(extra)
-    hdus.append(asdf_hdu(str(header.get("TSO3VER") or "unknown")))  # the provenance's version
+    tail = [h for h in (_trace_hdu(spectra), _trace_centre_hdu(spectra)) if h is not None]
+    tail.append(asdf_hdu(str(header.get("TSO3VER") or "unknown")))  # the provenance's version
     with atomic_output(path) as tmp:
         _shorten_comments(header)
         fits.HDUList([fits.PrimaryHDU(header=header), *hdus]).writeto(tmp)
+        # One EXTRACT1D at a time, the next table built while this one is written: the
+        # tables are as big as the spectra (2 GB for 30 000 NIRSpec PRISM spectra), so
+        # memory holds two of them, not all.
+        for index, (s, table) in enumerate(read_ahead(_spec_table, spectra), start=1):
+            region = s_region if index == 1 else None  # jwst: the first spectrum carries it
+            hdu = _spec_hdu(s, table, index, exp_type, detector, region)
+            fits.append(tmp, hdu.data, hdu.header)
+            del hdu, table
+        for hdu in tail:
+            fits.append(tmp, hdu.data, hdu.header)
