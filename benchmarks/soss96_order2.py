@@ -93,8 +93,10 @@ def figure(frame: np.ndarray, result: dict, path: Path) -> None:
     top.axhline(TOP_EDGE, color="r", lw=1.2, label="SUBSTRIP96 top edge (row 105.5)")
     top.set_ylim(20, 160)
     top.set_ylabel("SUBSTRIP256 row")
-    top.set_title("NIRISS SOSS, real WASP-39 SUBSTRIP256 median frame: SUBSTRIP96 would cut "
-                  "order 2 along its trace")
+    top.set_title(
+        "NIRISS SOSS, real WASP-39 SUBSTRIP256 median frame: SUBSTRIP96 would cut "
+        "order 2 along its trace"
+    )
     top.legend(fontsize=8, loc="upper right")
     low.plot(cols, 100 * _smooth(result["beyond"]), "C3",
              label="order-2 light beyond the edge [%]")  # fmt: skip
@@ -121,8 +123,10 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure(frame, result, out)
-    print("| columns | wavelength [um] | cut above the trace [px] | light beyond the edge | "
-          "light per px at the edge | flux change for 0.01 px |")
+    print(
+        "| columns | wavelength [um] | cut above the trace [px] | light beyond the edge | "
+        "light per px at the edge | flux change for 0.01 px |"
+    )
     print("|---|---|---:|---:|---:|---:|")
     lam = result["wavelength"]
     for lo, hi in ((0, 250), (250, 500), (500, 750), (750, 1000), (1000, 1150)):
