@@ -544,12 +544,20 @@ def _(d):
 
 
 def stripe_rows_of_both_segments(out: Path, err: str) -> None:
-    """The x1dints holds every segment's INT_TIMES_STRIPE rows (jwst 3.0 kept one)."""
-    with fits.open(next(out.glob("*_x1dints.fits"))) as hdul:
+    """The x1dints holds every segment's INT_TIMES_STRIPE rows (a jwst version kept one),
+    and stdatamodels reads them as the model's int_times_stripe."""
+    from stdatamodels.jwst import datamodels
+
+    path = next(out.glob("*_x1dints.fits"))
+    with fits.open(path) as hdul:
         rows = hdul["INT_TIMES_STRIPE"].data
         assert rows["integration_number"].tolist() == np.repeat(np.arange(1, 9), 3).tolist()
         assert rows["stripe_number"].tolist() == [1, 2, 3] * 8
         assert np.all(np.diff(rows["int_mid_MJD_UTC"]) > 0)
+    with datamodels.open(path) as model:
+        assert type(model).__name__ == "TSOMultiSpecModel"
+        assert len(model.int_times) == 8 and len(model.int_times_stripe) == 24
+        assert {s.spectral_order for s in model.spec} == {1, 2}
 
 
 @case("superstripe_products_hold_every_segment", base="soss_stripes")
@@ -582,10 +590,30 @@ def _(d):
 
 
 def multistripe_rows_of_every_segment(out: Path, err: str) -> None:
-    with fits.open(next(out.glob("*_x1dints.fits"))) as hdul:
+    from stdatamodels.jwst import datamodels
+
+    path = next(out.glob("*_x1dints.fits"))
+    with fits.open(path) as hdul:
         rows = hdul["INT_TIMES_STRIPE"].data
         assert rows["integration_number"].tolist() == np.repeat(np.arange(1, 31), 4).tolist()
         assert np.all(np.diff(rows["int_start_MJD_UTC"]) > 0)
+    with datamodels.open(path) as model:
+        assert len(model.int_times_stripe) == 120 and len(model.spec) == 3
+        assert model.meta.subarray.name == "SUB128M4_PRISM"
+
+
+@case("multislit_calints", base="nrs_brightobj")
+def _(d):
+    """A MultiSlitModel (as calwebb_spec2 writes NIRCam DHS, one slit per stripe): reading
+    the first SCI alone would silently drop the other slits."""
+
+    def second_slit(hdul):
+        extra = fits.ImageHDU(np.array(hdul["SCI"].data), hdul["SCI"].header.copy(), name="SCI")
+        extra.ver, extra.header["SLTNAME"] = 2, "2"
+        hdul.insert(len(hdul) - 1, extra)
+
+    rewrite(segments(d)[1], second_slit)
+    return Case(2, "seg002_nrs1_calints.fits: 2 slits in one file")
 
 
 @case("multistripe_products_hold_every_segment", base="nrs_multistripe")
