@@ -384,9 +384,10 @@ def read_segment(path: str | os.PathLike) -> Segment:
             raise InputError(path, "no SCI extension: not a calints file")
         if names.count("SCI") > 1:  # a MultiSlitModel: reading one slit would lose the rest
             slits = ", ".join(str(h.header.get("SLTNAME", h.ver)) for h in hdul if h.name == "SCI")
-            raise InputError(path, f"{names.count('SCI')} slits in one file (SLTNAME {slits}; "
-                                   "NIRCam DHS stripes?): tso3 reads one SCI cube per "
-                                   "calints file and does not reduce MultiSlit calints yet")  # fmt: skip
+            problem = (f"{names.count('SCI')} slits in one file (SLTNAME {slits}; NIRCam DHS "
+                       "stripes?): tso3 reads one SCI cube per calints file and does not "
+                       "reduce MultiSlit calints yet")  # fmt: skip
+            raise InputError(path, problem)
         exp_type = str(hdul[0].header.get("EXP_TYPE", "")).upper()
         if not exp_type:
             raise InputError(path, "no EXP_TYPE keyword in the primary header")
