@@ -164,12 +164,14 @@ def test_lrs_fixed_slit_equal_jwst(tmp_path, jwst_step, width, source_posn):
 
 
 @pytest.mark.parametrize("width", [None, 6])
-def test_lrs_aperture_correction_equal_jwst(tmp_path, jwst_step, width):
+@pytest.mark.parametrize("exp_type", ["MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT"])
+def test_lrs_aperture_correction_equal_jwst(tmp_path, jwst_step, width, exp_type):
     """A MIRI LRS APCORR reference: jwst interpolates the correction per element at
-    (NPIXELS, WAVELENGTH) and scales the fluxes and variances; so must --mode jwst."""
-    asn = tso_segments(tmp_path / "in", "MIR_LRS-SLITLESS")
+    (NPIXELS, WAVELENGTH) of the subarray's row (SLITLESSPRISM, or FULL for the fixed
+    slit) and scales the fluxes and variances; so must --mode jwst."""
+    asn = tso_segments(tmp_path / "in", exp_type, source_ypos=23.3)
     extra = {} if width is None else {"extract_width": width}
-    ref = extract1d_json(tmp_path / "extract1d.json", "MIR_LRS-SLITLESS", **extra)
+    ref = extract1d_json(tmp_path / "extract1d.json", exp_type, **extra)
     apcorr = lrs_apcorr_file(tmp_path / "apcorr.fits")
     step = {"override_extract1d": str(ref), "apply_apcorr": True, "override_apcorr": str(apcorr)}
     result = assert_equal_jwst(asn, tmp_path, step)
