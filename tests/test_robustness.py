@@ -616,6 +616,15 @@ def _(d):
     return Case(2, "seg002_nrs1_calints.fits: 2 slits in one file")
 
 
+@case("nircam_dhs_multislit", base="nrs_brightobj")
+def _(d):
+    """A real-layout DHS observation (simulated): refused whole, not read one slit."""
+    for path in d.glob("*"):
+        path.unlink()
+    simulate("nrc_tsgrism", d, nints=4, segments=1, seed=5, subarray="SUB82STRIPE2_DHS")
+    return Case(2, "2 slits in one file (SLTNAME 1, 2; NIRCam DHS stripes?)")
+
+
 @case("multistripe_products_hold_every_segment", base="nrs_multistripe")
 def _(d):
     return Case(0, "", check=multistripe_rows_of_every_segment)

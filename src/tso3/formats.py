@@ -18,6 +18,7 @@ __all__ = [
     "INT_TIMES_DTYPE",
     "INT_TIMES_STRIPE_COLUMNS",
     "INT_TIMES_STRIPE_DTYPE",
+    "DHS_SUBARRAYS",
     "NRS_MULTISTRIPES",
     "SOSS_SUPERSTRIPES",
     "STRIPED_SUBARRAYS",
@@ -73,6 +74,18 @@ NRS_MULTISTRIPES = {
     "SUB128M4_PRISM": 4,
     "SUB64M8_PRISM": 8,
     "SUB32M16_PRISM": 16,
+}
+#: NIRCam DHS (Dispersed Hartmann Sensor) subarrays: SUBARRAY -> (stripes, rows per
+#: stripe).  calwebb_spec2 cuts one slit per stripe out of them (a MultiSlit calints).
+DHS_SUBARRAYS = {
+    "SUB40STRIPE1_DHS": (1, 40),
+    "SUB41STRIPE1_DHS": (1, 41),
+    "SUB80STRIPE2_DHS": (2, 40),
+    "SUB82STRIPE2_DHS": (2, 41),
+    "SUB160STRIPE4_DHS": (4, 40),
+    "SUB164STRIPE4_DHS": (4, 41),
+    "SUB256STRIPE4_DHS": (4, 64),
+    "SUB260STRIPE4_DHS": (4, 65),
 }
 #: Every striped subarray: SUBARRAY -> (instrument, the number above).  Stage 1 reassembles
 #: the stripes of each cycle into one frame with its own times per stripe,

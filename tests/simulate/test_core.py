@@ -431,3 +431,26 @@ def test_nirspec_prism_multistripe_frames(tmp_path, subarray, width):
     with pytest.raises(ValueError, match="PRISM subarray"):
         simulate("nrs_brightobj", tmp_path / "g395h", nints=4, detectors=("NRS1", "NRS2"),
                  subarray=subarray)  # fmt: skip
+
+
+def test_nircam_dhs_is_a_multislit_calints_with_a_slit_per_stripe(tmp_path):
+    """NIRCam DHS (SUB164STRIPE4_DHS): calwebb_spec2 writes a MultiSlitModel, one slit
+    per stripe with its own WAVELENGTH; INT_TIMES is the model's, kept in the ASDF tree."""
+    result = simulate("nrc_tsgrism", tmp_path, nints=6, segments=2, seed=4,
+                      subarray="SUB164STRIPE4_DHS")  # fmt: skip
+    assert len(result.files) == 2 and set(result.truth["detectors"]) == {
+        "STRIPE1", "STRIPE2", "STRIPE3", "STRIPE4"}  # fmt: skip
+    with fits.open(result.files[1]) as hdul:
+        assert hdul[0].header["PUPIL"] == "GDHS0" and hdul[0].header["DETECTOR"] == "NRCA1"
+        assert hdul[0].header["SUBARRAY"] == "SUB164STRIPE4_DHS"
+        sci = [h for h in hdul if h.name == "SCI"]
+        assert [h.header["SLTNAME"] for h in sci] == ["1", "2", "3", "4"]
+        assert [h.header["SLTSTRT2"] for h in sci] == [1, 42, 83, 124]
+        assert all(h.shape == (3, 41, 1024) and h.header["DISPAXIS"] == 1 for h in sci)
+        assert "INT_TIMES" not in hdul  # no FITS table for it in the MultiSlitModel schema
+    with datamodels.open(result.files[1]) as model:
+        assert type(model).__name__ == "MultiSlitModel" and len(model.slits) == 4
+        assert model.int_times["integration_number"].tolist() == [4, 5, 6]
+        wl = np.array(model.slits[2].wavelength)
+    assert np.nanmin(wl) == pytest.approx(1.0, abs=0.05)
+    assert np.nanmax(wl) == pytest.approx(2.3, abs=0.05)

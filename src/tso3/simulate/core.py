@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats import NRS_MULTISTRIPES, SOSS_SUPERSTRIPES
+from ..formats import DHS_SUBARRAYS, NRS_MULTISTRIPES, SOSS_SUPERSTRIPES
 from ..io.stripes import StripeLayout, stripe_layout
 from ..parallel import Cores, cores
 from . import headers, noise, scenes, soss, stripes, writer
@@ -477,6 +477,11 @@ def simulate(
     segments = 3 if segments is None else int(segments)
     if nints < 2 or segments < 1 or segments > nints:
         raise ValueError(f"need nints >= 2 and 1 <= segments <= nints (got {nints}, {segments})")
+    if spec.exp_type == "NRC_TSGRISM" and str(subarray).upper() in DHS_SUBARRAYS:
+        if shape is not None:
+            raise ValueError(f"subarray {subarray!r}: give it without shape")
+        spec = M.dhs_variant(spec, str(subarray).upper())
+        subarray, shape = None, spec.default_shape
     layout = _striped_layout(spec, subarray)
     if layout is not None:
         if shape is not None:
@@ -525,6 +530,8 @@ def simulate(
     state.update(_pointing(spec, p, times, np.random.default_rng([seed, 0]), ref))
     if layout is not None:
         subarray, subsize = layout.subarray, shape
+    elif spec.model == "multislit":
+        subarray, subsize = spec.subarray, spec.subarray_shape
     else:
         subarray, subsize = M.subarray_name(spec, shape)
     dets = _setup_detectors(spec, p, shape, times, seed, subarray)
@@ -555,6 +562,17 @@ def simulate(
         det.white_light = np.ones(nints) if spec.spectroscopic else None
         if det.orders:
             det.white_light = np.ones((len(det.orders), nints))
+    if spec.model == "multislit":  # DHS: the stripes of a segment are the slits of a file
+        slits = [
+            {"name": str(k + 1), "xstart": 1 + (subsize[1] - shape[1]) // 2, "xsize": shape[1],
+             "ystart": 1 + k * shape[0], "ysize": shape[0], "source_type": "POINT"}
+            for k in range(len(dets))
+        ]  # fmt: skip
+        files = writer.write_multislit_segments(
+            output_dir, spec, obs, dets, bounds, common, times, slits, dates["processed"],
+            render=lambda det, a, b: _render_segment(spec, p, det, state, a, b, seed, pool),
+        )  # fmt: skip
+    for det in dets if spec.model != "multislit" else ():
         for number, (start, stop) in enumerate(bounds, 1):
             arrays = _render_segment(spec, p, det, state, start, stop, seed, pool)
             meta = dict(common)

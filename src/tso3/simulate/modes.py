@@ -75,6 +75,8 @@ class ModeSpec:
     #: dispersed sky through the prism, the slit only its own narrow strip).
     field_background: float = 1.0
     default_nints: int = 120
+    #: DETECTOR of the files when ``detectors`` name something else (DHS stripes)
+    detector_name: str | None = None
 
     @property
     def spectroscopic(self) -> bool:
@@ -310,6 +312,51 @@ MODES: dict[str, ModeSpec] = {
         default_nints=40,
     ),
 }
+
+
+#: Columns of each simulated DHS slit (calwebb_spec2 cuts each stripe to where its
+#: spectrum falls; real cutouts are some 1000-2000 columns wide).
+DHS_COLUMNS = 1024
+
+
+def dhs_variant(spec: ModeSpec, subarray: str) -> ModeSpec:
+    """NIRCam short-wave DHS time series: GDHS0 on NRCA1 with F150W2, one spectrum per
+    stripe of ``subarray`` (:data:`tso3.formats.DHS_SUBARRAYS`).  The stripes are the
+    "detectors" ``STRIPE1`` ... of the simulation (each its own scene and noise), written
+    as the slits of one MultiSlit calints per segment."""
+    from dataclasses import replace
+
+    from ..formats import DHS_SUBARRAYS
+
+    count, rows = DHS_SUBARRAYS[subarray]
+    stripes = tuple(f"STRIPE{k}" for k in range(1, count + 1))
+    return replace(
+        spec,
+        detectors=stripes,
+        model="multislit",
+        filter="F150W2",
+        pupil="GDHS0",
+        subarray=subarray,
+        subarray_shape=(count * rows, 2048),
+        substrt=(1, 1),
+        default_shape=(rows, DHS_COLUMNS),
+        known_subarrays={},
+        aperture="NRCA1_FULL",
+        pixel_scale=0.031,
+        frame_time=0.34061,
+        ngroups=10,
+        gain=2.05,
+        read_noise=15.0,
+        star_electrons=2.0e7,
+        background=10.0,
+        ref_wavelength=1.5,
+        bands={s: Band(1.0, 2.3, 0.02, 0.98, "linear") for s in stripes},
+        channel="SHORT",
+        feature_wavelength=1.4,
+        ref_position=(0.5, 0.5),
+        default_nints=120,
+        detector_name="NRCA1",
+    )
 
 
 def grating_variant(spec: ModeSpec, detectors: tuple[str, ...]) -> ModeSpec:

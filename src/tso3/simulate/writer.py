@@ -8,6 +8,7 @@ VAR_POISSON, VAR_RNOISE, VAR_FLAT, INT_TIMES, ASDF.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +175,66 @@ def segment_model(
     return model
 
 
+#: Metadata of a MultiSlit calints that belong to each slit (its SCI header).
+_SLIT_KEYWORDS = ("meta.photometry.", "meta.bunit_", "meta.wcsinfo.dispersion_direction",
+                  "meta.wcsinfo.spectral_order")  # fmt: skip
+
+
+def write_multislit_segments(
+    output_dir: Path, spec: ModeSpec, obs, dets, bounds, common: dict, times, slits, date, render
+) -> list[Path]:
+    """Write one MultiSlit calints per segment, a slit per stripe (NIRCam DHS).
+
+    ``render(det, start, stop)`` gives a stripe's arrays for integrations
+    ``[start, stop)``.  As calwebb_spec2 writes DHS (jwst's ``_extract_tso_dhs_object``):
+    each slit a SlitModel named by its stripe number with its own WAVELENGTH; INT_TIMES
+    belongs to the model, which the MultiSlitModel schema has no FITS extension for, so
+    stdatamodels keeps it in the ASDF tree.
+    """
+    files = []
+    for number, (start, stop) in enumerate(bounds, 1):
+        model = _pinned_class(datamodels.MultiSlitModel, date)(validate_on_assignment=False)
+        meta = {**common, "meta.instrument.detector": spec.detector_name,
+                "meta.exposure.integration_start": start + 1,
+                "meta.exposure.integration_end": stop,
+                "meta.exposure.segment_number": number,
+                "meta.exposure.segment_total": len(bounds)}  # fmt: skip
+        per_slit = {}  # keywords a MultiSlitModel keeps in each slit's SCI header
+        for path, value in meta.items():
+            if value is None:
+                continue
+            try:
+                if path.startswith(_SLIT_KEYWORDS):
+                    raise AttributeError(path)
+                _set(model, path, value)
+            except AttributeError:  # not in the MultiSlitModel schema: a slit keyword
+                per_slit[path] = value
+        for name, status in cal_steps(spec).items():
+            setattr(model.meta.cal_step, name, status)
+        for det, slit in zip(dets, slits, strict=True):
+            arrays = render(det, start, stop)
+            sub = datamodels.SlitModel(
+                data=arrays["sci"], err=arrays["err"], dq=arrays["dq"],
+                var_poisson=arrays["var_poisson"], var_rnoise=arrays["var_rnoise"],
+                var_flat=arrays["var_flat"],
+            )  # fmt: skip
+            for path, value in per_slit.items():
+                _set(sub, path, value)
+            sub.wavelength = det.wavelength_2d.astype(np.float32)
+            sub.meta.wcsinfo.dispersion_direction = spec.dispaxis
+            sub.meta.wcsinfo.spectral_order = 1
+            for key, value in slit.items():
+                setattr(sub, key, value)
+            model.slits.append(sub)
+        model.int_times = times.int_times_table(start, stop)
+        path = output_dir / f"{obs.file_stem(number, spec.detector_name)}_calints.fits"
+        model.validate()
+        model.save(os.fspath(path))
+        model.close()
+        files.append(path)
+    return files
+
+
 def _pinned_class(cls, date: str):
     """``cls`` whose saves stamp DATE with ``date`` instead of the wall-clock time.
 
@@ -183,7 +244,7 @@ def _pinned_class(cls, date: str):
 
     class Pinned(cls):
         @property
-        def _model_type(self):  # DATAMODL stays "CubeModel" / "SlitModel"
+        def _model_type(self):  # DATAMODL stays "CubeModel" / "SlitModel" / ...
             return cls.__name__
 
         def on_save(self, init=None):
