@@ -75,6 +75,11 @@ class SpectraSet:
     #: the trace itself: cross-dispersion centre (px, 0-based) at every dispersion pixel
     #: of the detector, shape (nx,) (fitted on the median image); None when not known
     trace_centre: np.ndarray | None = None
+    #: striped readouts (:mod:`tso3.io.stripes`): the stripe of each element, shape
+    #: (nwave,), 0 where none; and each stripe's mid time minus the integration's (days),
+    #: shape (nints, nstripes).  None for other data.
+    element_stripe: np.ndarray | None = None
+    stripe_delay: np.ndarray | None = None
 
     @property
     def nints(self) -> int:
@@ -117,6 +122,9 @@ class SpecLightCurve:
         Bin edges ``(nbins+1,)`` and centres ``(nbins,)``, microns.
     mjd_utc, bjd_tdb : numpy.ndarray
         Mid-integration times ``(nints,)``; BJD_TDB is BJD - 2400000.5.
+    bin_delay : numpy.ndarray or None
+        Striped readouts: when each bin was exposed relative to those times (days),
+        ``(nints, nbins)`` (:func:`tso3.steps.binning.bin_delays`); None otherwise.
     int_num : numpy.ndarray
         Integration numbers ``(nints,)``.
     flux, flux_err, npoints : numpy.ndarray
@@ -135,6 +143,7 @@ class SpecLightCurve:
     detector: str = ""
     flux_unit: str = "Jy"
     meta: dict[str, object] = field(default_factory=dict)
+    bin_delay: np.ndarray | None = None
 
 
 def spectra_columns(
@@ -227,6 +236,7 @@ def to_spectra_set(
     int_num: np.ndarray,
     units: dict[str, str] | None = None,
     extras: dict[str, np.ndarray] | None = None,
+    column_stripe: np.ndarray | None = None,
     **kwargs: object,
 ) -> SpectraSet:
     """Build a :class:`SpectraSet`, dropping elements whose wavelength is NaN (as jwst does).
@@ -242,6 +252,9 @@ def to_spectra_set(
         From :func:`spectra_columns` (sets ``flux_unit`` and ``sb_unit``).
     extras : dict, optional
         ``trace_position``, ``trace_width``, ``n_repaired`` per integration.
+    column_stripe : ndarray (nx,), optional
+        Striped readouts: the stripe of each column (kept for the elements, as
+        ``element_stripe``); give ``stripe_delay`` with it.
     **kwargs
         Other SpectraSet fields: ``segment``, ``spectral_order``, ``detector``,
         ``times``, ``meta``, ``trace_centre``.
@@ -266,6 +279,7 @@ def to_spectra_set(
     return SpectraSet(
         wavelength=np.asarray(wavelength, dtype=np.float64)[keep],
         int_num=np.asarray(int_num),
+        element_stripe=None if column_stripe is None else np.asarray(column_stripe)[keep],
         trace_position=extras.get("trace_position"),
         trace_width=extras.get("trace_width"),
         n_repaired=extras.get("n_repaired"),

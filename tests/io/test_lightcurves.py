@@ -79,3 +79,23 @@ def test_archive_pair_reproduced(mode, archive_x1dints, archive_whtlt):
     assert np.all(t["whitelight_flux_err"].value > 0)
     for key in ("instrument", "exp_type", "subarray", "filter", "target_name"):
         assert t.meta[key] == ref.meta[key]
+
+
+def test_speclc_bin_times_of_striped_readouts_round_trip(tmp_path):
+    """Striped readouts: each bin's own exposure time, as MJD_UTC_BIN / BJD_TDB_BIN."""
+    wl = np.linspace(1.0, 2.0, 10)
+    s = spectra_set(np.ones((3, 10)), wl, 60000.0 + np.arange(3) / 1440)
+    s.element_stripe = np.array([2] * 5 + [1] * 5)
+    s.stripe_delay = np.tile([-10.0, 10.0], (3, 1)) / 86400
+    (curve,) = binned_light_curves([s], np.array([0.9, 1.5, 2.1]))  # 1.5: elements 4|5
+    np.testing.assert_allclose(curve.bin_delay * 86400, [[10, -10]] * 3)
+    write_speclc(tmp_path / "x_speclc.fits", [curve])
+    table = Table.read(tmp_path / "x_speclc.fits", hdu="SPECLC")
+    seconds = (np.asarray(table["BJD_TDB_BIN"]) - np.asarray(table["BJD_TDB"])[:, None]) * 86400
+    np.testing.assert_allclose(seconds, [[10, -10]] * 3, atol=1e-4)
+    (back,) = read_speclc(tmp_path / "x_speclc.fits")
+    np.testing.assert_allclose(back.bin_delay * 86400, curve.bin_delay * 86400, atol=1e-4)
+    plain = binned_light_curves([spectra_set(np.ones((3, 10)), wl, 60000.0 + np.arange(3))],
+                                np.array([0.95, 2.05]))  # fmt: skip
+    write_speclc(tmp_path / "y_speclc.fits", plain)
+    assert "BJD_TDB_BIN" not in Table.read(tmp_path / "y_speclc.fits", hdu="SPECLC").colnames

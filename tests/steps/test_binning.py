@@ -95,3 +95,21 @@ def test_binned_errors_match_monte_carlo():
     edges = bin_edges(wl, nbins=3)  # edges fall inside elements: fractional weights
     f, e, _ = bin_spectra(wl, draws, np.broadcast_to(sigma**2, draws.shape), edges)
     np.testing.assert_allclose(np.std(f, axis=0), e[0], rtol=0.05)
+
+
+def test_bin_delays_are_the_weighted_mean_of_the_elements_stripe_times():
+    from tso3.steps.binning import bin_delays
+
+    wl = np.linspace(1.0, 2.0, 10)  # elements 0-4 in stripe 2, 5-9 in stripe 1
+    stripe = np.array([2] * 5 + [1] * 5)
+    delay = np.array([[-3.0, 3.0], [-4.0, 4.0]])  # (nints, nstripes)
+    edges = np.array([0.9, 1.5, 2.1])  # 1.5: the boundary of elements 4 and 5
+    np.testing.assert_allclose(bin_delays(wl, stripe, delay, edges), [[3, -3], [4, -4]])
+    # one bin over everything: the mean; a bin straddling the stripes: the weights' mean
+    np.testing.assert_allclose(bin_delays(wl, stripe, delay, np.array([0.9, 2.1])), [[0], [0]])
+    mixed = bin_delays(wl, stripe, delay, np.array([1.35, 1.65]))
+    assert -3 < mixed[0, 0] < 3 and mixed[0, 0] != 0
+    # reference elements (stripe 0) count with no delay; an empty bin is NaN
+    out = bin_delays(wl, np.array([0] * 5 + [1] * 5), delay, np.array([0.9, 1.5, 2.1, 3.0]))
+    np.testing.assert_allclose(out[0, :2], [0.0, -3.0])
+    assert np.isnan(out[0, 2])

@@ -6,7 +6,8 @@ hundreds of bins a text table would be gigabytes.  Layout (see ``docs/products.m
 
     PRIMARY   meta keywords (INSTRUME, EXP_TYPE, ... , NCURVES)
     SPECLC,i  one row per integration: INT_NUM, MJD_UTC, BJD_TDB, FLUX[nbins],
-              FLUX_ERROR[nbins], NPOINTS[nbins]; header SPORDER, DETECTOR, NBINS
+              FLUX_ERROR[nbins], NPOINTS[nbins] (striped readouts also MJD_UTC_BIN[nbins],
+              BJD_TDB_BIN[nbins]: when each bin was exposed); header SPORDER, DETECTOR, NBINS
     BINS,i    one row per bin: WAVE_LO, WAVE_HI, WAVELENGTH (centre), um
 
 ``astropy.table.Table.read(path, hdu="SPECLC")`` gives ``t["FLUX"]`` as ``(nints, nbins)``.
@@ -92,23 +93,30 @@ def write_speclc(
     hdus = [primary]
     for ver, c in enumerate(curves, start=1):
         nb = c.centres.size
-        lc = fits.BinTableHDU.from_columns(
-            [
-                fits.Column("INT_NUM", "J", array=np.asarray(c.int_num, np.int32)),
-                fits.Column("MJD_UTC", "D", unit="d", array=c.mjd_utc),
-                fits.Column("BJD_TDB", "D", unit="d", array=c.bjd_tdb),
-                fits.Column("FLUX", f"{nb}D", unit=c.flux_unit or None, array=c.flux),
-                fits.Column("FLUX_ERROR", f"{nb}D", unit=c.flux_unit or None, array=c.flux_err),
-                fits.Column("NPOINTS", f"{nb}D", array=c.npoints),
-            ],
-            name="SPECLC",
-        )
+        columns = [
+            fits.Column("INT_NUM", "J", array=np.asarray(c.int_num, np.int32)),
+            fits.Column("MJD_UTC", "D", unit="d", array=c.mjd_utc),
+            fits.Column("BJD_TDB", "D", unit="d", array=c.bjd_tdb),
+            fits.Column("FLUX", f"{nb}D", unit=c.flux_unit or None, array=c.flux),
+            fits.Column("FLUX_ERROR", f"{nb}D", unit=c.flux_unit or None, array=c.flux_err),
+            fits.Column("NPOINTS", f"{nb}D", array=c.npoints),
+        ]
+        if c.bin_delay is not None:  # striped readouts: each bin's own exposure time
+            columns += [
+                fits.Column("MJD_UTC_BIN", f"{nb}D", unit="d",
+                            array=c.mjd_utc[:, None] + c.bin_delay),
+                fits.Column("BJD_TDB_BIN", f"{nb}D", unit="d",
+                            array=c.bjd_tdb[:, None] + c.bin_delay),
+            ]  # fmt: skip
+        lc = fits.BinTableHDU.from_columns(columns, name="SPECLC")
         lc.header["EXTVER"] = ver
         lc.header["SPORDER"] = (int(c.spectral_order), "spectral order")
         lc.header["DETECTOR"] = (c.detector, "detector")
         lc.header["NBINS"] = (nb, "number of wavelength bins")
         lc.header["COMMENT"] = "BJD_TDB is BJD_TDB - 2400000.5; FLUX is the sum over each bin"
         lc.header["COMMENT"] = "with fractional weights for elements straddling bin edges"
+        if c.bin_delay is not None:
+            lc.header["COMMENT"] = "*_BIN: when each bin was exposed (striped readout)"
         bins = fits.BinTableHDU.from_columns(
             [
                 fits.Column("WAVE_LO", "D", unit="um", array=c.edges[:-1]),
@@ -146,6 +154,10 @@ def read_speclc(path: str | os.PathLike) -> list[SpecLightCurve]:
                 lc, bins = hdul["SPECLC", ver], hdul["BINS", ver]
                 d, b = lc.data, bins.data
                 edges = np.append(np.asarray(b["WAVE_LO"]), b["WAVE_HI"][-1])
+                delay = None
+                if "BJD_TDB_BIN" in lc.columns.names:
+                    delay = np.asarray(d["BJD_TDB_BIN"], np.float64).reshape(len(d), -1)
+                    delay = delay - np.asarray(d["BJD_TDB"], np.float64)[:, None]
                 out.append(
                     SpecLightCurve(
                         edges=edges,
@@ -160,6 +172,7 @@ def read_speclc(path: str | os.PathLike) -> list[SpecLightCurve]:
                         detector=str(lc.header["DETECTOR"]),
                         flux_unit=lc.columns["FLUX"].unit or "",
                         meta=meta,
+                        bin_delay=delay,
                     )
                 )
     except FileNotFoundError:

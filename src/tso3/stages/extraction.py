@@ -38,6 +38,7 @@ from ..io.extract1d_ref import load_extract1d_reference
 from ..io.observation import Observation
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
+from ..io.stripes import stripe_layout
 from ..io.x1dints import write_x1dints
 from ..spectra import SpectraSet, spectra_columns, to_spectra_set
 from ..steps.apcorr import apply_correction, at_pixel_phase, lrs_correction, phase_correction
@@ -537,6 +538,21 @@ def _warn_settings_for_other_modes(exp_type: str, params: Extract1dParams) -> No
         log.warning("extract_1d.soss_width applies to NIS_SOSS only: ignored for %s", exp_type)
 
 
+def _stripes(seg: Segment, nx: int) -> dict:
+    """Striped readouts: the stripe of each column, and each stripe's mid time relative
+    to its integration's (days), for the light curves' per-bin times."""
+    if seg.stripe_times is None:
+        return {}
+    layout = stripe_layout(str(seg.keyword("SUBARRAY")))
+    # SOSS is read from column 2043 down, NIRSpec NRS2 against its x as well
+    reversed_x = seg.exp_type == "NIS_SOSS" or seg.detector == "NRS2"
+    mid = seg.stripe_times["int_mid_BJD_TDB"].reshape(seg.nints, layout.count)
+    return {
+        "column_stripe": layout.column_stripes(nx, reversed_x=reversed_x),
+        "stripe_delay": mid - seg.int_times["int_mid_BJD_TDB"][:, None],
+    }
+
+
 def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
     setup, lam = plan.setup, plan.wavelength
     meta = seg.meta
@@ -578,6 +594,7 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         int_num=np.arange(seg.intstart, seg.intend + 1),
         units=units,
         extras=sums,
+        **_stripes(seg, lam.size),
         segment=seg.segment_number,
         spectral_order=setup.order or _spectral_order(seg),
         detector=det,

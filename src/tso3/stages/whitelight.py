@@ -20,7 +20,7 @@ from ..errors import ParameterError
 from ..formats import PROVENANCE_KEYWORDS, whitelight_meta
 from ..io.lightcurves import write_speclc, write_whitelight_table
 from ..spectra import SpecLightCurve, SpectraSet
-from ..steps.binning import bin_edges, bin_spectra
+from ..steps.binning import bin_delays, bin_edges, bin_spectra
 from ..steps.whitelight import value_for_order, white_light_table
 from ..summary import light_curve_scatter_ppm
 
@@ -96,14 +96,19 @@ def binned_light_curves(
     for (det, order), sets in groups.items():
         e = np.asarray(edges[order] if isinstance(edges, dict) else edges, dtype=np.float64)
         parts = []
+        striped = all(s.element_stripe is not None for s in sets)
         for s in sets:
             var = s.flux_var_poisson + s.flux_var_rnoise + s.flux_var_flat
             f, err, npts = bin_spectra(s.wavelength, s.flux, var, e)
             nan = np.full(s.nints, np.nan)
             mjd = np.asarray(s.times.get("mjd_avg", nan), np.float64)
             tdb = np.asarray(s.times.get("tdb_mid", nan), np.float64)
-            parts.append((mjd, tdb, np.asarray(s.int_num), f, err, npts))
-        mjd, tdb, num, f, err, npts = (np.concatenate(p) for p in zip(*parts, strict=True))
+            delay = (
+                bin_delays(s.wavelength, s.element_stripe, s.stripe_delay, e)
+                if striped else np.zeros((s.nints, 0))
+            )  # fmt: skip
+            parts.append((mjd, tdb, np.asarray(s.int_num), f, err, npts, delay))
+        mjd, tdb, num, f, err, npts, delay = (np.concatenate(p) for p in zip(*parts, strict=True))
         valid = np.flatnonzero(~np.isnan(mjd))
         _, first = np.unique(mjd[valid], return_index=True)  # sorted, first occurrence
         rows = valid[first]
@@ -120,6 +125,7 @@ def binned_light_curves(
                 spectral_order=order,
                 detector=det,
                 flux_unit=sets[0].flux_unit,
+                bin_delay=delay[rows] if striped else None,
             )
         )
     return out

@@ -23,7 +23,7 @@ import numpy as np
 
 from tso3.errors import ParameterError
 
-__all__ = ["bin_edges", "bin_spectra", "element_edges", "weight_matrix"]
+__all__ = ["bin_delays", "bin_edges", "bin_spectra", "element_edges", "weight_matrix"]
 
 # relative tolerance when deciding whether a last, partial bin is really a full one
 _EPS = 1e-9
@@ -242,3 +242,47 @@ def bin_spectra(
     binned[empty] = np.nan
     err[empty] = np.nan
     return binned, err, npoints
+
+
+def bin_delays(
+    wavelength: np.ndarray,
+    element_stripe: np.ndarray,
+    stripe_delay: np.ndarray,
+    edges: np.ndarray,
+) -> np.ndarray:
+    """When each bin was exposed, relative to the integration's time, for striped readouts.
+
+    A striped readout (SOSS superstripes, NIRSpec PRISM multistripes) exposes each stripe
+    of columns at its own time; a bin's time is the mean of its elements' stripe times,
+    with the fractional weights of :func:`bin_spectra`.
+
+    Parameters
+    ----------
+    wavelength : numpy.ndarray
+        ``(nwave,)`` (or ``(nints, nwave)`` with identical rows).
+    element_stripe : numpy.ndarray
+        ``(nwave,)`` stripe number (1-based) of each element; 0 for an element no stripe
+        covers (its delay is 0).
+    stripe_delay : numpy.ndarray
+        ``(nints, nstripes)`` mid time of each stripe minus the integration's mid time.
+    edges : numpy.ndarray
+        Bin edges, ``(nbins + 1,)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(nints, nbins)`` delays, in the unit of ``stripe_delay``; NaN for a bin that
+        holds no element.
+    """
+    wl = np.asarray(wavelength, dtype=np.float64)
+    wl = wl[0] if wl.ndim == 2 else wl
+    w = weight_matrix(wl, edges)  # (nbins, nwave)
+    stripe = np.asarray(element_stripe, dtype=np.int64)
+    delay = np.asarray(stripe_delay, dtype=np.float64)
+    # share of each bin's weight in each stripe: (nstripes, nbins)
+    share = np.zeros((delay.shape[1], w.shape[0]))
+    covered = stripe > 0
+    np.add.at(share, stripe[covered] - 1, w[:, covered].T)
+    total = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (delay @ share) / np.where(total > 0, total, np.nan)
