@@ -270,3 +270,30 @@ def test_zero_times_are_unset(tmp_path):
     times = obs.int_times()
     assert obs.derived_times == 7 and np.isnan(times["int_mid_BJD_TDB"]).all()
     np.testing.assert_allclose(times["int_mid_MJD_UTC"], int_times(1, 10)["int_mid_MJD_UTC"])
+
+
+def test_read_slits_gives_every_dhs_stripe_with_its_own_cubes(tmp_path):
+    """The groundwork of NIRCam DHS (issue 29): each slit of a MultiSlit calints is a
+    Segment with its EXTVER, SLTNAME, wavelengths and arrays; INT_TIMES comes from the
+    ASDF tree, where the MultiSlitModel keeps it."""
+    from tso3.io.segments import read_slits
+    from tso3.simulate import simulate
+
+    sim = simulate("nrc_tsgrism", tmp_path, nints=6, segments=2, seed=2,
+                   subarray="SUB82STRIPE2_DHS")  # fmt: skip
+    slits = read_slits(sim.files[1])
+    assert [(s.extver, s.slit) for s in slits] == [(1, "1"), (2, "2")]
+    for s in slits:
+        assert s.shape == (3, 41, 1024) and (s.intstart, s.intend) == (4, 6)
+        assert s.int_times["integration_number"].tolist() == [4, 5, 6]
+        assert np.isfinite(s.int_times["int_mid_MJD_UTC"]).all()
+        assert s.sci_header["SLTNAME"] == s.slit and s.wavelength_image.shape == (41, 1024)
+    with fits.open(sim.files[1]) as hdul:
+        second = np.asarray(hdul["SCI", 2].data[1], np.float32)
+        dq = np.asarray(hdul["DQ", 2].data[0])
+    with slits[1].arrays() as arrays:
+        np.testing.assert_array_equal(arrays.read("SCI", 1, 2)[0], second)
+        np.testing.assert_array_equal(arrays.read_dq(np.s_[0]), dq)
+        assert arrays.has("VAR_FLAT") and not arrays.has("ZEROFRAME")
+    with pytest.raises(InputError, match="2 slits in one file"):
+        load_observation(sim.files)

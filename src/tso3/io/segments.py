@@ -95,6 +95,11 @@ class Segment:
     err_unusable: bool = False
     #: superstripe data: INT_TIMES_STRIPE rows of this segment (:mod:`tso3.io.stripes`)
     stripe_times: np.ndarray | None = field(default=None, repr=False)
+    #: the EXTVER of its SCI, ERR, DQ, VAR_* and WAVELENGTH: 1, or the slit's in a
+    #: MultiSlit calints (NIRCam DHS: one slit per stripe, :func:`read_slits`)
+    extver: int = 1
+    #: SLTNAME of that slit (MultiSlit calints), else None
+    slit: str | None = None
     # shared by every stored_at() view, so the tree is parsed once, by one thread
     _slot: _WcsSlot = field(default_factory=_WcsSlot, repr=False, compare=False)
 
@@ -193,12 +198,13 @@ class Segment:
                 # the kernel writes them back.  astropy's update mode would msync every
                 # mapped array on close, which costs more than the whole outlier step.
                 for hdu in hdul[1:]:
-                    if hdu.name in _BIG_IMAGES and hdu.header.get("NAXIS", 0) > 0:
+                    mine = hdu.ver == self.extver and hdu.header.get("NAXIS", 0) > 0
+                    if hdu.name in _BIG_IMAGES and mine:
                         writable[hdu.name] = np.memmap(
                             self.path, dtype=hdu.data.dtype, mode="r+",
                             offset=hdu.fileinfo()["datLoc"], shape=hdu.data.shape,
                         )  # fmt: skip
-            yield SegmentArrays(hdul, writable)
+            yield SegmentArrays(hdul, writable, self.extver)
         finally:
             writable.clear()
             hdul.close()
@@ -212,19 +218,26 @@ class SegmentArrays:
     :meth:`write_dq` convert to and from uint32 without scaling the whole array.
     """
 
-    def __init__(self, hdul: fits.HDUList, writable: dict | None = None) -> None:
+    def __init__(self, hdul: fits.HDUList, writable: dict | None = None, extver: int = 1):
         self._hdul = hdul
         self._writable = writable or {}
+        self._extver = extver
+
+    def _hdu(self, name: str):
+        return self._hdul[(name, self._extver)]
 
     def has(self, name: str) -> bool:
         """Whether the extension exists with data."""
-        return name in self._hdul and self._hdul[name].header.get("NAXIS", 0) > 0
+        try:
+            return self._hdu(name).header.get("NAXIS", 0) > 0
+        except KeyError:
+            return False
 
     def cube(self, name: str) -> np.ndarray:
         """The float cube ``name`` (SCI, ERR, VAR_*) as a memmap, shape ``(nints, ny, nx)``."""
         if name in self._writable:
             return self._writable[name]
-        return self._hdul[name].data
+        return self._hdu(name).data
 
     def read(self, name: str, start: int, stop: int) -> np.ndarray:
         """Integrations ``start:stop`` of a float cube as a native float32 array.
@@ -241,14 +254,14 @@ class SegmentArrays:
 
     def read_dq_range(self, start: int, stop: int) -> np.ndarray:
         """DQ of integrations ``start:stop`` (uint32), read like :meth:`read`."""
-        hdu = self._hdul["DQ"]
+        hdu = self._hdu("DQ")
         raw = self._read_raw("DQ", start, stop)
         if hdu.header.get("BZERO", 0) == 2**31 and raw.dtype.kind == "i":
             return raw.astype(np.int32).view(np.uint32) ^ _DQ_OFFSET
         return raw.astype(np.uint32)
 
     def _read_raw(self, name: str, start: int, stop: int) -> np.ndarray:
-        hdu = self._hdul[name]
+        hdu = self._hdu(name)
         dtype = hdu.data.dtype  # the on-disk (big-endian) type; the map is not read
         shape = hdu.data.shape
         frame = int(np.prod(shape[1:]))
@@ -259,7 +272,7 @@ class SegmentArrays:
         return data.reshape(stop - start, *shape[1:])
 
     def _dq_raw(self) -> tuple[np.ndarray, bool]:
-        hdu = self._hdul["DQ"]
+        hdu = self._hdu("DQ")
         offset = hdu.header.get("BZERO", 0) == 2**31 and hdu.data.dtype.kind == "i"
         return self._writable.get("DQ", hdu.data), offset
 
@@ -316,6 +329,26 @@ def read_tree_wcs(path: Path):
     return wcs
 
 
+def _tree_int_times(path: Path, hdul: fits.HDUList) -> np.ndarray | None:
+    """``int_times`` of the ASDF tree (where a MultiSlitModel keeps it), or None.
+
+    Read with asdf alone; only that array's block is loaded.
+
+    Raises
+    ------
+    InputError
+        When the tree cannot be read.
+    """
+    import asdf
+
+    try:
+        with asdf.open(io.BytesIO(_tree_bytes(hdul)), lazy_load=True) as tree:
+            table = tree.tree.get("int_times")
+            return None if table is None else np.array(table)
+    except Exception as exc:  # asdf and yaml raise many types for a damaged tree
+        raise InputError(path, f"not a valid JWST data model (ASDF tree: {exc})") from None
+
+
 def _tree_bytes(hdul: fits.HDUList) -> bytes:
     """The ASDF file that stdatamodels stores in the ASDF extension."""
     return np.asarray(hdul["ASDF"].data["ASDF_METADATA"][0]).tobytes()
@@ -370,15 +403,8 @@ def read_segment(path: str | os.PathLike) -> Segment:
         segment without a complete INT_TIMES_STRIPE table.
     """
     path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
-    except (OSError, ValueError, TypeError) as exc:
-        raise InputError(path, f"cannot read FITS file ({exc})") from None
+    hdul = _open(path)
     with hdul:
-        if path.stat().st_size < _expected_size(hdul):
-            raise InputError(path, "FITS file is truncated (shorter than its headers declare)")
         names = tuple(h.name for h in hdul)
         if "SCI" not in names:
             raise InputError(path, "no SCI extension: not a calints file")
@@ -388,52 +414,106 @@ def read_segment(path: str | os.PathLike) -> Segment:
                        "stripes?): tso3 reads one SCI cube per calints file and does not "
                        "reduce MultiSlit calints yet")  # fmt: skip
             raise InputError(path, problem)
-        exp_type = str(hdul[0].header.get("EXP_TYPE", "")).upper()
-        if not exp_type:
-            raise InputError(path, "no EXP_TYPE keyword in the primary header")
-        shape = tuple(int(n) for n in hdul["SCI"].shape)
-        if len(shape) != 3:
-            raise InputError(path, f"SCI is {len(shape)}-D, not a 3-D integration cube")
-        for name in ("ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"):
-            if name in names and hdul[name].header.get("NAXIS", 0) > 0:
-                if tuple(hdul[name].shape) != shape:
-                    raise InputError(
-                        path, f"{name} has shape {tuple(hdul[name].shape)}, SCI has {shape}"
-                    )
-        if "ERR" not in names or "DQ" not in names:
-            raise InputError(path, "ERR or DQ extension missing")
-        primary = hdul[0].header.copy()
-        sci_header = hdul["SCI"].header.copy()
-        table = hdul["INT_TIMES"].data if "INT_TIMES" in names else None
-        check_numeric_keywords(path, {"PRIMARY": primary, "SCI": hdul["SCI"].header})
-        intstart = integer_keyword(path, primary, "INTSTART")
-        intend = integer_keyword(path, primary, "INTEND")
-        if intstart is None:  # one of them, with the cube's length, gives the other
-            intstart = 1 if intend is None else intend - shape[0] + 1
-        if intend is None:
-            intend = intstart + shape[0] - 1
-        nints = integer_keyword(path, primary, "NINTS")
-        if nints is not None and intend > nints:
-            raise InputError(path, f"INTEND={intend} is beyond NINTS={nints}")
-        if intend - intstart + 1 != shape[0]:
-            raise InputError(
-                path,
-                f"INTSTART={intstart}, INTEND={intend} span {intend - intstart + 1} "
-                f"integrations but SCI has {shape[0]}",
-            )
-        int_times = _segment_int_times(table, intstart, intend)
-        with np.errstate(invalid="ignore"):  # one frame: ERR all zero makes zero errors
-            err_unusable = not bool(np.any(np.asarray(hdul["ERR"].section[0]) > 0))
-        if "ASDF" in names:
-            check_tree(path, hdul)
-        stripe_times = None
-        layout = stripe_layout(str(primary.get("SUBARRAY", "")))
-        if layout is not None and exp_type in STRIPED_EXP_TYPES:
-            stripes = hdul["INT_TIMES_STRIPE"].data if "INT_TIMES_STRIPE" in names else None
-            stripe_times = segment_stripe_times(path, layout, stripes, intstart, intend, shape[2])
-        wavelength = None
-        if "WAVELENGTH" in names and hdul["WAVELENGTH"].header.get("NAXIS", 0) == 2:
-            wavelength = np.asarray(hdul["WAVELENGTH"].data, dtype=np.float64)
+        return _read_cube(path, hdul, names)
+
+
+def read_slits(path: str | os.PathLike) -> list[Segment]:
+    """Every slit of a MultiSlit calints (NIRCam DHS: one per stripe) as a Segment.
+
+    Each has the ``extver`` and ``slit`` (SLTNAME) of its SCI; they share the file, its
+    primary header and its times: INT_TIMES, which a MultiSlitModel keeps in its ASDF
+    tree (its schema has no FITS table for it), read with asdf alone.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_segment`, for any of the slits.
+    """
+    path = Path(path)
+    hdul = _open(path)
+    with hdul:
+        names = tuple(h.name for h in hdul)
+        if "SCI" not in names:
+            raise InputError(path, "no SCI extension: not a calints file")
+        versions = [(h.ver, h.header.get("SLTNAME")) for h in hdul if h.name == "SCI"]
+        return [_read_cube(path, hdul, names, ver, None if s is None else str(s))
+                for ver, s in versions]  # fmt: skip
+
+
+def _open(path: Path) -> fits.HDUList:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(path, f"cannot read FITS file ({exc})") from None
+    if path.stat().st_size < _expected_size(hdul):
+        hdul.close()
+        raise InputError(path, "FITS file is truncated (shorter than its headers declare)")
+    return hdul
+
+
+def _read_cube(
+    path: Path, hdul: fits.HDUList, names: tuple[str, ...], extver: int = 1,
+    slit: str | None = None,
+) -> Segment:  # fmt: skip
+    """The Segment of the cubes with EXTVER ``extver`` of an open file."""
+
+    def has(name: str) -> bool:
+        try:
+            return hdul[(name, extver)].header.get("NAXIS", 0) > 0
+        except KeyError:
+            return False
+
+    def hdu(name: str):
+        return hdul[(name, extver)]
+
+    exp_type = str(hdul[0].header.get("EXP_TYPE", "")).upper()
+    if not exp_type:
+        raise InputError(path, "no EXP_TYPE keyword in the primary header")
+    shape = tuple(int(n) for n in hdu("SCI").shape)
+    if len(shape) != 3:
+        raise InputError(path, f"SCI is {len(shape)}-D, not a 3-D integration cube")
+    for name in ("ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"):
+        if has(name) and tuple(hdu(name).shape) != shape:
+            raise InputError(path, f"{name} has shape {tuple(hdu(name).shape)}, SCI has {shape}")
+    if not (has("ERR") and has("DQ")):
+        raise InputError(path, "ERR or DQ extension missing")
+    primary = hdul[0].header.copy()
+    sci_header = hdu("SCI").header.copy()
+    if "INT_TIMES" in names:
+        table = hdul["INT_TIMES"].data
+    else:  # a MultiSlitModel keeps INT_TIMES in its ASDF tree
+        table = _tree_int_times(path, hdul) if "ASDF" in names and slit else None
+    check_numeric_keywords(path, {"PRIMARY": primary, "SCI": hdu("SCI").header})
+    intstart = integer_keyword(path, primary, "INTSTART")
+    intend = integer_keyword(path, primary, "INTEND")
+    if intstart is None:  # one of them, with the cube's length, gives the other
+        intstart = 1 if intend is None else intend - shape[0] + 1
+    if intend is None:
+        intend = intstart + shape[0] - 1
+    nints = integer_keyword(path, primary, "NINTS")
+    if nints is not None and intend > nints:
+        raise InputError(path, f"INTEND={intend} is beyond NINTS={nints}")
+    if intend - intstart + 1 != shape[0]:
+        raise InputError(
+            path,
+            f"INTSTART={intstart}, INTEND={intend} span {intend - intstart + 1} "
+            f"integrations but SCI has {shape[0]}",
+        )
+    int_times = _segment_int_times(table, intstart, intend)
+    with np.errstate(invalid="ignore"):  # one frame: ERR all zero makes zero errors
+        err_unusable = not bool(np.any(np.asarray(hdu("ERR").section[0]) > 0))
+    if "ASDF" in names:
+        check_tree(path, hdul)
+    stripe_times = None
+    layout = stripe_layout(str(primary.get("SUBARRAY", "")))
+    if layout is not None and exp_type in STRIPED_EXP_TYPES:
+        stripes = hdul["INT_TIMES_STRIPE"].data if "INT_TIMES_STRIPE" in names else None
+        stripe_times = segment_stripe_times(path, layout, stripes, intstart, intend, shape[2])
+    wavelength = None
+    if has("WAVELENGTH") and hdu("WAVELENGTH").header.get("NAXIS", 0) == 2:
+        wavelength = np.asarray(hdu("WAVELENGTH").data, dtype=np.float64)
     return Segment(
         path=path.resolve(),
         shape=shape,  # type: ignore[arg-type]
@@ -446,6 +526,8 @@ def read_segment(path: str | os.PathLike) -> Segment:
         wavelength_image=wavelength,
         err_unusable=err_unusable,
         stripe_times=stripe_times,
+        extver=extver,
+        slit=slit,
     )
 
 
