@@ -60,7 +60,7 @@ def _through_both_sources(sim, tmp_path, exp, mode):
     step = params.tso_photometry if obs.is_imaging else params.extract_1d
     targets = {s.path: tmp_path / f"{s.path.stem}_crf.fits" for s in obs.segments}
     stage = module.plan(obs, step, mode=mode)
-    seen: dict = {s.path: [] for s in obs.segments}  # the blocks' repairs, per segment
+    seen: dict = {s.key: [] for s in obs.segments}  # the blocks' repairs, per segment
     with outliers.crfints_copies(targets, {}) as ready, stage:
         source = outliers.OutlierPass(obs, targets, params.outlier_detection, mode, ready=ready)
         for block in source:
@@ -69,7 +69,7 @@ def _through_both_sources(sim, tmp_path, exp, mode):
             stage.consume(block)
         streamed = stage.finish()
     outcome = source.outcome
-    repair = {s.path: RepairModel.from_blocks(s.shape, seen[s.path]) for s in obs.segments}
+    repair = {s.key: RepairModel.from_blocks(s.shape, seen[s.key]) for s in obs.segments}
     width = params.outlier_detection.rolling_window_width
     again = module.plan(obs, step, mode=mode)
     blocks = file_blocks(

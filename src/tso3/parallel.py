@@ -156,9 +156,9 @@ class BlockWorkers:
 
     Parameters
     ----------
-    nints : dict of Path to int
-        The segments and their integrations; :meth:`results` checks every one was
-        covered.
+    nints : dict of segment key to int
+        The segments (``Segment.key``: path and EXTVER, or a path) and their
+        integrations; :meth:`results` checks every one was covered.
     max_pending : int, optional
         Jobs queued or running at most (default: one per thread plus one queued, so no
         thread waits for the next block).
@@ -183,7 +183,7 @@ class BlockWorkers:
         finally:
             self._filters.__exit__(*exc)
 
-    def submit(self, segment: Path, start: int, count: int, job: Callable[[], object]) -> None:
+    def submit(self, segment, start: int, count: int, job: Callable[[], object]) -> None:
         """Run ``job()`` for integrations ``start:start+count`` of ``segment``."""
         while len(self._pending) >= self._max_pending:
             self._pending.pop(0).result()  # re-raises a failed job here
@@ -191,12 +191,13 @@ class BlockWorkers:
         self._parts[segment].append((start, count, future))
         self._pending.append(future)
 
-    def results(self, segment: Path) -> list:
+    def results(self, segment) -> list:
         """The job results of ``segment`` in integration order (waits for them)."""
         parts = sorted(self._parts[segment], key=lambda part: part[0])
         done = sum(count for _, count, _ in parts)
         if done != self._nints[segment]:
+            name = segment[0].name if isinstance(segment, tuple) else segment.name
             raise RuntimeError(
-                f"{segment.name}: {done} of {self._nints[segment]} integrations were measured"
+                f"{name}: {done} of {self._nints[segment]} integrations were measured"
             )
         return [future.result() for _, _, future in parts]

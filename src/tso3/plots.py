@@ -245,7 +245,7 @@ def make_plots(plot_dir, obs, outcome=None, *, phot=None, extraction=None, curve
         for det, segs in obs.series.items():
             mjd = obs.int_times(det)["int_mid_MJD_UTC"]
             npix = segs[0].shape[1] * segs[0].shape[2]
-            frac = np.concatenate([outcome.flagged[s.path] for s in segs]) / npix
+            frac = np.concatenate([outcome.flagged[s.key] for s in segs]) / npix
             name = f"outliers{'_' + det.lower() if len(obs.series) > 1 else ''}.png"
             title = f"{_target(obs)} - {obs.product_name} {det}"
             paths.append(

@@ -103,6 +103,12 @@ class Segment:
     # shared by every stored_at() view, so the tree is parsed once, by one thread
     _slot: _WcsSlot = field(default_factory=_WcsSlot, repr=False, compare=False)
 
+    @property
+    def key(self) -> tuple[Path, int]:
+        """The segment's identity in an observation: its file and EXTVER (a file of a
+        MultiSlit calints holds several segments, one per slit)."""
+        return self.path, self.extver
+
     @functools.cached_property
     def meta(self) -> SimpleNamespace:
         """The header keywords tso3 uses, under stdatamodels' ``meta`` paths.

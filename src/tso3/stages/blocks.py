@@ -44,8 +44,9 @@ class Block:
 
     Attributes
     ----------
-    segment : Path
-        The segment's calints path (its identity in the observation).
+    segment : (Path, int)
+        The segment's identity in the observation (:attr:`tso3.io.segments.Segment.key`:
+        its calints path and EXTVER).
     start : int
         First integration, 0-based within the segment.
     cubes : dict of str to ndarray or None
@@ -59,7 +60,7 @@ class Block:
         (the rolling median with its motion term); empty without an outlier pass.
     """
 
-    segment: Path
+    segment: tuple[Path, int]
     start: int
     cubes: dict[str, np.ndarray | None]
     invalid: np.ndarray
@@ -126,7 +127,7 @@ class MeasuringStage:
 
     def __init__(self, obs: Observation) -> None:
         self._obs = obs
-        self._workers = BlockWorkers({s.path: s.nints for s in obs.segments})
+        self._workers = BlockWorkers({s.key: s.nints for s in obs.segments})
 
     @property
     def obs(self) -> Observation:
@@ -231,7 +232,7 @@ def file_blocks(
         The float extensions to read (a stage's ``arrays``); SCI first.
     sources : dict of Path to Path, optional
         Segment path -> file to read (default: the calints; a crfints after the pass).
-    repair : dict of Path to RepairModel, optional
+    repair : dict of Segment.key to RepairModel, optional
         The outlier pass's model per segment: its values at the invalid samples become
         the blocks' ``fill``.
     length : callable, optional
@@ -256,19 +257,19 @@ def file_blocks(
         for segs in obs.series.values():
             for seg in segs:
                 file = seg.stored_at(sources.get(seg.path, seg.path))
-                opened[seg.path] = stack.enter_context(file.arrays("readonly"))
+                opened[seg.key] = stack.enter_context(file.arrays("readonly"))
             _, ny, nx = segs[0].shape
             tasks += series_blocks(segs, length(ny * nx))
 
         def read(task) -> Block:
             seg, a, b = task
-            arr = opened[seg.path]
+            arr = opened[seg.key]
             cubes = {name: arr.read(name, a, b) if arr.has(name) else None for name in names}
             floats = [c for c in cubes.values() if c is not None]
             invalid = invalid_index(floats, arr.read_dq_range(a, b))
-            model = repair.get(seg.path)
+            model = repair.get(seg.key)
             fill = model.entries(a, b) if model is not None else (_EMPTY_INDEX, _EMPTY_VALUES)
-            return Block(seg.path, a, cubes, invalid, fill)
+            return Block(seg.key, a, cubes, invalid, fill)
 
         for _, block in read_ahead(read, tasks):
             yield block

@@ -423,7 +423,7 @@ class ExtractionStage(MeasuringStage):
         super().__init__(obs)
         self._params = params
         self._plans = plans
-        self._detector = {s.path: det for det, segs in obs.series.items() for s in segs}
+        self._detector = {s.key: det for det, segs in obs.series.items() for s in segs}
 
     def _job(self, block: Block) -> Callable[[], list[dict[str, np.ndarray]]]:
         plans = self._plans[self._detector[block.segment]]
@@ -442,7 +442,7 @@ class ExtractionStage(MeasuringStage):
             out.setups.update({(det, p.setup.order or 1): p.setup for p in plans})
         for det, segs in self._obs.series.items():
             for seg in segs:
-                parts = self._workers.results(seg.path)
+                parts = self._workers.results(seg.key)
                 for k, plan in enumerate(self._plans[det]):
                     sums = _join([part[k] for part in parts])
                     out.spectra.append(_spectra_set(seg, plan, sums, self._params, det))

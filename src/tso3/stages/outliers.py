@@ -49,7 +49,7 @@ BLOCK_BYTES = 128 * 1024**2
 class OutlierOutcome:
     """What the outlier pass produced and measured, per segment."""
 
-    flagged: dict[Path, np.ndarray]  # new outliers per integration
+    flagged: dict[tuple[Path, int], np.ndarray]  # Segment.key -> new outliers per integration
     invalid_map: dict[str, np.ndarray]  # detector -> (ny, nx) count of flagged integrations
     n_pixels: int = 0
     n_flagged: int = 0
@@ -204,7 +204,7 @@ class OutlierPass:
             elif mode != "jwst" and params.motion_modes > 0:
                 log.info("no frame-wide change above the noise: no motion term")
             for s in segs:
-                outcome.flagged[s.path] = np.zeros(s.nints, np.int64)
+                outcome.flagged[s.key] = np.zeros(s.nints, np.int64)
             with contextlib.ExitStack() as stack:
                 inputs = [stack.enter_context(s.arrays("readonly")) for s in segs]
                 # default: one series per detector; jwst: one per segment
@@ -218,7 +218,7 @@ class OutlierPass:
             log.info(
                 "%s: %d outliers flagged in %d integrations",
                 det or "series",
-                int(sum(outcome.flagged[s.path].sum() for s in segs)),
+                int(sum(outcome.flagged[s.key].sum() for s in segs)),
                 sum(s.nints for s in segs),
             )
 
@@ -284,7 +284,7 @@ def _judged_blocks(det, series: _Series, params, mode, motion, outcome, progress
         flat_median = median.reshape(-1)
         for k, la, lb, g in series.pieces(a, b):
             seg = series.segs[k]
-            outcome.flagged[seg.path][la:lb] += per_int[g - a : g - a + (lb - la)]
+            outcome.flagged[seg.key][la:lb] += per_int[g - a : g - a + (lb - la)]
             # flat indices of this segment's part of the block, and where it lies in the file
             start, stop = (g - a) * npix, (g - a + lb - la) * npix
             shift = la * npix - start
@@ -295,7 +295,7 @@ def _judged_blocks(det, series: _Series, params, mode, motion, outcome, progress
             cubes = {"SCI": sci[core][rows], "ERR": err[core][rows]}
             cubes.update((k, None if v is None else v[rows]) for k, v in variances.items())
             fill = (keep - start, flat_median[keep])
-            yield Block(seg.path, la, cubes, part.invalid - start, fill)
+            yield Block(seg.key, la, cubes, part.invalid - start, fill)
         if progress:
             progress(b - a)
 

@@ -254,8 +254,8 @@ class PhotometryStage(MeasuringStage):
     def __init__(self, obs: Observation, plan: _Plan) -> None:
         super().__init__(obs)
         self._plan = plan
-        self._gathered: dict[Path, list[Block]] = {s.path: [] for s in obs.segments}
-        self._nints = {s.path: s.nints for s in obs.segments}
+        self._gathered: dict[tuple, list[Block]] = {s.key: [] for s in obs.segments}
+        self._nints = {s.key: s.nints for s in obs.segments}
 
     def consume(self, block: Block) -> None:
         if not self._plan.per_segment:
@@ -307,7 +307,7 @@ class PhotometryStage(MeasuringStage):
 
     def finish(self) -> QTable:
         """Wait for every block and build the table (all segments, in time order)."""
-        parts = [p for seg in self._obs.segments for p in self._workers.results(seg.path)]
+        parts = [p for seg in self._obs.segments for p in self._workers.results(seg.key)]
         return _table(self._obs, parts, self._plan)
 
     @classmethod
