@@ -95,25 +95,34 @@ def slit_source_location(
     location = float(location)
     if not np.isfinite(location) or not box[1][0] <= location <= box[1][1]:
         return None
-    trace = _slit_trace(wcs, shape, box, source_xpos, source_ypos)
+    trace = _wcs_trace(wcs, shape, box, 1, wcs.get_transform("detector", "slit_frame"),
+                       slit_to_detector, (source_xpos, source_ypos))  # fmt: skip
     return SourceLocation(int(np.round(middle)), middle_wl, location, trace)
 
 
-def _slit_trace(wcs, shape, box, source_xpos: float, source_ypos: float) -> np.ndarray:
-    """jwst's ``_nirspec_trace_from_wcs``: the source's detector y for every column."""
+def _wcs_trace(wcs, shape, box, dispaxis: int, detector_to, to_detector, source) -> np.ndarray:
+    """The source's cross-dispersion position at every dispersion pixel, from the WCS.
+
+    jwst's ``_nirspec_trace_from_wcs`` (DISPAXIS=1: slit frame, a y per column) and
+    ``_miri_trace_from_wcs`` (DISPAXIS=2: sky, an x per row): the wavelengths of the
+    bounding box, spread evenly over its length, taken back to the detector from the
+    ``source`` position by ``to_detector``, interpolated at ``arange(n)`` (as jwst, not
+    from the box's start) and placed in a full-length array.
+    """
     from gwcs.wcstools import grid_from_bounding_box
     from scipy.interpolate import interp1d
 
+    disp = 0 if dispaxis == 1 else 1
     x, y = grid_from_bounding_box(box)
-    nx = int(box[0][1] - box[0][0])
-    _, _, slit_wavelength = wcs.get_transform("detector", "slit_frame")(x, y)
-    waves = np.linspace(np.nanmin(slit_wavelength), np.nanmax(slit_wavelength), nx)
-    to_detector = wcs.get_transform("slit_frame", "detector")
-    trace_x, trace_y = to_detector(np.full(nx, source_xpos), np.full(nx, source_ypos), waves)
-    follow = interp1d(trace_x, trace_y, fill_value="extrapolate")
-    full = np.full(shape[1], np.nan)
-    start = int(np.ceil(box[0][0]))
-    full[start : start + nx] = follow(np.arange(nx))  # arange(nx), as jwst
+    n = int(box[disp][1] - box[disp][0])
+    wavelength = np.asarray(detector_to(x, y)[2])
+    waves = np.linspace(np.nanmin(wavelength), np.nanmax(wavelength), n)
+    on_detector = to_detector(*(np.full(n, value) for value in source), waves)
+    along, across = on_detector[disp], on_detector[1 - disp]
+    follow = interp1d(along, across, fill_value="extrapolate")
+    full = np.full(shape[1 - disp], np.nan)
+    start = int(np.ceil(box[disp][0]))
+    full[start : start + n] = follow(np.arange(n))
     return full
 
 
@@ -146,25 +155,8 @@ def sky_source_location(
     location = float(np.asarray(wcs.backward_transform(ra, dec, middle_wl)[0]))
     if not np.isfinite(location) or not box[0][0] <= location <= box[0][1]:
         return None
-    trace = _sky_trace(wcs, shape, box, ra, dec)
+    trace = _wcs_trace(wcs, shape, box, 2, wcs, wcs.backward_transform, (ra, dec))
     return SourceLocation(int(np.round(middle)), middle_wl, location, trace)
-
-
-def _sky_trace(wcs, shape, box, ra: float, dec: float) -> np.ndarray:
-    """jwst's ``_miri_trace_from_wcs``: the source's detector x for every row."""
-    from gwcs.wcstools import grid_from_bounding_box
-    from scipy.interpolate import interp1d
-
-    x, y = grid_from_bounding_box(box)
-    ny = int(box[1][1] - box[1][0])
-    _, _, wavelength = wcs(x, y)
-    waves = np.linspace(np.nanmin(wavelength), np.nanmax(wavelength), ny)
-    trace_x, trace_y = wcs.backward_transform(np.full(ny, ra), np.full(ny, dec), waves)
-    follow = interp1d(trace_y, trace_x, fill_value="extrapolate")
-    full = np.full(shape[0], np.nan)
-    start = int(np.ceil(box[1][0]))
-    full[start : start + ny] = follow(np.arange(ny))  # arange(ny), as jwst
-    return full
 
 
 def aperture_centre(profile: np.ndarray, middle: int) -> float:
