@@ -41,7 +41,7 @@ def test_other_subarrays_have_no_layout(subarray):
 
 
 def test_soss_columns_are_read_from_column_2043_down():
-    number = stripe_layout("SUB204STRIPE_SOSS").column_stripes(2048, reversed_x=True)
+    number = stripe_layout("SUB204STRIPE_SOSS").column_stripes(2048, "NIS")
     assert (number[:4] == 0).all() and (number[2044:] == 0).all()  # reference columns
     assert number[2043] == number[1840] == 1 and number[1839] == 2
     assert number[4] == number[207] == 10
@@ -50,9 +50,9 @@ def test_soss_columns_are_read_from_column_2043_down():
 
 def test_prism_multistripe_columns_on_nrs1_and_nrs2():
     layout = stripe_layout("SUB64M8_PRISM")  # 8 stripes of 60 science columns: 480
-    nrs1 = layout.column_stripes(480, reversed_x=False)
+    nrs1 = layout.column_stripes(480, "NRS1")
     assert nrs1[0] == nrs1[59] == 1 and nrs1[60] == 2 and nrs1[479] == 8
-    nrs2 = layout.column_stripes(480, reversed_x=True)
+    nrs2 = layout.column_stripes(480, "NRS2")
     assert nrs2[479] == 1 and nrs2[0] == 8
 
 

@@ -410,7 +410,7 @@ def test_soss_superstripe_frames_and_stripe_times(tmp_path):
     p, layout = {**result.truth["params"]}, stripe_layout("SUB680STRIPE_SOSS")
     frames_t, stripes_t = superstripe_times(6, layout, p)
     np.testing.assert_array_equal(frames_t.mid_bjd[3:], frames["int_mid_BJD_TDB"])
-    when = column_times(stripes_t, frames_t, layout, 2048, reversed_x=True)
+    when = column_times(stripes_t, frames_t, layout, 2048, "NIS")
     assert when.shape == (6, 2048)
     np.testing.assert_array_equal(when[3, [2043, 1364, 1363, 684, 683, 4]],
                                   stripes["int_mid_BJD_TDB"][[0, 0, 1, 1, 2, 2]])  # fmt: skip

@@ -409,11 +409,8 @@ def read_segment(path: str | os.PathLike) -> Segment:
         segment without a complete INT_TIMES_STRIPE table.
     """
     path = Path(path)
-    hdul = _open(path)
+    hdul, names = _open(path)
     with hdul:
-        names = tuple(h.name for h in hdul)
-        if "SCI" not in names:
-            raise InputError(path, "no SCI extension: not a calints file")
         if names.count("SCI") > 1:  # a MultiSlitModel: reading one slit would lose the rest
             slits = ", ".join(str(h.header.get("SLTNAME", h.ver)) for h in hdul if h.name == "SCI")
             problem = (f"{names.count('SCI')} slits in one file (SLTNAME {slits}; NIRCam DHS "
@@ -436,27 +433,32 @@ def read_slits(path: str | os.PathLike) -> list[Segment]:
         As :func:`read_segment`, for any of the slits.
     """
     path = Path(path)
-    hdul = _open(path)
+    hdul, names = _open(path)
     with hdul:
-        names = tuple(h.name for h in hdul)
-        if "SCI" not in names:
-            raise InputError(path, "no SCI extension: not a calints file")
         versions = [(h.ver, h.header.get("SLTNAME")) for h in hdul if h.name == "SCI"]
         return [_read_cube(path, hdul, names, ver, None if s is None else str(s))
                 for ver, s in versions]  # fmt: skip
 
 
-def _open(path: Path) -> fits.HDUList:
+def _open(path: Path) -> tuple[fits.HDUList, tuple[str, ...]]:
+    """A calints file opened (memory-mapped) and its HDU names; InputError when it is no
+    readable FITS, is truncated or has no SCI."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
     except (OSError, ValueError, TypeError) as exc:
         raise InputError(path, f"cannot read FITS file ({exc})") from None
+    names = tuple(h.name for h in hdul)
+    problem = None
     if path.stat().st_size < _expected_size(hdul):
+        problem = "FITS file is truncated (shorter than its headers declare)"
+    elif "SCI" not in names:
+        problem = "no SCI extension: not a calints file"
+    if problem:
         hdul.close()
-        raise InputError(path, "FITS file is truncated (shorter than its headers declare)")
-    return hdul
+        raise InputError(path, problem)
+    return hdul, names
 
 
 def _read_cube(

@@ -48,6 +48,8 @@ class StripeLayout:
         stripe).
     frame_width : int or None
         The frame width stage 1 gives (None: not fixed, e.g. after NIRSpec's extract_2d).
+    instrument : str
+        NIRISS or NIRSPEC.
     """
 
     subarray: str
@@ -55,10 +57,13 @@ class StripeLayout:
     width: int
     first_column: int
     frame_width: int | None
+    instrument: str = "NIRISS"
 
-    def column_stripes(self, nx: int, *, reversed_x: bool) -> np.ndarray:
-        """Stripe number (1-based, in reading order) of every column, 0 for columns no
-        stripe covers; ``reversed_x``: stripe 1 is at the high-x end."""
+    def column_stripes(self, nx: int, detector: str) -> np.ndarray:
+        """Stripe number (1-based, in reading order) of every column of ``detector``'s
+        frames, 0 for columns no stripe covers.  Stripe 1 is at the high-x end where the
+        detector's slow axis runs against x: always for SOSS, on NRS2 for NIRSpec."""
+        reversed_x = self.instrument == "NIRISS" or str(detector).upper() == "NRS2"
         x = np.arange(nx) - self.first_column
         science = (x >= 0) & (x < self.count * self.width)
         index = x // self.width
@@ -75,7 +80,7 @@ def stripe_layout(subarray: str) -> StripeLayout | None:
     instrument, number = STRIPED_SUBARRAYS[name]
     if instrument == "NIRISS":  # ``number`` columns per stripe over columns 4-2043
         return StripeLayout(name, 2040 // number, number, 4, 2048)
-    return StripeLayout(name, number, 512 // number - 4, 0, None)  # NIRSpec: n stripes
+    return StripeLayout(name, number, 512 // number - 4, 0, None, "NIRSPEC")  # n stripes
 
 
 def segment_stripe_times(

@@ -516,10 +516,7 @@ def simulate(
     state = {
         # (nints,), or (nints, nx) when each column is read at its own time
         "z": orbit_separation(
-            # SOSS reads from column 2043 down; NIRSpec PRISM (NRS1) from column 0 up
-            stripes.column_times(
-                stripe_times, times, layout, shape[1], reversed_x=spec.exp_type == "NIS_SOSS"
-            ),  # fmt: skip
+            stripes.column_times(stripe_times, times, layout, shape[1], spec.detectors[0]),
             *elements,
         )
         if layout is not None

@@ -60,12 +60,11 @@ def superstripe_times(
 
 
 def column_times(
-    stripes: ExposureTimes, frames: ExposureTimes, layout: StripeLayout, nx: int, *,
-    reversed_x: bool,
-) -> np.ndarray:  # fmt: skip
-    """Mid BJD_TDB of every (integration, column): its stripe's, the frame's for columns
-    no stripe covers (reference columns)."""
-    number = layout.column_stripes(nx, reversed_x=reversed_x)
+    stripes: ExposureTimes, frames: ExposureTimes, layout: StripeLayout, nx: int, detector: str
+) -> np.ndarray:
+    """Mid BJD_TDB of every (integration, column) of ``detector``: its stripe's, the
+    frame's for columns no stripe covers (reference columns)."""
+    number = layout.column_stripes(nx, detector)
     mid = stripes.mid_bjd.reshape(-1, layout.count)
     out = np.repeat(frames.mid_bjd[:, None], nx, axis=1)
     science = number > 0

@@ -544,11 +544,9 @@ def _stripes(seg: Segment, nx: int) -> dict:
     if seg.stripe_times is None:
         return {}
     layout = stripe_layout(str(seg.keyword("SUBARRAY")))
-    # SOSS is read from column 2043 down, NIRSpec NRS2 against its x as well
-    reversed_x = seg.exp_type == "NIS_SOSS" or seg.detector == "NRS2"
     mid = seg.stripe_times["int_mid_BJD_TDB"].reshape(seg.nints, layout.count)
     return {
-        "column_stripe": layout.column_stripes(nx, reversed_x=reversed_x),
+        "column_stripe": layout.column_stripes(nx, seg.detector),
         "stripe_delay": mid - seg.int_times["int_mid_BJD_TDB"][:, None],
     }
 
