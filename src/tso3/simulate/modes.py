@@ -7,7 +7,7 @@ reproduce a particular calibration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -275,43 +275,32 @@ MODES: dict[str, ModeSpec] = {
         feature_wavelength=6.3,
         ref_position=(37.5 / 72.0, 0.7),
     ),
-    # LRS through its 0.51" x 4.7" slit (Cycle 7 TSOs): calwebb_spec2 keeps the whole FULL
-    # frame (1024 x 1032) in a SlitModel; assign_wcs gives wavelengths inside the slit's
-    # bounding box only (about 44 columns around x = 326, 5-14 um over rows ~5-395).
-    "mir_lrs-fixedslit": ModeSpec(
-        exp_type="MIR_LRS-FIXEDSLIT",
-        instrument="MIRI",
-        detectors=("MIRIMAGE",),
-        model="slit",
-        filter="P750L",
-        pupil=None,
-        grating=None,
-        subarray="FULL",
-        subarray_shape=(1024, 1032),
-        substrt=(1, 1),
-        default_shape=(1024, 1032),
-        known_subarrays={(1024, 1032): "FULL"},
-        aperture="MIRIM_SLIT",
-        pixel_scale=0.11,
-        frame_time=2.77504,
-        ngroups=8,
-        gain=3.1,
-        read_noise=25.0,
-        photom=0.6,
-        bunit="MJy/sr",
-        star_electrons=2.0e7,
-        background=400.0,
-        blur_fwhm=1.2,
-        ref_wavelength=7.5,
-        dispaxis=2,
-        bands={"MIRIMAGE": Band(5.0, 14.0, 5.0 / 1023, 395.0 / 1023, "lrs", decreasing=True)},
-        feature_wavelength=6.3,
-        ref_position=(325.5 / 1032.0, 300.7 / 1024.0),
-        slit_window=(304, 348),
-        field_background=4.0,
-        default_nints=40,
-    ),
 }
+
+
+# LRS through its 0.51" x 4.7" slit (Cycle 7 TSOs): calwebb_spec2 keeps the whole FULL frame
+# (1024 x 1032) in a SlitModel; assign_wcs gives wavelengths inside the slit's bounding box
+# only (about 44 columns around x = 326, 5-14 um over rows ~5-395).  The detector and
+# prism are the slitless mode's.
+MODES["mir_lrs-fixedslit"] = replace(
+    MODES["mir_lrs-slitless"],
+    exp_type="MIR_LRS-FIXEDSLIT",
+    subarray="FULL",
+    subarray_shape=(1024, 1032),
+    substrt=(1, 1),
+    default_shape=(1024, 1032),
+    known_subarrays={(1024, 1032): "FULL"},
+    aperture="MIRIM_SLIT",
+    frame_time=2.77504,
+    ngroups=8,
+    star_electrons=2.0e7,
+    background=400.0,
+    bands={"MIRIMAGE": Band(5.0, 14.0, 5.0 / 1023, 395.0 / 1023, "lrs", decreasing=True)},
+    ref_position=(325.5 / 1032.0, 300.7 / 1024.0),
+    slit_window=(304, 348),
+    field_background=4.0,
+    default_nints=40,
+)
 
 
 #: Columns of each simulated DHS slit (calwebb_spec2 cuts each stripe to where its
@@ -324,7 +313,6 @@ def dhs_variant(spec: ModeSpec, subarray: str) -> ModeSpec:
     stripe of ``subarray`` (:data:`tso3.formats.DHS_SUBARRAYS`).  The stripes are the
     "detectors" ``STRIPE1`` ... of the simulation (each its own scene and noise), written
     as the slits of one MultiSlit calints per segment."""
-    from dataclasses import replace
 
     from ..formats import DHS_SUBARRAYS
 
@@ -361,7 +349,6 @@ def dhs_variant(spec: ModeSpec, subarray: str) -> ModeSpec:
 
 def grating_variant(spec: ModeSpec, detectors: tuple[str, ...]) -> ModeSpec:
     """NIRSpec BOTS with G395H/F290LP on the given detectors (NRS1 and/or NRS2)."""
-    from dataclasses import replace
 
     return replace(
         spec,
