@@ -27,20 +27,9 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+from soss_science import _fit as fit_transit  # k and its error on a linear baseline
+
 DEFAULT_CASES = ("mir_lrs-fixedslit", "mir_lrs-slitless", "nrs_brightobj", "nrc_tsgrism")
-
-
-def fit_depth_scale(flux: np.ndarray, model: np.ndarray) -> tuple[float, float]:
-    """``k`` and its error in ``flux = F0 (1 + s t) - F0 k (1 - model)``."""
-    shape = 1.0 - np.asarray(model, float)
-    flux = np.asarray(flux, float)
-    good = np.isfinite(flux)
-    t = np.linspace(-0.5, 0.5, flux.size)[good]
-    a = np.vstack([np.ones(good.sum()), t, -shape[good]]).T
-    coef, *_ = np.linalg.lstsq(a, flux[good], rcond=None)
-    resid = flux[good] - a @ coef
-    cov = np.linalg.inv(a.T @ a) * np.var(resid, ddof=3)
-    return float(coef[2] / coef[0]), float(np.sqrt(cov[2, 2]) / coef[0])
 
 
 def white_models(truth: dict) -> dict[str, np.ndarray]:
@@ -91,7 +80,7 @@ def measure(root: Path, case: str, nints: int | None, seed: int) -> list[dict]:
         col = f"whitelight_flux_{suffix}"
         if col not in white.colnames:
             col = "whitelight_flux"
-        k, sigma = fit_depth_scale(np.asarray(white[col], float), model)
+        k, sigma, _ = fit_transit(np.asarray(white[col], float), model)
         rows.append({"case": case, "seed": seed, "nints": truth["nints"], "column": col,
                      "k": k, "sigma_k": sigma, "pull": (k - 1.0) / sigma,
                      "cr_recall": recall})  # fmt: skip
