@@ -29,18 +29,27 @@ from astropy.table import Table
 
 from soss_science import _fit as fit_transit  # k and its error on a linear baseline
 
-DEFAULT_CASES = ("mir_lrs-fixedslit", "mir_lrs-slitless", "nrs_brightobj", "nrc_tsgrism")
+DEFAULT_CASES = (
+    "mir_lrs-fixedslit", "mir_lrs-slitless", "nrs_brightobj", "nrc_tsgrism",
+    "nrc_tsgrism:SUB164STRIPE4_DHS",
+)  # fmt: skip
 
 
 def white_models(truth: dict) -> dict[str, np.ndarray]:
-    """Injected white-light transit per whtlt column suffix (detector, order)."""
-    models = {}
+    """Injected white-light transit per whtlt column suffix (detector, order, DHS stripe;
+    "" for the stripes' sum, each stripe weighted by its star's flux)."""
+    models, weights = {}, {}
     for det, entry in truth["detectors"].items():
         if "orders" in entry:
             for order, sub in entry["orders"].items():
                 models[f"order_{order}"] = np.asarray(sub["white_light_model"], float)
         else:
             models[det] = np.asarray(entry["white_light_model"], float)
+            weights[det] = float(np.nansum(entry["star_flux_jy_per_column"]))
+    stripes = [det for det in models if det.startswith("STRIPE")]
+    if len(stripes) > 1:
+        total = sum(weights[d] for d in stripes)
+        models[""] = sum(weights[d] * models[d] for d in stripes) / total
     return models
 
 
@@ -48,8 +57,11 @@ def cr_recall(truth: dict, out: Path) -> float:
     """Fraction of injected cosmic rays on good pixels flagged DO_NOT_USE in the crfints."""
     found = total = 0
     for det, entry in truth["detectors"].items():
-        files = sorted(out.glob(f"*_{det.lower()}_*_crfints.fits"))
-        dq = np.concatenate([fits.getdata(p, "DQ") for p in files])
+        if det.startswith("STRIPE"):  # NIRCam DHS: a slit (EXTVER) of every crfints
+            files, ext = sorted(out.glob("*_crfints.fits")), ("DQ", int(det[6:]))
+        else:
+            files, ext = sorted(out.glob(f"*_{det.lower()}_*_crfints.fits")), "DQ"
+        dq = np.concatenate([fits.getdata(p, ext) for p in files])
         bad = {(y, x) for y, x in entry["bad_pixels"]} if entry.get("bad_pixels") else set()
         hits = [(t, y, x) for t, y, x, *_ in entry["cosmic_rays"] if (y, x) not in bad]
         total += len(hits)
@@ -78,7 +90,7 @@ def measure(root: Path, case: str, nints: int | None, seed: int) -> list[dict]:
     models = white_models(truth)
     for suffix, model in models.items():
         col = f"whitelight_flux_{suffix}"
-        if col not in white.colnames:
+        if not suffix or col not in white.colnames:
             col = "whitelight_flux"
         k, sigma, _ = fit_transit(np.asarray(white[col], float), model)
         rows.append({"case": case, "seed": seed, "nints": truth["nints"], "column": col,

@@ -625,13 +625,34 @@ def _(d):
     return Case(2, "seg002_nrs1_calints.fits: 2 slits in one file")
 
 
-@case("nircam_dhs_multislit", base="nrs_brightobj")
-def _(d):
-    """A real-layout DHS observation (simulated): refused whole, not read one slit."""
+def dhs_segments(d: Path, nints: int = 6) -> list[Path]:
+    """A NIRCam DHS observation (simulated, two stripes, two segments) in place of ``d``'s."""
     for path in d.glob("*"):
         path.unlink()
-    simulate("nrc_tsgrism", d, nints=4, segments=1, seed=5, subarray="SUB82STRIPE2_DHS")
-    return Case(2, "2 slits in one file (SLTNAME 1, 2; NIRCam DHS stripes?)")
+    sim = simulate("nrc_tsgrism", d, nints=nints, segments=2, seed=5, subarray="SUB82STRIPE2_DHS")
+    return sim.files
+
+
+def every_dhs_stripe(out: Path, err: str) -> None:
+    path = next(out.glob("*_x1dints.fits"))
+    with fits.open(path) as hdul:
+        slits = [h.header["SLTNAME"] for h in hdul if h.name == "EXTRACT1D"]
+    assert slits == ["1", "1", "2", "2"]
+
+
+@case("nircam_dhs_multislit", base="nrs_brightobj")
+def _(d):
+    """A real-layout DHS observation (simulated): every slit reduced, none dropped."""
+    dhs_segments(d)
+    return Case(0, "", nints=6, check=every_dhs_stripe)
+
+
+@case("nircam_dhs_slit_missing", base="nrs_brightobj")
+def _(d):
+    """A DHS segment that lacks a stripe another has: refused, not reduced with a gap."""
+    files = dhs_segments(d)
+    drop_hdu(files[1], ("SCI", 2))
+    return Case(2, "seg002_nrca1_calints.fits: slits 1 but 1, 2 in")
 
 
 @case("multistripe_products_hold_every_segment", base="nrs_multistripe")
@@ -789,7 +810,8 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _rows_per_product(out: Path) -> dict[str, int]:
-    """Rows of every table product; x1dints rows summed over segments per order and detector."""
+    """Rows of every table product; x1dints rows summed over segments per order, detector
+    and slit."""
     rows: dict[str, int] = {}
     for path in out.glob("*.ecsv"):
         rows[path.name] = len(Table.read(path, format="ascii.ecsv"))
@@ -797,7 +819,8 @@ def _rows_per_product(out: Path) -> dict[str, int]:
         with fits.open(path) as hdul:
             for hdu in hdul:
                 if hdu.name == "EXTRACT1D":
-                    key = f"{path.name}[{hdu.header.get('SPORDER')},{hdu.header.get('DETECTOR')}]"
+                    h = hdu.header
+                    key = f"{path.name}[{h.get('SPORDER')},{h.get('DETECTOR')},{h.get('SLTNAME')}]"
                     rows[key] = rows.get(key, 0) + len(hdu.data)
     return rows
 

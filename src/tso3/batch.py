@@ -96,7 +96,7 @@ def _plan(item: ObservationInput, root: Path, options: RunOptions, binning: bool
     planned = plan_products(obs, out, set(options.skip))
     if not options.overwrite and products_complete(planned, binning=binning, plots=options.plots):
         return replace(row, status="skipped")
-    memory = observation_memory([seg.path.stat().st_size for seg in obs.segments])
+    memory = observation_memory([path.stat().st_size for path in obs.files])
     return _Planned(item, out, memory, row)
 
 

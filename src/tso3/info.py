@@ -72,9 +72,10 @@ def _describe_table(path: Path) -> str:
 
 
 def _describe_segment(path: Path) -> str:
-    from .io.segments import read_segment
+    from .io.segments import read_calints
 
-    seg = read_segment(path)
+    slits = read_calints(path)
+    seg = slits[0]
     meta = seg.meta
     t = seg.int_times
     element = meta.instrument.grating or meta.instrument.pupil or ""
@@ -86,7 +87,8 @@ def _describe_segment(path: Path) -> str:
             f"{meta.instrument.filter or ''} {element}",
             f"segment     {meta.exposure.segment_number} of {meta.exposure.segment_total}: "
             f"integrations {seg.intstart}-{seg.intend} of {meta.exposure.nints}",
-            f"shape       {seg.shape[0]} x {seg.shape[1]} x {seg.shape[2]} (nints, ny, nx)",
+            *[f"shape       {s.shape[0]} x {s.shape[1]} x {s.shape[2]} (nints, ny, nx)"
+              + ("" if s.slit is None else f", slit {s.slit} ({s.series})") for s in slits],
             f"time        MJD {t['int_mid_MJD_UTC'][0]:.6f} - {t['int_mid_MJD_UTC'][-1]:.6f} UTC",
             f"units       {meta.bunit_data}",
         ]
@@ -127,7 +129,7 @@ def _describe_x1dints(path: Path) -> str:
     for s in x1d.spectra:
         wl = np.asarray(s.wavelength, dtype=float)
         lines.append(
-            f"  segment {s.segment} order {s.spectral_order} {s.detector or ''}: "
+            f"  segment {s.segment} order {s.spectral_order} {s.series or ''}: "
             f"{s.nints} integrations x {s.nwave} wavelengths "
             f"({np.nanmin(wl):.3f}-{np.nanmax(wl):.3f} um), flux in {s.flux_unit}"
         )

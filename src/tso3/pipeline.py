@@ -101,9 +101,9 @@ def run(
         file_only.info("parameters: %s", json.dumps(params.as_dict()))  # too long for a console
         for caveat in obs.caveats:  # said on stderr when found; the log file has them too
             file_only.warning("%s", caveat)
-        # segment -> its crfints under a temporary name (none when the pass is skipped)
-        crfints = zip(obs.segments, result.crfints or [None] * len(obs.segments), strict=True)
-        targets = {seg.path: staged.reserve(c) for seg, c in crfints if c is not None}
+        # input file -> its crfints under a temporary name (none when the pass is skipped)
+        crfints = result.crfints or [None] * len(obs.files)
+        targets = {path: staged.reserve(c) for path, c in zip(obs.files, crfints, strict=True) if c}
         keywords = crfints_keywords(obs, params, prov)
         with outliers.crfints_copies(targets, keywords) as ready, background("prep") as prep:
             # what needs the arrays runs while the copies start, off the main thread

@@ -334,7 +334,7 @@ def _spectral_plots(out: Path, obs, extraction) -> list[Path]:
                 window=_spectral_window(wavelength),
             )  # fmt: skip
         )
-        sets = [s for s in extraction.spectra if s.detector == det and s.spectral_order == order]
+        sets = [s for s in extraction.spectra if s.series == det and s.spectral_order == order]
         mjd = np.concatenate([s.times["mjd_avg"] for s in sets])
         if all(s.trace_position is not None for s in sets):
             position = np.concatenate([s.trace_position for s in sets])

@@ -58,7 +58,7 @@ def plan_products(obs: Observation, out: Path, skip: set[str]) -> RunResult:
     check_name_part(obs.association.source, "asn_id", obs.asn_id)
     result = RunResult(out, log_file=out / f"{name}_tso3.log", plot_dir=out / f"{name}_plots")
     if "outlier_detection" not in skip:
-        result.crfints = [crfints_path(out, s.path, obs.asn_id) for s in obs.segments]
+        result.crfints = [crfints_path(out, path, obs.asn_id) for path in obs.files]
     if obs.is_imaging:
         if "tso_photometry" not in skip:
             result.phot = out / f"{name}_phot.ecsv"
@@ -67,7 +67,7 @@ def plan_products(obs: Observation, out: Path, skip: set[str]) -> RunResult:
         if "white_light" not in skip:
             result.whtlt = out / f"{name}_whtlt.ecsv"
             result.speclc = out / f"{name}_speclc.fits"
-    inputs = {seg.path.resolve() for seg in obs.segments}
+    inputs = {path.resolve() for path in obs.files}
     if obs.association.source is not None:
         inputs.add(obs.association.source.resolve())
     for path in [*result.products, result.log_file]:

@@ -22,11 +22,22 @@ import numpy as np
 
 from .dqflags import DO_NOT_USE
 
-__all__ = ["SpecLightCurve", "SpectraSet", "spectra_columns", "to_spectra_set"]
+__all__ = [
+    "SpecLightCurve", "SpectraSet", "series_label", "spectra_columns", "to_spectra_set",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 _X = ("poisson", "rnoise", "flat")
+
+
+def series_label(detector: str, slit: str | None) -> str:
+    """The name of one time series of an observation: its DETECTOR, or for a slit of a
+    MultiSlit calints (NIRCam DHS, whose slits are named by stripe number) ``STRIPE<n>``.
+
+    It keys the series of a run and suffixes their white-light columns.
+    """
+    return detector if slit is None else f"STRIPE{slit}"
 
 
 @dataclass
@@ -80,6 +91,14 @@ class SpectraSet:
     #: shape (nints, nstripes).  None for other data.
     element_stripe: np.ndarray | None = None
     stripe_delay: np.ndarray | None = None
+    #: the slit of a MultiSlit calints the spectra come from (NIRCam DHS: the stripe
+    #: number, also their SLTNAME); None for one-cube calints
+    slit: str | None = None
+
+    @property
+    def series(self) -> str:
+        """The time series the spectra belong to (:func:`series_label`)."""
+        return series_label(self.detector, self.slit)
 
     @property
     def nints(self) -> int:
@@ -144,6 +163,13 @@ class SpecLightCurve:
     flux_unit: str = "Jy"
     meta: dict[str, object] = field(default_factory=dict)
     bin_delay: np.ndarray | None = None
+    #: NIRCam DHS: the stripe (slit) of the spectra binned; None otherwise
+    slit: str | None = None
+
+    @property
+    def series(self) -> str:
+        """The time series binned (:func:`series_label`)."""
+        return series_label(self.detector, self.slit)
 
 
 def spectra_columns(

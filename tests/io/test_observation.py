@@ -295,5 +295,9 @@ def test_read_slits_gives_every_dhs_stripe_with_its_own_cubes(tmp_path):
         np.testing.assert_array_equal(arrays.read("SCI", 1, 2)[0], second)
         np.testing.assert_array_equal(arrays.read_dq(np.s_[0]), dq)
         assert arrays.has("VAR_FLAT") and not arrays.has("ZEROFRAME")
-    with pytest.raises(InputError, match="2 slits in one file"):
-        load_observation(sim.files)
+    obs = load_observation(sim.files)  # a series per stripe, the files' slits in each
+    assert list(obs.series) == ["STRIPE1", "STRIPE2"] and obs.files == sim.files
+    assert [[s.key for s in segs] for segs in obs.series.values()] == [
+        [(f, ver) for f in sim.files] for ver in (1, 2)
+    ]
+    assert obs.nints("STRIPE2") == 6

@@ -73,7 +73,8 @@ def write_speclc(
     path : str or os.PathLike
         Output file.
     curves : sequence of tso3.spectra.SpecLightCurve
-        One (detector, order) each; written as ``SPECLC``/``BINS`` pairs with EXTVER 1..N.
+        One (detector or DHS stripe, order) each; written as ``SPECLC``/``BINS`` pairs
+        with EXTVER 1..N.
     meta : mapping or None
         Primary keywords (FITS names, or the whtlt meta names ``instrument`` ...).
     overwrite : bool
@@ -112,6 +113,8 @@ def write_speclc(
         lc.header["EXTVER"] = ver
         lc.header["SPORDER"] = (int(c.spectral_order), "spectral order")
         lc.header["DETECTOR"] = (c.detector, "detector")
+        if c.slit is not None:
+            lc.header["SLTNAME"] = (c.slit, "slit (NIRCam DHS: stripe number)")
         lc.header["NBINS"] = (nb, "number of wavelength bins")
         lc.header["COMMENT"] = "BJD_TDB is BJD_TDB - 2400000.5; FLUX is the sum over each bin"
         lc.header["COMMENT"] = "with fractional weights for elements straddling bin edges"
@@ -128,6 +131,8 @@ def write_speclc(
         bins.header["EXTVER"] = ver
         bins.header["SPORDER"] = int(c.spectral_order)
         bins.header["DETECTOR"] = c.detector
+        if c.slit is not None:
+            bins.header["SLTNAME"] = c.slit
         hdus += [lc, bins]
     with atomic_output(path) as tmp:
         fits.HDUList(hdus).writeto(tmp)
@@ -170,6 +175,7 @@ def read_speclc(path: str | os.PathLike) -> list[SpecLightCurve]:
                         npoints=np.asarray(d["NPOINTS"], np.float64).reshape(len(d), -1),
                         spectral_order=int(lc.header["SPORDER"]),
                         detector=str(lc.header["DETECTOR"]),
+                        slit=lc.header.get("SLTNAME"),
                         flux_unit=lc.columns["FLUX"].unit or "",
                         meta=meta,
                         bin_delay=delay,

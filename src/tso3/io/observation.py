@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from .segments import (
     TSO_EXP_TYPES,
     Segment,
     integer_keyword,
-    read_segment,
+    read_calints,
 )
 from .soss_models import PWCPOS_BOUNDS
 from .stripes import stripe_layout
@@ -47,7 +48,8 @@ class Observation:
     association : Association
         Product name, asn_id, pool and table names.
     series : dict of str to list of Segment
-        Segments per detector, each list in time order.
+        Segments per detector (NIRCam DHS: per stripe, ``STRIPE1`` ...; see
+        :attr:`tso3.io.segments.Segment.series`), each list in time order.
     exp_type : str
         The common EXP_TYPE.
     caveats : list of str
@@ -68,6 +70,12 @@ class Observation:
     def segments(self) -> list[Segment]:
         """All segments, detector by detector, each series in time order."""
         return [seg for segs in self.series.values() for seg in segs]
+
+    @property
+    def files(self) -> list[Path]:
+        """The input files, in the order of :attr:`segments` (a NIRCam DHS file holds the
+        segments of several series, one per slit)."""
+        return list(dict.fromkeys(seg.path for seg in self.segments))
 
     @property
     def detectors(self) -> list[str]:
@@ -171,8 +179,9 @@ def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) ->
         inputs = [inputs]
     found = collect_inputs(inputs)
     paths = found.members if isinstance(found, Association) else found
-    segments = [read_segment(p) for p in paths]
+    segments = [seg for p in paths for seg in read_calints(p)]  # NIRCam DHS: one per slit
     exp_type = _common_exp_type(segments)
+    _check_same_slits(segments)
     for seg in segments:
         _check_time_series(seg)
     if exp_type not in IMAGING_EXP_TYPES | SPECTRAL_EXP_TYPES:
@@ -183,7 +192,7 @@ def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) ->
     _check_one_exposure(segments)
     series = _order_series(segments)
     caveats += _check_complete(series)
-    no_err = [seg.path.name for seg in segments if seg.err_unusable]
+    no_err = list(dict.fromkeys(seg.path.name for seg in segments if seg.err_unusable))
     if no_err:
         caveats.append(
             f"ERR has no value > 0 in {', '.join(no_err)}: uncertainties taken from ERR "
@@ -196,6 +205,20 @@ def load_observation(inputs: Sequence[str | os.PathLike] | str | os.PathLike) ->
         log.warning("%s", caveat)
     association = found if isinstance(found, Association) else _derive_association(series)
     return Observation(association, series, exp_type, caveats=caveats, derived_times=derived)
+
+
+def _check_same_slits(segments: list[Segment]) -> None:
+    """InputError naming the file when the files' slits (NIRCam DHS stripes) differ."""
+    slits: dict = {}
+    for seg in segments:  # (a file listed twice is found by _order_series)
+        names = slits.setdefault(seg.path, [])
+        names += [] if seg.slit in names else [seg.slit]
+    said = {path: ", ".join(map(str, names)) for path, names in slits.items()}
+    (first, names), *others = slits.items()
+    for path, other in others:
+        if other != names:
+            raise InputError(path, f"slits {said[path]} but {said[first]} in {first.name}: "
+                                   "every segment must hold the same slits")  # fmt: skip
 
 
 def _check_time_series(seg: Segment) -> None:
@@ -370,7 +393,7 @@ def _order_series(segments: list[Segment]) -> dict[str, list[Segment]]:
     """Group by detector, sort by (INTSTART, EXSEGNUM), check shapes and continuity."""
     series: dict[str, list[Segment]] = {}
     for seg in segments:
-        series.setdefault(seg.detector, []).append(seg)
+        series.setdefault(seg.series, []).append(seg)
     for det in series:
         segs = sorted(series[det], key=lambda s: (s.intstart, s.segment_number))
         frame = segs[0].shape[1:]
@@ -432,5 +455,5 @@ def _derive_association(series: dict[str, list[Segment]]) -> Association:
         slit=slit,
         subarray=key("SUBARRAY"),
     )
-    members = [s.path for segs in series.values() for s in segs]
+    members = list(dict.fromkeys(s.path for segs in series.values() for s in segs))
     return Association(members=members, product_name=name, asn_id=f"o{observation}")

@@ -31,7 +31,8 @@ import numpy as np
 from astropy.io import fits
 
 from ..errors import InputError
-from ..formats import INT_TIMES_COLUMNS, INT_TIMES_DTYPE
+from ..formats import DHS_SUBARRAYS, INT_TIMES_COLUMNS, INT_TIMES_DTYPE
+from ..spectra import series_label
 from .header_meta import header_meta, header_value
 from .stripes import segment_stripe_times, stripe_layout
 
@@ -108,6 +109,12 @@ class Segment:
         """The segment's identity in an observation: its file and EXTVER (a file of a
         MultiSlit calints holds several segments, one per slit)."""
         return self.path, self.extver
+
+    @property
+    def series(self) -> str:
+        """The time series of the observation it belongs to: its DETECTOR, or ``STRIPE<n>``
+        for slit n of a NIRCam DHS calints (:func:`tso3.spectra.series_label`)."""
+        return series_label(self.detector, self.slit)
 
     @functools.cached_property
     def meta(self) -> SimpleNamespace:
@@ -394,7 +401,7 @@ def read_segment(path: str | os.PathLike) -> Segment:
     Parameters
     ----------
     path : str or os.PathLike
-        A ``*_calints.fits`` (or ``*_crfints.fits``) file.
+        A ``*_calints.fits`` (or ``*_crfints.fits``) file with one SCI cube.
 
     Returns
     -------
@@ -403,21 +410,42 @@ def read_segment(path: str | os.PathLike) -> Segment:
     Raises
     ------
     InputError
-        Unreadable or truncated FITS, no SCI cube, data not 3-D, cubes of different
-        shapes, INTSTART/INTEND not matching SCI, a non-integer NINTS, INTSTART, INTEND,
-        EXSEGNUM or EXSEGTOT, missing EXP_TYPE, malformed ASDF tree, a superstripe
-        segment without a complete INT_TIMES_STRIPE table.
+        Unreadable or truncated FITS, no SCI cube or several (see :func:`read_calints`),
+        data not 3-D, cubes of different shapes, INTSTART/INTEND not matching SCI, a
+        non-integer NINTS, INTSTART, INTEND, EXSEGNUM or EXSEGTOT, missing EXP_TYPE,
+        malformed ASDF tree, a superstripe segment without a complete INT_TIMES_STRIPE
+        table.
+    """
+    segments = read_calints(path)
+    if len(segments) > 1:
+        raise InputError(path, f"{len(segments)} slits (SCI cubes) in one file: a MultiSlit "
+                               "calints, read with read_calints")  # fmt: skip
+    return segments[0]
+
+
+def read_calints(path: str | os.PathLike) -> list[Segment]:
+    """Every time series of one calints file: one Segment, or one per slit of a NIRCam
+    DHS MultiSlit calints (:func:`read_slits`).
+
+    Raises
+    ------
+    InputError
+        As :func:`read_segment`; several SCI cubes in a file that is not NIRCam DHS (no
+        other TSO mode writes MultiSlit calints).
     """
     path = Path(path)
     hdul, names = _open(path)
     with hdul:
-        if names.count("SCI") > 1:  # a MultiSlitModel: reading one slit would lose the rest
-            slits = ", ".join(str(h.header.get("SLTNAME", h.ver)) for h in hdul if h.name == "SCI")
-            problem = (f"{names.count('SCI')} slits in one file (SLTNAME {slits}; NIRCam DHS "
-                       "stripes?): tso3 reads one SCI cube per calints file and does not "
-                       "reduce MultiSlit calints yet")  # fmt: skip
-            raise InputError(path, problem)
-        return _read_cube(path, hdul, names)
+        subarray = str(hdul[0].header.get("SUBARRAY", "")).upper()
+        if subarray in DHS_SUBARRAYS:  # slits named by stripe, even a single one
+            return _slits(path, hdul, names)
+        if names.count("SCI") == 1:
+            return [_read_cube(path, hdul, names)]
+    slits = ", ".join(str(h.header.get("SLTNAME", h.ver)) for h in hdul if h.name == "SCI")
+    problem = (f"{names.count('SCI')} slits in one file (SLTNAME {slits}) with "
+               f"SUBARRAY={subarray or 'none'}: tso3 reduces MultiSlit calints of "
+               "NIRCam DHS (*_DHS subarrays) only")  # fmt: skip
+    raise InputError(path, problem)
 
 
 def read_slits(path: str | os.PathLike) -> list[Segment]:
@@ -435,9 +463,21 @@ def read_slits(path: str | os.PathLike) -> list[Segment]:
     path = Path(path)
     hdul, names = _open(path)
     with hdul:
-        versions = [(h.ver, h.header.get("SLTNAME")) for h in hdul if h.name == "SCI"]
-        return [_read_cube(path, hdul, names, ver, None if s is None else str(s))
-                for ver, s in versions]  # fmt: skip
+        return _slits(path, hdul, names)
+
+
+def _slits(path: Path, hdul: fits.HDUList, names: tuple[str, ...]) -> list[Segment]:
+    """:func:`read_slits` of an open file."""
+    # a slit without SLTNAME is named by its EXTVER, as calwebb_spec2 numbers stripes
+    versions = [(h.ver, str(h.header.get("SLTNAME") or h.ver).strip())
+                for h in hdul if h.name == "SCI"]  # fmt: skip
+    named = [name for _, name in versions]
+    twice = next((name for name in named if named.count(name) > 1), None)
+    if twice is not None:
+        raise InputError(path, f"two slits are named SLTNAME={twice}")
+    # INT_TIMES, which a MultiSlitModel keeps in its ASDF tree: parsed once per file
+    table = _int_times_table(path, hdul, names, tree=True)
+    return [_read_cube(path, hdul, names, ver, name, table) for ver, name in versions]
 
 
 def _open(path: Path) -> tuple[fits.HDUList, tuple[str, ...]]:
@@ -461,11 +501,20 @@ def _open(path: Path) -> tuple[fits.HDUList, tuple[str, ...]]:
     return hdul, names
 
 
+def _int_times_table(path: Path, hdul: fits.HDUList, names: tuple[str, ...], tree: bool):
+    """The file's INT_TIMES table: its FITS extension, else (``tree``: a MultiSlitModel)
+    the ASDF tree's, else None."""
+    if "INT_TIMES" in names:
+        return hdul["INT_TIMES"].data
+    return _tree_int_times(path, hdul) if tree and "ASDF" in names else None
+
+
 def _read_cube(
     path: Path, hdul: fits.HDUList, names: tuple[str, ...], extver: int = 1,
-    slit: str | None = None,
+    slit: str | None = None, table=None,
 ) -> Segment:  # fmt: skip
-    """The Segment of the cubes with EXTVER ``extver`` of an open file."""
+    """The Segment of the cubes with EXTVER ``extver`` of an open file (``table``: the
+    INT_TIMES of a MultiSlit file, else read here)."""
 
     def has(name: str) -> bool:
         try:
@@ -489,10 +538,8 @@ def _read_cube(
         raise InputError(path, "ERR or DQ extension missing")
     primary = hdul[0].header.copy()
     sci_header = hdu("SCI").header.copy()
-    if "INT_TIMES" in names:
-        table = hdul["INT_TIMES"].data
-    else:  # a MultiSlitModel keeps INT_TIMES in its ASDF tree
-        table = _tree_int_times(path, hdul) if "ASDF" in names and slit else None
+    if slit is None:
+        table = _int_times_table(path, hdul, names, tree=False)
     check_numeric_keywords(path, {"PRIMARY": primary, "SCI": hdu("SCI").header})
     intstart = integer_keyword(path, primary, "INTSTART")
     intend = integer_keyword(path, primary, "INTEND")

@@ -341,11 +341,12 @@ def _trace_hdu(spectra: Sequence[SpectraSet]) -> fits.BinTableHDU | None:
 
 
 def _trace_centre_hdu(spectra: Sequence[SpectraSet]) -> fits.BinTableHDU | None:
-    """The trace of every (detector, order): centre per dispersion pixel (tso3 addition)."""
+    """The trace of every (series, order): centre per dispersion pixel (tso3 addition;
+    the DETECTOR column holds the series: the detector, or ``STRIPE<n>`` for NIRCam DHS)."""
     found: dict[tuple[str, int], np.ndarray] = {}
     for s in spectra:
         if s.trace_centre is not None:
-            found.setdefault((s.detector or "", int(s.spectral_order)), s.trace_centre)
+            found.setdefault((s.series or "", int(s.spectral_order)), s.trace_centre)
     if not found:
         return None
     n = max(len(c) for c in found.values())

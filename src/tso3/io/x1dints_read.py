@@ -14,7 +14,7 @@ import numpy as np
 from astropy.io import fits
 
 from tso3.errors import InputError
-from tso3.formats import INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
+from tso3.formats import DHS_SUBARRAYS, INT_TIMES_DTYPE, TIME_COLUMNS, VECTOR_COLUMNS
 from tso3.spectra import SpectraSet
 
 __all__ = ["TRACE_CENTRE_HDU", "TRACE_HDU", "X1dInts", "open_fits", "read_x1dints"]
@@ -128,7 +128,9 @@ def _set_from_columns(data, header, n_along=None, **fixed) -> SpectraSet:
     return SpectraSet(wavelength=wl, **cols, meta=_extension_meta(header), **fixed)
 
 
-def _read_tso(ext_hdus) -> list[SpectraSet]:
+def _read_tso(ext_hdus, slits: bool = False) -> list[SpectraSet]:
+    """One SpectraSet per EXTRACT1D; ``slits``: NIRCam DHS, whose SLTNAME names the
+    stripe (a series of its own, :attr:`tso3.spectra.SpectraSet.series`)."""
     spectra = []
     for hdu in ext_hdus:
         data = hdu.data
@@ -149,6 +151,7 @@ def _read_tso(ext_hdus) -> list[SpectraSet]:
                 segment=int(segments[0]) if len(segments) else 1,
                 spectral_order=int(hdu.header.get("SPORDER", 1) or 1),
                 detector=str(hdu.header.get("DETECTOR", "") or ""),
+                slit=str(hdu.header.get("SLTNAME", "")) if slits else None,
                 flux_unit=flux_unit,
                 sb_unit=sb_unit,
                 times=times,
@@ -277,7 +280,8 @@ def read_x1dints(path: str | os.PathLike) -> X1dInts:
                 raise InputError(path, "EXTRACT1D has no WAVELENGTH/FLUX columns")
             vector = ext_hdus[0].data["FLUX"].ndim == 2
             if "INT_NUM" in names and vector:
-                spectra, layout = _read_tso(ext_hdus), "tso"
+                dhs = str(primary.get("SUBARRAY", "")).upper() in DHS_SUBARRAYS
+                spectra, layout = _read_tso(ext_hdus, slits=dhs), "tso"
             else:
                 spectra, layout = _read_legacy(primary, ext_hdus, int_times), "legacy"
             _attach_trace(hdul, spectra)

@@ -138,7 +138,10 @@ def median_image(segs: list[Segment]) -> np.ndarray:
 
 def _slit_name(seg: Segment) -> str:
     """The spectrum's name (SLTNAME), as jwst names it: the slit for NIRSpec BOTS and fixed
-    slits, the EXP_TYPE for everything else (NRC_TSGRISM, MIR_LRS-SLITLESS, ...)."""
+    slits and for the slits of a MultiSlit calints (NIRCam DHS: the stripe number), the
+    EXP_TYPE for everything else (NRC_TSGRISM, MIR_LRS-SLITLESS, ...)."""
+    if seg.slit is not None:
+        return seg.slit
     if seg.exp_type in ("NRS_BRIGHTOBJ", "NRS_FIXEDSLIT"):
         return str(seg.slit_name or seg.exp_type)
     return seg.exp_type
@@ -445,7 +448,7 @@ class ExtractionStage(MeasuringStage):
                 parts = self._workers.results(seg.key)
                 for k, plan in enumerate(self._plans[det]):
                     sums = _join([part[k] for part in parts])
-                    out.spectra.append(_spectra_set(seg, plan, sums, self._params, det))
+                    out.spectra.append(_spectra_set(seg, plan, sums, self._params))
         return out
 
     @classmethod
@@ -551,7 +554,7 @@ def _stripes(seg: Segment, nx: int) -> dict:
     }
 
 
-def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
+def _spectra_set(seg, plan: _DetectorPlan, sums, params) -> SpectraSet:
     setup, lam = plan.setup, plan.wavelength
     meta = seg.meta
     columns, units = spectra_columns(
@@ -595,7 +598,8 @@ def _spectra_set(seg, plan: _DetectorPlan, sums, params, det) -> SpectraSet:
         **_stripes(seg, lam.size),
         segment=seg.segment_number,
         spectral_order=setup.order or _spectral_order(seg),
-        detector=det,
+        detector=seg.detector,
+        slit=seg.slit,
         times=times,
         meta=spec_meta,
         trace_centre=None if setup.trace is None else np.asarray(setup.trace.center),

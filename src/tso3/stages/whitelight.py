@@ -74,7 +74,8 @@ def _edges_per_order(spectra: Sequence[SpectraSet], p: WhiteLightParams) -> dict
 def binned_light_curves(
     spectra: Sequence[SpectraSet], edges: np.ndarray | dict[int, np.ndarray]
 ) -> list[SpecLightCurve]:
-    """Bin every spectrum, one light-curve set per (detector, order).
+    """Bin every spectrum, one light-curve set per (series, order): per detector, or per
+    stripe of NIRCam DHS (:attr:`tso3.spectra.SpectraSet.series`).
 
     Parameters
     ----------
@@ -91,9 +92,9 @@ def binned_light_curves(
     """
     groups: dict[tuple[str, int], list[SpectraSet]] = {}
     for s in spectra:
-        groups.setdefault((s.detector, int(s.spectral_order)), []).append(s)
+        groups.setdefault((s.series, int(s.spectral_order)), []).append(s)
     out = []
-    for (det, order), sets in groups.items():
+    for (_, order), sets in groups.items():
         e = np.asarray(edges[order] if isinstance(edges, dict) else edges, dtype=np.float64)
         parts = []
         striped = all(s.element_stripe is not None for s in sets)
@@ -123,7 +124,8 @@ def binned_light_curves(
                 flux_err=err[rows],
                 npoints=npts[rows],
                 spectral_order=order,
-                detector=det,
+                detector=sets[0].detector,
+                slit=sets[0].slit,
                 flux_unit=sets[0].flux_unit,
                 bin_delay=delay[rows] if striped else None,
             )
@@ -205,7 +207,7 @@ def measure(
         for curve in binned:
             log.info(
                 "%s order %d: %d spectroscopic light curves %.3f-%.3f um",
-                curve.detector or "spectrum", curve.spectral_order, curve.centres.size,
+                curve.series or "spectrum", curve.spectral_order, curve.centres.size,
                 curve.edges[0], curve.edges[-1],
             )  # fmt: skip
     flux_col = next(c for c in table.colnames if c.startswith("whitelight_flux"))

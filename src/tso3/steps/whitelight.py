@@ -38,6 +38,36 @@ _BLOCK = 4096
 Range = float | Mapping[int, float] | None
 
 
+def _combined(groups: dict, orders: list[int]) -> dict[str, np.ndarray]:
+    """The white light of several series summed (NIRCam DHS stripes: the whole light).
+
+    At the times every series has (the stripes of one exposure share its INT_TIMES);
+    NaN where a series has no flux, rather than a sum of some of them.
+    """
+    first = {}
+    for det, per_order in groups.items():
+        for order, parts in per_order.items():
+            mjd, tdb, total, err = (np.concatenate(p) for p in zip(*parts, strict=True))
+            keep = _first_unique(mjd)
+            first[det, order] = (mjd[keep], tdb[keep], total[keep], err[keep])
+    times = np.unique(np.concatenate([v[0] for v in first.values()]))
+    times = times[np.isfinite(times)]
+    bjd = np.full(times.shape, np.nan)
+    out = {"MJD_UTC": times, "BJD_TDB": bjd}
+    for order in orders:
+        flux, var = np.zeros(times.shape), np.zeros(times.shape)
+        for det in groups:
+            mjd, tdb, total, err = first.get((det, order), (np.array([]),) * 4)
+            f, e = np.full(times.shape, np.nan), np.full(times.shape, np.nan)
+            idx = np.searchsorted(times, mjd[np.isfinite(mjd)])
+            f[idx], e[idx] = total[np.isfinite(mjd)], err[np.isfinite(mjd)]
+            bjd[idx] = np.where(np.isnan(bjd[idx]), tdb[np.isfinite(mjd)], bjd[idx])
+            flux, var = flux + f, var + e**2
+        o = f"_order_{order}" if len(orders) > 1 else ""
+        out[f"whitelight_flux{o}"], out[f"whitelight_flux_err{o}"] = flux, np.sqrt(var)
+    return out
+
+
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ParameterError("mode", f"must be one of {MODES}, not {mode!r}")
@@ -178,7 +208,9 @@ def white_light_table(
     astropy.table.QTable
         Per detector (first-seen order): ``MJD_UTC{d}``, ``BJD_TDB{d}``, then per order
         ``whitelight_flux{o}{d}`` and ``whitelight_flux_err{o}{d}``.  ``{d}`` is
-        ``"_" + DETECTOR`` when there are several detectors or the detector is NRS1/NRS2;
+        ``"_" + DETECTOR`` when there are several detectors or the detector is NRS1/NRS2
+        (``"_STRIPE<n>"`` for the stripes of NIRCam DHS, the ``series`` of a SpectraSet;
+        their sum comes first, in columns without a suffix, NaN where a stripe has none);
         ``{o}`` is ``"_order_N"`` when there are several orders.  Detectors with fewer rows
         are NaN-padded at the end; an order missing at a time of its detector is NaN, and
         a detector without an order has all-NaN columns for it (as jwst writes them).
@@ -202,8 +234,9 @@ def white_light_table(
         nan = np.full(s.nints, np.nan)
         mjd = np.asarray(s.times.get("mjd_avg", nan), np.float64)
         tdb = np.asarray(s.times.get("tdb_mid", nan), np.float64)
-        groups.setdefault(s.detector, {}).setdefault(order, []).append((mjd, tdb, total, err))
-        units.setdefault((s.detector, order), s.flux_unit)
+        series = getattr(s, "series", s.detector)
+        groups.setdefault(series, {}).setdefault(order, []).append((mjd, tdb, total, err))
+        units.setdefault((series, order), s.flux_unit)
         if order not in orders_seen:
             orders_seen.append(order)
 
@@ -212,6 +245,15 @@ def white_light_table(
     columns: dict[str, np.ndarray] = {}
     col_units: dict[str, object] = {}
     n_rows = 0
+    stripes = len(detectors) > 1 and all(getattr(s, "slit", None) is not None for s in spectra)
+    if stripes:  # NIRCam DHS: the light of every stripe together first
+        combined = _combined(groups, orders_seen)
+        n_rows = len(combined["MJD_UTC"])
+        columns.update(combined)
+        for order in orders_seen:
+            o = f"_order_{order}" if many_orders else ""
+            unit = _unit(next(u for (_, o2), u in units.items() if o2 == order))
+            col_units[f"whitelight_flux{o}"] = col_units[f"whitelight_flux_err{o}"] = unit
     for det in detectors:
         d = f"_{det}" if len(detectors) > 1 or det in ("NRS1", "NRS2") else ""
         per_order = {}
