@@ -71,6 +71,26 @@ def test_repaired_pixel_unbiased_dropped_pixel_biased_low():
     np.testing.assert_array_equal(rep["flux"][:, 29], drop["flux"][:, 29])
 
 
+def test_a_pixel_bad_throughout_is_repaired_in_every_integration_or_none():
+    """A bad pixel near the trace peak whose column keeps about REPAIR_MIN_PROFILE of the
+    model in its good pixels: as the trace drifts, the shifted model's share crosses the
+    threshold (0.49-0.51 here).  The column must not switch between repaired and
+    dropped (a step of the pixel's light in the light curve): the choice is the
+    unshifted model's, for every integration."""
+    shifts = np.array([-0.1, 0.0, 0.1, -0.1, 0.1])
+    sci = np.stack([1000.0 * gaussian_profile(center=15.3 + d, sigma=0.74) for d in shifts])
+    sci = sci.astype(np.float32)
+    sci[:, 15, 30] = np.nan  # about half of the column's light, in every integration
+    p = box_profile((NY, NX), 11.5, 18.5)
+    model = np.array(gaussian_profile(center=15.3, sigma=0.74))
+    out = box_extract(sci, None, None, None, p, model=model, repair="profile",
+                      model_shift=shifts)  # fmt: skip
+    assert out["n_repaired"].tolist() == [1] * 5
+    # repaired with the model moved to first order in the shift (4 % off for this very
+    # narrow profile); dropped, the column would hold 480
+    np.testing.assert_allclose(out["flux"][:, 30], 1000.0, rtol=0.05)
+
+
 def test_empty_aperture_column_gives_nan_flux():
     sci = np.ones((2, NY, NX), np.float32)
     sci[:, 10:14, 5] = np.nan

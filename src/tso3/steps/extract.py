@@ -192,12 +192,16 @@ def box_extract(
                 model = np.zeros((ny, nx))
                 model[rs] = spatial_profile(med, p)
             full = np.asarray(model, dtype=np.float64)
-            f = full[rs].T[xx]  # (m, nyr)
+            f = unshifted = full[rs].T[xx]  # (m, nyr)
             if model_shift is not None:
                 shift = np.nan_to_num(np.asarray(model_shift, dtype=np.float64))[ii]
                 f = f - shift[:, None] * np.gradient(full, axis=0)[rs].T[xx]
-            good_pf = (w * f).sum(axis=1)
-            all_pf = (pc * f).sum(axis=1)
+            # Whether a column is repaired is judged on the unshifted model: a pixel bad in
+            # every integration is then repaired in all of them or in none.  Judged on the
+            # moving trace, a column whose good pixels hold about REPAIR_MIN_PROFILE of it
+            # would switch as the trace drifts: a step in the light curve.
+            good_pf = (w * unshifted).sum(axis=1)
+            all_pf = (pc * unshifted).sum(axis=1)
             den = (w * f * f).sum(axis=1)
             ok = b.any(axis=1) & (den > 0) & (good_pf >= REPAIR_MIN_PROFILE * all_pf)
             # S = sum_good P d + a * Q, a = sum_good P f d / den, Q = sum_bad P f:
