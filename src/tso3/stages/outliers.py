@@ -199,10 +199,11 @@ class OutlierPass:
                 motions = learn_motions(obs, params, mode)
             motion = motions.get(det)
             if motion is not None:
-                log.info("motion term: %d frame-wide pattern(s) in the rolling-median model",
-                         len(motion.basis))  # fmt: skip
+                log.info("%s: motion term: %d frame-wide pattern(s) in the rolling-median "
+                         "model", det or "series", len(motion.basis))  # fmt: skip
             elif mode != "jwst" and params.motion_modes > 0:
-                log.info("no frame-wide change above the noise: no motion term")
+                log.info("%s: no frame-wide change above the noise: no motion term",
+                         det or "series")  # fmt: skip
             for s in segs:
                 outcome.flagged[s.key] = np.zeros(s.nints, np.int64)
             with contextlib.ExitStack() as stack:
