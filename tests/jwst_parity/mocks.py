@@ -140,6 +140,84 @@ def tso_segments(
     return path
 
 
+def dhs_segments(folder: Path, *, stripes: int = 2, segments: int = 2, per_segment: int = 10,
+                 seed: int = 1) -> Path:  # fmt: skip
+    """NIRCam DHS: a MultiSlit calints per segment, a slit per stripe, as jwst's extract_1d
+    tests mock it (``helpers.mock_nircam_dhs``: each slit a SlitModel with the model's
+    metadata, jwst's mock WCS) and as calwebb_spec2 names the slits (stripe numbers).
+    Stripe ``s`` has its trace at row 23.6 + s and a flux of 100 s.  Returns the ASN."""
+    import stdatamodels.jwst.datamodels as dm
+    from jwst.extract_1d.tests.helpers import int_times_table, simple_wcs_func
+
+    folder.mkdir(parents=True, exist_ok=True)
+    nints = segments * per_segment
+    times = int_times_table(nints)
+    rng = np.random.default_rng(seed)
+    subarray = f"SUB{41 * stripes}STRIPE{stripes}_DHS"
+    names = []
+    for k in range(segments):
+        model = dm.MultiSlitModel()
+        meta = model.meta
+        meta.instrument.name, meta.instrument.detector = "NIRCAM", "NRCA1"
+        meta.instrument.filter, meta.instrument.pupil = "F150W2", "GDHS0"
+        meta.observation.date, meta.observation.time = "2026-02-18", "06:24:45.569"
+        meta.observation.program_number = "01366"
+        meta.observation.observation_number = "004"
+        meta.observation.visit_number = "001"
+        meta.exposure.type, meta.subarray.name = "NRC_TSGRISM", subarray
+        meta.exposure.nints, meta.exposure.start_time = nints, 59729.04
+        meta.exposure.segment_number, meta.exposure.segment_total = k + 1, segments
+        meta.exposure.integration_start = k * per_segment + 1
+        meta.exposure.integration_end = (k + 1) * per_segment
+        meta.visit.tsovisit = True
+        meta.target.source_type = "POINT"
+        meta.bunit_data = meta.bunit_err = "MJy"
+        for stripe in range(1, stripes + 1):
+            slit = dm.SlitModel()
+            slit.meta.wcsinfo.dispersion_direction = 1
+            slit.meta.photometry.pixelarea_steradians = 1.0
+            slit.meta.wcs = simple_wcs_func()
+            profile = np.exp(-0.5 * ((np.arange(50)[:, None] - 23.6 - stripe) / 1.2) ** 2)
+            level = 100 * stripe * (1 + 0.01 * np.arange(per_segment) + 0.1 * k)
+            noise = rng.normal(0, 0.1, (per_segment, 50, 50))
+            slit.data = (level[:, None, None] * profile + 1.0 + noise).astype(np.float32)
+            slit.err = np.full(slit.data.shape, 0.1, np.float32)
+            slit.dq = np.zeros(slit.data.shape, np.uint32)
+            for name in ("var_poisson", "var_rnoise", "var_flat"):
+                setattr(slit, name, np.full(slit.data.shape, 0.01 / 3, np.float32))
+            wavelength = 1.0 + 0.02 * np.arange(50) + 0.1 * stripe
+            slit.wavelength = np.broadcast_to(wavelength, (50, 50)).astype(np.float32)
+            slit.update(model)
+            slit.name = str(stripe)
+            model.slits.append(slit)
+        model.int_times = times[k * per_segment : (k + 1) * per_segment]
+        name = f"jw01366004001_04101_00001-seg{k + 1:03d}_nrca1_calints.fits"
+        model.save(folder / name)
+        names.append(name)
+    asn = {
+        "asn_type": "tso3", "asn_rule": "candidate_Asn_Lv3TSO", "asn_id": "o004",
+        "products": [{"name": f"jw01366-o004_t001_nircam_f150w2-gdhs0-{subarray.lower()}",
+                      "members": [{"expname": n, "exptype": "science"} for n in names]}],
+    }  # fmt: skip
+    path = folder / "jw01366-o004_20230101t000000_tso3_001_asn.json"
+    path.write_text(json.dumps(asn))
+    return path
+
+
+def dhs_extract1d_json(path: Path, stripes: int = 2) -> Path:
+    """An extract1d reference with one aperture per DHS stripe (slit ``s``: rows
+    21 + s to 28 + s, around its trace)."""
+    apertures = [
+        {"id": str(s), "region_type": "target", "disp_axis": 1, "xstart": 0, "xstop": 49,
+         "ystart": 21 + s, "ystop": 28 + s, "bkg_order": 0}
+        for s in range(1, stripes + 1)
+    ]  # fmt: skip
+    ref = {"reftype": "EXTRACT1D", "instrument": "NIRCAM", "exp_type": "NRC_TSGRISM",
+           "apertures": apertures}  # fmt: skip
+    path.write_text(json.dumps(ref))
+    return path
+
+
 def tilted_wcs(tilt: float):
     """jwst's ``simple_wcs_func`` with the slit tilted by ``tilt`` px per column.
 

@@ -15,7 +15,13 @@ from astropy.table import Table
 from tests.builders import lrs_apcorr_file, nrs_apcorr_file
 from tso3.pipeline import run
 
-from .mocks import extract1d_json, run_jwst_tso3, tso_segments
+from .mocks import (
+    dhs_extract1d_json,
+    dhs_segments,
+    extract1d_json,
+    run_jwst_tso3,
+    tso_segments,
+)
 
 RTOL = 1e-6
 TIME_COLUMNS = {"MJD-BEG", "MJD-AVG", "MJD-END", "TDB-BEG", "TDB-MID", "TDB-END"}
@@ -42,22 +48,28 @@ def compare_x1dints(tso3_path, jwst_path) -> list[str]:
         if len(mine) != len(ref):
             return [f"{len(mine)} EXTRACT1D extensions, jwst {len(ref)}"]
         for k, (a, b) in enumerate(zip(mine, ref, strict=True), start=1):
-            for name in b.columns.names:
-                if name not in a.columns.names:
-                    problems.append(f"EXTRACT1D {k}: no column {name}")
-                    continue
-                if b.data[name].dtype.kind in "SU":
-                    if list(a.data[name]) != list(b.data[name]):
-                        problems.append(f"EXTRACT1D {k}: {name} differs")
-                    continue
-                found = _differences(a.data[name], b.data[name], name)
-                if found:
-                    problems.append(f"EXTRACT1D {k}: {found}")
-            for key in ("SPORDER", "SLTNAME", "SRCTYPE", "EXTRXSTR", "EXTRXSTP", "EXTRYSTR",
-                        "EXTRYSTP", "DISPAXIS", "DETECTOR", "PA_APER"):  # fmt: skip
-                if key in b.header and (key not in a.header or a.header[key] != b.header[key]):
-                    problems.append(f"EXTRACT1D {k}: {key} {a.header.get(key)!r} != "
-                                    f"{b.header[key]!r}")  # fmt: skip
+            problems += _compare_extension(a, b, f"EXTRACT1D {k}")
+    return problems
+
+
+def _compare_extension(a, b, label: str) -> list[str]:
+    """Every column and extraction keyword of jwst's EXTRACT1D ``b`` in tso3's ``a``."""
+    problems = []
+    for name in b.columns.names:
+        if name not in a.columns.names:
+            problems.append(f"{label}: no column {name}")
+            continue
+        if b.data[name].dtype.kind in "SU":
+            if list(a.data[name]) != list(b.data[name]):
+                problems.append(f"{label}: {name} differs")
+            continue
+        found = _differences(a.data[name], b.data[name], name)
+        if found:
+            problems.append(f"{label}: {found}")
+    for key in ("SPORDER", "SLTNAME", "SRCTYPE", "EXTRXSTR", "EXTRXSTP", "EXTRYSTR",
+                "EXTRYSTP", "DISPAXIS", "DETECTOR", "PA_APER"):  # fmt: skip
+        if key in b.header and (key not in a.header or a.header[key] != b.header[key]):
+            problems.append(f"{label}: {key} {a.header.get(key)!r} != {b.header[key]!r}")
     return problems
 
 
@@ -142,6 +154,42 @@ def test_slitless_modes_equal_jwst(tmp_path, jwst_step, exp_type, width, source_
     if source_posn is not None:
         step["use_source_posn"] = source_posn
     assert_equal_jwst(asn, tmp_path, step)
+
+
+def test_nircam_dhs_stripes_equal_jwst(tmp_path, jwst_step):
+    """NIRCam DHS: jwst has no stage 3 for it, but calwebb_spec2's extract_1d extracts
+    each stripe (slit) of a MultiSlit calints, its aperture chosen by the slit's name.
+    tso3 --mode jwst gives every stripe of every segment as jwst's Extract1dStep does."""
+    import stdatamodels.jwst.datamodels as dm
+    from jwst.extract_1d import Extract1dStep
+
+    asn = dhs_segments(tmp_path / "in")
+    ref = dhs_extract1d_json(tmp_path / "extract1d.json")
+    expected = []
+    for k, path in enumerate(sorted((tmp_path / "in").glob("*_calints.fits")), start=1):
+        with dm.open(path) as model:
+            spectra = jwst_step(Extract1dStep, model, override_extract1d=str(ref),
+                                apply_apcorr=False, override_psf="N/A")  # fmt: skip
+        out = tmp_path / f"jwst_{k}_x1dints.fits"
+        spectra.save(out)
+        expected.append(out)
+    result = run(asn, tmp_path / "tso3", overrides=[f"extract_1d.override_extract1d={ref}"],
+                 skip=["outlier_detection"], mode="jwst", plots=False, quiet=True)  # fmt: skip
+    with fits.open(result.x1dints) as hdul:  # stripe by stripe, each segment in turn
+        ours = {(int(h.data["SEGMENT"][0]), h.header["SLTNAME"]): h
+                for h in hdul if h.name == "EXTRACT1D"}  # fmt: skip
+        assert sorted(ours) == [(1, "1"), (1, "2"), (2, "1"), (2, "2")]
+        problems, compared = [], []
+        for k, path in enumerate(expected, start=1):  # jwst: segment by segment
+            with fits.open(path) as theirs:
+                for ref_hdu in (h for h in theirs if h.name == "EXTRACT1D"):
+                    stripe = ref_hdu.header["SLTNAME"]
+                    compared.append((k, stripe))
+                    problems += _compare_extension(
+                        ours[k, stripe], ref_hdu, f"segment {k} stripe {stripe}"
+                    )
+    assert sorted(compared) == sorted(ours)  # every spectrum of each, one to one
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("width", [None, 6])

@@ -221,6 +221,10 @@ def write_multislit_segments(
             for path, value in per_slit.items():
                 _set(sub, path, value)
             sub.wavelength = det.wavelength_2d.astype(np.float32)
+            # as jwst's extract_2d builds each stripe's slit (build_grism_submodel): the
+            # instrument and source type jwst's extract_1d reads from the slit
+            sub.meta.instrument.name = model.meta.instrument.name
+            sub.source_type = model.meta.target.source_type
             sub.meta.wcsinfo.dispersion_direction = spec.dispaxis
             sub.meta.wcsinfo.spectral_order = 1
             for key, value in slit.items():
