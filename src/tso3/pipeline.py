@@ -23,6 +23,7 @@ import numpy as np
 from . import __version__
 from .config import changed_settings, check_run_options, resolve_parameters
 from .errors import InputError
+from .io.atomic import probe_fits_mmap
 from .io.observation import load_observation
 from .parallel import background, run_threads
 from .products import (
@@ -89,6 +90,7 @@ def run(
     skip = check_run_options(skip, mode)
     params = resolve_parameters(config, overrides)
     timer = Timings()
+    probe_fits_mmap()  # astropy's fsync, while nothing is written (io.atomic)
     with timer("load"):
         obs = load_observation(inputs)  # headers, times, WAVELENGTH: every input check
     _warn_unused_settings(params, obs.is_imaging)

@@ -58,6 +58,21 @@ def atomic_output(final_path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def probe_fits_mmap() -> None:
+    """Let astropy make its once-per-process mmap check now, before the run writes.
+
+    On its first FITS write astropy checks that ``mmap.flush`` works on a one-byte
+    temporary file, which it fsyncs.  On ext4 (``data=ordered``) that fsync commits the
+    journal, and with it every file written but not yet on disk.  After the crfints
+    have been written, that can take 0.2-0.5 s.  Before anything is written, it takes
+    milliseconds.  A failed check is left for astropy to repeat and report.
+    """
+    from astropy.io.fits.file import _File
+
+    with contextlib.suppress(Exception):  # a private attribute: never fail a run over it
+        _File._mmap_available  # noqa: B018 (the lazy class property caches its result)
+
+
 class StagedOutputs:
     """A set of products written under temporary names and published together.
 
