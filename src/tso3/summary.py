@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from .runlog import file_only
+from .steps.scores import point_to_point_ppm
 
 
 def light_curve_scatter_ppm(flux: np.ndarray) -> float:
@@ -27,14 +28,7 @@ def light_curve_scatter_ppm(flux: np.ndarray) -> float:
     float
         Scatter in parts per million; NaN with fewer than 3 finite points.
     """
-    f = np.asarray(flux, dtype=float)
-    f = f[np.isfinite(f)]
-    if f.size < 3:
-        return float("nan")
-    level = np.median(f)
-    if level == 0:
-        return float("nan")
-    return float(1.4826 * np.median(np.abs(np.diff(f))) / np.sqrt(2) / abs(level) * 1e6)
+    return float(point_to_point_ppm(np.ravel(np.asarray(flux, dtype=float))))
 
 
 def format_summary(result) -> str:
