@@ -12,7 +12,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = ["__version__"]
 
-__all__ += ["run", "RunResult", "simulate", "batch", "BatchResult", "export_legacy"]
+__all__ += ["run", "RunResult", "simulate", "batch", "BatchResult", "export_legacy", "sweep"]
 
 
 def __getattr__(name: str):
@@ -23,6 +23,10 @@ def __getattr__(name: str):
         return getattr(pipeline, name)
     if name in ("batch", "BatchResult"):  # dask.distributed only when batching
         return getattr(importlib.import_module(".batch", __name__), name)
+    if name == "sweep":
+        from .sweeping import sweep
+
+        return sweep
     if name == "export_legacy":
         from .commands.export import export_legacy
 

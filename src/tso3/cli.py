@@ -98,6 +98,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive_int, metavar="N", help="local worker processes (default: auto)"
     )
 
+    sweep = sub.add_parser(
+        "sweep", parents=[common], help="score a grid of reduction parameters from one read",
+    )  # fmt: skip
+    sweep.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="ASN JSON, calints files or a folder"
+    )
+    sweep.add_argument("-o", "--output-dir", default=".", help="output folder (default: .)")
+    sweep.add_argument(
+        "--vary", action="append", default=[], metavar="STEP.PARAM=V1,V2,...",
+        help="values of one parameter (repeatable); the grid is their product",
+    )  # fmt: skip
+    sweep.add_argument("--grid", metavar="FILE.toml", help="a table per step of value lists")
+    sweep.add_argument(
+        "--score", choices=["p2p", "mad", "white_mad+spec_mad"], default="mad",
+        help="what ranks the configurations (default: mad)",
+    )  # fmt: skip
+    sweep.add_argument("--config", help="TOML file: the fixed settings, one table per step")
+    sweep.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="STEP.PARAM=VALUE",
+        help="a fixed setting (repeatable)",
+    )  # fmt: skip
+    sweep.add_argument("--mode", choices=MODES, default="default")
+    sweep.add_argument("--overwrite", action="store_true", help="replace earlier sweep products")
+    sweep.add_argument("--no-plots", action="store_true", help="skip the sweep figure")
+
     wl = sub.add_parser("whitelight", parents=[common], help="white light from an x1dints file")
     wl.add_argument("x1dints", metavar="X1DINTS")
     wl.add_argument("-o", "--output-dir", default=".")
@@ -168,6 +193,19 @@ def _cmd_run(args: argparse.Namespace) -> None:
         print(format_summary(result))
 
 
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from .sweeping import SCORES, sweep
+
+    table = sweep(
+        args.inputs, args.output_dir, vary=args.vary, grid=args.grid, score=args.score,
+        config=args.config, overrides=args.overrides, mode=args.mode,
+        overwrite=args.overwrite, plots=not args.no_plots, quiet=args.quiet,
+    )  # fmt: skip
+    if not args.quiet:
+        shown = table[["rank", *table.meta["varied"], SCORES[args.score]]]
+        print("\n".join(shown[shown.argsort("rank")].pformat(max_lines=-1, max_width=-1)))
+
+
 def _cmd_whitelight(args: argparse.Namespace) -> None:
     from .commands.whitelight import whitelight_from_x1dints
 
@@ -236,6 +274,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": _cmd_run,
     "batch": _cmd_batch,
+    "sweep": _cmd_sweep,
     "whitelight": _cmd_whitelight,
     "export": _cmd_export,
     "simulate": _cmd_simulate,

@@ -10,6 +10,7 @@ grid is refused with one line before any data are read.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import tomllib
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import STEPS, Parameters, resolve_parameters
+from .config import STEPS, Parameters, changed_settings, resolve_parameters
 from .errors import InputError, ParameterError
 
 #: The parameters a sweep may vary, per step: those that change what is measured from
@@ -203,3 +204,31 @@ def _as_mapping(options: Iterable[str]) -> dict[str, dict[str, str]]:
     from .config import parse_set_options
 
     return parse_set_options(options)
+
+
+def config_toml(params: Parameters) -> str:
+    """A config file (TOML) that ``tso3 run --config`` turns back into ``params``: a
+    table per step with every setting that differs from its default."""
+    lines = []
+    for step, names in changed_settings(params).items():
+        lines.append(f"[{step}]")
+        values = getattr(params, step)
+        lines += [f"{name} = {_toml_value(getattr(values, name))}" for name in names]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return '"none"'  # what every optional parameter's parser reads as None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # finite: the parsers refuse inf and nan
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON's string escapes are TOML's
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):  # per-order wavelength bounds
+        return "{ " + ", ".join(f'"{k}" = {_toml_value(v)}' for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML form for {value!r}")

@@ -72,6 +72,45 @@ def plot_light_curves(path, mjd, curves: dict[str, np.ndarray], *, title: str = 
     return _save(fig, path)
 
 
+def plot_sweep(path, table, varied: list[str], score: str, *, title: str = "") -> Path:
+    """The score of every configuration of a sweep against each varied parameter.
+
+    Parameters
+    ----------
+    path : path-like
+        PNG to write.
+    table : astropy.table.Table
+        The sweep table (:func:`tso3.sweep`): a column per varied parameter, the scores
+        and ``rank``.
+    varied : list of str
+        The varied parameters' columns, one panel each.
+    score : str
+        The score column ranked by (ppm); the best configuration is marked.
+    """
+    fig, axes = plt.subplots(1, len(varied), layout="none", squeeze=False,
+                             figsize=(3.6 * len(varied) + 1, 3.8))  # fmt: skip
+    values = np.asarray(table[score], float)
+    best = int(np.argmin(np.asarray(table["rank"])))
+    for ax, name in zip(axes[0], varied, strict=True):
+        labels = [str(v) for v in table[name]]
+        order = list(dict.fromkeys(labels))  # as given in the grid
+        x = np.array([order.index(label) for label in labels], float)
+        # configurations that differ in other parameters share a column: spread them
+        jitter = np.zeros(len(x))
+        for column in range(len(order)):
+            members = np.flatnonzero(x == column)
+            if members.size > 1:
+                jitter[members] = np.linspace(-0.15, 0.15, members.size)
+        ax.plot(x + jitter, values, "o", ms=4, alpha=0.7)
+        ax.plot(x[best] + jitter[best], values[best], "*", ms=14, color="C3", label="best")
+        ax.set_xticks(range(len(order)), order, rotation=30 if len(order) > 5 else 0)
+        ax.set_xlabel(name)
+        ax.set_ylabel(f"{score}")
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "sweep", fontsize=10)
+    return _save(fig, path)
+
+
 def plot_outliers(
     path, mjd, fraction: np.ndarray, flag_map: np.ndarray, *, title: str = ""
 ) -> Path:

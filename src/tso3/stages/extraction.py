@@ -385,11 +385,18 @@ def _plan_spectrum(setup: DetectorSetup, params: Extract1dParams, mode: str) -> 
     return _DetectorPlan(setup, settings, model, reference, lam, inside, temporal)
 
 
-def _extract_cubes(plan: _DetectorPlan, cubes: list, fill=None) -> dict[str, np.ndarray]:
+def _extract_cubes(
+    plan: _DetectorPlan, cubes: list, fill=None, *, filled: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Sums of one block: ``cubes`` are SCI and VAR_* (None if absent) in the file's
-    orientation, ``fill`` the outlier model's (flat indices, values) or None."""
-    filled = None
-    if fill is not None and plan.temporal:
+    orientation, ``fill`` the outlier model's (flat indices, values) or None.
+
+    ``filled``: the cubes already hold the model's values there (these flat indices were
+    filled: a sweep fills a block once for all its configurations that repair).
+    """
+    if not plan.temporal:
+        filled = None
+    elif filled is None and fill is not None:
         filled = fill_from_model(cubes[0], cubes[1:], *fill)
     setup = plan.setup
     oriented = [None if c is None else _oriented(c, setup.dispaxis) for c in cubes]

@@ -153,9 +153,10 @@ class OutlierPass:
     ----------
     obs : Observation
         The validated input.
-    outputs : dict
+    outputs : dict or None
         Segment path -> crfints file already created as a copy of the segment
-        (see :func:`tso3.io.crfints.write_copy`); patched in place.
+        (see :func:`tso3.io.crfints.write_copy`); patched in place.  None (or empty):
+        the blocks are judged and handed over, no file is written (``tso3 sweep``).
     params : OutlierDetectionParams
         Step parameters.
     mode : {"default", "jwst"}
@@ -172,7 +173,7 @@ class OutlierPass:
     def __init__(
         self,
         obs: Observation,
-        outputs: dict[Path, Path],
+        outputs: dict[Path, Path] | None,
         params: OutlierDetectionParams,
         mode: str = "default",
         *,
@@ -212,7 +213,8 @@ class OutlierPass:
                 groups = [range(len(segs))] if mode != "jwst" else [[k] for k in range(len(segs))]
                 for group in groups:
                     members = [segs[k] for k in group]
-                    opened = _LazyOutputs(members, self.outputs, stack, self.ready)
+                    opened = self.outputs and _LazyOutputs(members, self.outputs, stack,
+                                                           self.ready)  # fmt: skip
                     series = _Series(members, [inputs[k] for k in group], opened)
                     yield from _judged_blocks(det, series, params, mode, motion, outcome,
                                               self.progress)  # fmt: skip
@@ -290,7 +292,8 @@ def _judged_blocks(det, series: _Series, params, mode, motion, outcome, progress
             start, stop = (g - a) * npix, (g - a + lb - la) * npix
             shift = la * npix - start
             part = changes.part(start, stop)
-            _patch(series.outputs[k], part, shift, names)
+            if series.outputs:  # no crfints for a sweep
+                _patch(series.outputs[k], part, shift, names)
             keep = _repairable(part.invalid, start, npix, flat_median)
             rows = slice(g - a, g - a + lb - la)
             cubes = {"SCI": sci[core][rows], "ERR": err[core][rows]}
