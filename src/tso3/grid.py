@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import STEPS, Parameters, changed_settings, resolve_parameters
+from .config import (
+    STEPS,
+    Parameters,
+    changed_settings,
+    parse_set_options,
+    resolve_parameters,
+)
 from .errors import InputError, ParameterError
 
 #: The parameters a sweep may vary, per step: those that change what is measured from
@@ -186,24 +192,31 @@ def make_grid(
     return grid
 
 
-def _resolve(config, overrides, point: Mapping, source) -> Parameters:
-    """The parameters of one configuration; a refusal names the grid values."""
-    fixed = overrides if isinstance(overrides, Mapping) else _as_mapping(overrides)
+def configuration(
+    config: str | os.PathLike | Mapping | None,
+    overrides: Iterable[str] | Mapping,
+    point: Mapping[str, Mapping[str, Any]],
+) -> Parameters:
+    """The parameters of one grid point: the fixed settings (``config``, then
+    ``overrides``, as for :func:`tso3.config.resolve_parameters`) plus its values."""
+    fixed = overrides if isinstance(overrides, Mapping) else parse_set_options(overrides)
     merged = {step: dict(values) for step, values in fixed.items()}
     for step, values in point.items():
         merged.setdefault(step, {}).update(values)
+    return resolve_parameters(config, merged)
+
+
+def _resolve(config, overrides, point: Mapping, source) -> Parameters:
+    """:func:`configuration`; a refusal names the grid values."""
     try:
-        return resolve_parameters(config, merged)
+        return configuration(config, overrides, point)
     except ParameterError as exc:
         where = ", ".join(f"{s}.{p}={v!r}" for s, vs in point.items() for p, v in vs.items())
-        raise ParameterError(exc.name, f"{exc.problem.removeprefix(f'parameter {exc.name}: ')}"
-                                       f" (grid point {where})", source or exc.path) from None
-
-
-def _as_mapping(options: Iterable[str]) -> dict[str, dict[str, str]]:
-    from .config import parse_set_options
-
-    return parse_set_options(options)
+        raise ParameterError(
+            exc.name,
+            f"{exc.problem.removeprefix(f'parameter {exc.name}: ')} (grid point {where})",
+            source or exc.path,
+        ) from None
 
 
 def config_toml(params: Parameters) -> str:

@@ -22,7 +22,7 @@ from astropy.table import Table
 
 from .config import Parameters, check_run_options, resolve_parameters
 from .errors import InputError, OutputExistsError, ParameterError
-from .grid import Grid, config_toml, make_grid, parse_vary, read_grid
+from .grid import Grid, config_toml, configuration, make_grid, parse_vary, read_grid
 from .io.atomic import StagedOutputs, output_folder
 from .io.observation import load_observation
 from .progress import Progress
@@ -99,7 +99,7 @@ def sweep(
         raise ParameterError("score", "white_mad+spec_mad needs binned light curves: set "
                                       "white_light.nbins (or bin_width, resolving_power, "
                                       "bin_edges)")  # fmt: skip
-    configs = [_configuration(config, overrides, point) for point in found.points()]
+    configs = [configuration(config, overrides, point) for point in found.points()]
     obs = load_observation(inputs)  # every input check, before anything is written
     if obs.is_imaging:
         raise InputError(obs.first.path, "tso3 sweep measures spectra: imaging (photometry) "
@@ -137,21 +137,6 @@ def sweep(
              len(table), score, table[SCORES[score]][best], where,
              paths["best.toml"])  # fmt: skip
     return table
-
-
-def _configuration(config, overrides, point: Mapping) -> Parameters:
-    """The parameters of one grid point: the fixed settings plus its values."""
-    fixed = overrides if isinstance(overrides, Mapping) else _as_mapping(overrides)
-    merged = {step: dict(values) for step, values in fixed.items()}
-    for step, values in point.items():
-        merged.setdefault(step, {}).update(values)
-    return resolve_parameters(config, merged)
-
-
-def _as_mapping(options: Iterable[str]) -> dict:
-    from .config import parse_set_options
-
-    return parse_set_options(options)
 
 
 def _measure(obs, configs: list[Parameters], mode: str, quiet: bool) -> list[dict]:
