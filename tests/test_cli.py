@@ -69,3 +69,12 @@ def test_info_describes_speclc_and_x1dints_times(simulated, tmp_path, capsys):
     assert "speclc with 1 set(s)" in text and "x 5 bins" in text
     assert main(["info", str(next(out.glob("*_x1dints.fits")))]) == 0
     assert "time        MJD" in capsys.readouterr().out
+
+
+def test_simulate_offers_every_mode_the_simulator_has():
+    """The command's list is kept apart (the simulator imports stdatamodels, the command
+    line should start without it); it must not fall behind the simulator's."""
+    from tso3.cli import SIMULATE_MODES
+    from tso3.simulate import MODES
+
+    assert sorted(SIMULATE_MODES) == sorted(MODES)

@@ -21,7 +21,8 @@ from .steps import MODES
 log = logging.getLogger("tso3")
 
 SIMULATE_MODES = (
-    "nrc_tsimage", "mir_image", "nrs_brightobj", "nrc_tsgrism", "mir_lrs-slitless", "nis_soss"
+    "nrc_tsimage", "mir_image", "nrs_brightobj", "nrc_tsgrism", "mir_lrs-slitless",
+    "mir_lrs-fixedslit", "nis_soss",
 )  # fmt: skip
 
 

@@ -66,3 +66,13 @@ def test_smooth_window_is_odd_and_grows_with_the_observation():
     assert [smooth_window(n) for n in (10, 100, 1000, 6000)] == [5, 5, 51, 301]
     with pytest.raises(ValueError, match="window"):
         mad_ppm(np.ones(10), window=0)
+
+
+def test_a_steep_short_light_curve_keeps_its_noise():
+    """Where the flux rises or falls steadily by more than the noise per integration (a
+    40-integration SOSS ingress), a running median passes through every point: the MAD
+    must not collapse to 0."""
+    rng = np.random.default_rng(7)
+    sigma = 100e-6
+    ramp = 1 - 1e-3 * np.arange(40) + rng.normal(0, sigma, 40)
+    assert mad_ppm(ramp) == pytest.approx(100, rel=0.35)

@@ -10,9 +10,10 @@ Two ways to take an astrophysical signal out without a model of it:
   transit or a slow trend hardly changes neighbouring integrations, so it measures the
   white noise, integration to integration;
 - **a smooth fit** (:func:`mad_ppm`): the residuals from a centred running median over
-  ``window`` integrations.  Red noise on time scales shorter than the window stays in the
-  residuals, so it also sees jumps and wiggles that differencing misses; ingress and
-  egress leave a little of the transit in them when the window is long.
+  ``window`` integrations, averaged over a few.  Red noise on time
+  scales shorter than the window stays in the residuals, so it also sees jumps and
+  wiggles that differencing misses; ingress and egress leave a little of the transit in
+  them when the window is long.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import numpy as np
 
 __all__ = ["mad_ppm", "point_to_point_ppm", "smooth_window"]
 
+#: Integrations in the running mean of the running median (:func:`mad_ppm`): enough to
+#: keep the fit off the data where they rise or fall steadily, too few to blur an ingress.
+MEAN_WINDOW = 5
 #: 1 / Phi^-1(3/4): the MAD of Gaussian noise times this is its sigma.
 MAD_TO_SIGMA = 1.4826
 
@@ -66,6 +70,14 @@ def point_to_point_ppm(flux: np.ndarray) -> np.ndarray | float:
     return _result(out * 1e6, flux)
 
 
+def _centred(moving, values: np.ndarray, window: int) -> np.ndarray:
+    """A bottleneck moving statistic centred on each point (the trailing one shifted by
+    half a window), using the points there are near the ends."""
+    half = window // 2
+    padded = np.concatenate([values, np.full((half, values.shape[1]), np.nan)])
+    return moving(padded, window, min_count=1, axis=0)[half : half + len(values)]
+
+
 def smooth_window(nints: int) -> int:
     """The running-median window of :func:`mad_ppm` by default: about a twentieth of the
     observation, odd, at least 5 integrations (a transit of a few hours in a visit of
@@ -76,7 +88,9 @@ def smooth_window(nints: int) -> int:
 def mad_ppm(flux: np.ndarray, window: int | None = None) -> np.ndarray | float:
     """Median absolute deviation from a smooth fit, in ppm (Gaussian sigma of one point).
 
-    The fit is a centred running median over ``window`` integrations (fewer at the ends).
+    The fit is a centred running median over ``window`` integrations (fewer at the ends),
+    then its running mean over :data:`MEAN_WINDOW`: robust to outliers, and not passing
+    through the data where they rise or fall steadily.
 
     Parameters
     ----------
@@ -95,11 +109,11 @@ def mad_ppm(flux: np.ndarray, window: int | None = None) -> np.ndarray | float:
     window = smooth_window(n) if window is None else int(window)
     if window < 1:
         raise ValueError("window must be >= 1")
-    half = window // 2
-    # a trailing running median shifted by half a window is a centred one; the padding
-    # makes the ends use the points there are
-    padded = np.concatenate([rel, np.full((half, rel.shape[1]), np.nan)])
-    smooth = bn.move_median(padded, window, min_count=1, axis=0)[half : half + n]
+    # A running median alone passes through the data wherever they rise or fall
+    # steadily (ingress, egress, a ramp): the residual there is exactly 0 and the MAD
+    # of a short, steep light curve collapses.  Its running mean does not.
+    median = _centred(bn.move_median, rel, window)
+    smooth = _centred(bn.move_mean, median, min(window, MEAN_WINDOW))
     residual = rel - smooth
     centre = bn.nanmedian(residual, axis=0)
     mad = MAD_TO_SIGMA * bn.nanmedian(np.abs(residual - centre), axis=0)
