@@ -38,33 +38,58 @@ _BLOCK = 4096
 Range = float | Mapping[int, float] | None
 
 
-def _combined(groups: dict, orders: list[int]) -> dict[str, np.ndarray]:
+def _deduplicated(groups: dict) -> dict[str, dict[int, tuple[np.ndarray, ...]]]:
+    """Each (series, order)'s (mjd, tdb, flux, error), its parts joined and every time
+    after its first occurrence dropped (as jwst keeps the first, without editing the
+    input), NaN times dropped; said in the log."""
+    out: dict[str, dict[int, tuple[np.ndarray, ...]]] = {}
+    for det, per_order in groups.items():
+        for order, parts in per_order.items():
+            mjd, tdb, total, err = (np.concatenate(p) for p in zip(*parts, strict=True))
+            keep = _first_unique(mjd)
+            dropped = int(np.count_nonzero(~np.isnan(mjd)) - keep.sum())
+            if dropped:
+                log.warning("white light %s order %d: %d duplicate times", det, order, dropped)
+            if not np.isfinite(mjd).any():
+                log.warning("white light %s order %d: no integration times, no rows", det, order)
+            out.setdefault(det, {})[order] = (mjd[keep], tdb[keep], total[keep], err[keep])
+    return out
+
+
+def _on_times(times: np.ndarray, curves: dict) -> tuple[np.ndarray, dict]:
+    """BJD at ``times`` (the first order that has it) and each order's flux and error
+    there (NaN where the order has none)."""
+    bjd = np.full(times.shape, np.nan)
+    values = {}
+    for order, (mjd, tdb, total, err) in curves.items():
+        idx = np.searchsorted(times, mjd)
+        bjd_missing = np.isnan(bjd[idx])
+        bjd[idx[bjd_missing]] = tdb[bjd_missing]
+        f = np.full(times.shape, np.nan)
+        e = np.full(times.shape, np.nan)
+        f[idx], e[idx] = total, err
+        values[order] = (f, e)
+    return bjd, values
+
+
+def _combined(curves: dict, orders: list[int]) -> dict[str, np.ndarray]:
     """The white light of several series summed (NIRCam DHS stripes: the whole light).
 
     At the times every series has (the stripes of one exposure share its INT_TIMES);
     NaN where a series has no flux, rather than a sum of some of them.
     """
-    first = {}
-    for det, per_order in groups.items():
-        for order, parts in per_order.items():
-            mjd, tdb, total, err = (np.concatenate(p) for p in zip(*parts, strict=True))
-            keep = _first_unique(mjd)
-            first[det, order] = (mjd[keep], tdb[keep], total[keep], err[keep])
-    times = np.unique(np.concatenate([v[0] for v in first.values()]))
-    times = times[np.isfinite(times)]
+    times = np.unique(np.concatenate([c[0] for per in curves.values() for c in per.values()]))
+    placed = [_on_times(times, per) for per in curves.values()]
     bjd = np.full(times.shape, np.nan)
+    for series_bjd, _ in placed:  # the first series that has a time gives its BJD
+        bjd = np.where(np.isnan(bjd), series_bjd, bjd)
     out = {"MJD_UTC": times, "BJD_TDB": bjd}
+    empty = (np.full(times.shape, np.nan),) * 2
     for order in orders:
-        flux, var = np.zeros(times.shape), np.zeros(times.shape)
-        for det in groups:
-            mjd, tdb, total, err = first.get((det, order), (np.array([]),) * 4)
-            f, e = np.full(times.shape, np.nan), np.full(times.shape, np.nan)
-            idx = np.searchsorted(times, mjd[np.isfinite(mjd)])
-            f[idx], e[idx] = total[np.isfinite(mjd)], err[np.isfinite(mjd)]
-            bjd[idx] = np.where(np.isnan(bjd[idx]), tdb[np.isfinite(mjd)], bjd[idx])
-            flux, var = flux + f, var + e**2
+        parts = [values.get(order, empty) for _, values in placed]
         o = f"_order_{order}" if len(orders) > 1 else ""
-        out[f"whitelight_flux{o}"], out[f"whitelight_flux_err{o}"] = flux, np.sqrt(var)
+        out[f"whitelight_flux{o}"] = sum(f for f, _ in parts)
+        out[f"whitelight_flux_err{o}"] = np.sqrt(sum(e**2 for _, e in parts))
     return out
 
 
@@ -245,9 +270,10 @@ def white_light_table(
     columns: dict[str, np.ndarray] = {}
     col_units: dict[str, object] = {}
     n_rows = 0
+    curves = _deduplicated(groups)
     stripes = len(detectors) > 1 and all(getattr(s, "slit", None) is not None for s in spectra)
     if stripes:  # NIRCam DHS: the light of every stripe together first
-        combined = _combined(groups, orders_seen)
+        combined = _combined(curves, orders_seen)
         n_rows = len(combined["MJD_UTC"])
         columns.update(combined)
         for order in orders_seen:
@@ -256,28 +282,9 @@ def white_light_table(
             col_units[f"whitelight_flux{o}"] = col_units[f"whitelight_flux_err{o}"] = unit
     for det in detectors:
         d = f"_{det}" if len(detectors) > 1 or det in ("NRS1", "NRS2") else ""
-        per_order = {}
-        for order, parts in groups[det].items():
-            mjd, tdb, total, err = (np.concatenate(p) for p in zip(*parts, strict=True))
-            # first occurrence wins, as in jwst (but without editing the input)
-            keep = _first_unique(mjd)
-            dropped = int(np.count_nonzero(~np.isnan(mjd)) - keep.sum())
-            if dropped:
-                log.warning("white light %s order %d: %d duplicate times", det, order, dropped)
-            if not np.isfinite(mjd).any():
-                log.warning("white light %s order %d: no integration times, no rows", det, order)
-            per_order[order] = (mjd[keep], tdb[keep], total[keep], err[keep])
+        per_order = curves[det]
         times = np.unique(np.concatenate([v[0] for v in per_order.values()]))
-        bjd = np.full(times.shape, np.nan)
-        order_cols = {}
-        for order, (mjd, tdb, total, err) in per_order.items():
-            idx = np.searchsorted(times, mjd)
-            bjd_missing = np.isnan(bjd[idx])
-            bjd[idx[bjd_missing]] = tdb[bjd_missing]
-            f = np.full(times.shape, np.nan)
-            e = np.full(times.shape, np.nan)
-            f[idx], e[idx] = total, err
-            order_cols[order] = (f, e)
+        bjd, order_cols = _on_times(times, per_order)
         columns[f"MJD_UTC{d}"] = times
         columns[f"BJD_TDB{d}"] = bjd
         for order in orders_seen:
