@@ -20,13 +20,11 @@ from ..steps.scores import mad_ppm, point_to_point_ppm
 SCORE_NAMES = ("white_p2p_ppm", "white_mad_ppm", "spec_mad_ppm")
 
 
-def _flux_columns(table: Table, prefix: str) -> np.ndarray:
-    """The table's light curves ``(nrows, ncurves)``: its ``prefix*`` columns that are no
-    error column, in table order; the first holds the combined light (DHS) when there is
-    one."""
-    names = [c for c in table.colnames if c.startswith(prefix) and "_err" not in c]
-    return np.column_stack([np.asarray(getattr(table[c], "value", table[c]), float)
-                            for c in names])  # fmt: skip
+def _first_flux(table: Table, prefix: str) -> np.ndarray:
+    """The table's first ``prefix*`` column that is no error column: the combined light
+    of NIRCam DHS stripes, else the first detector, order or aperture."""
+    name = next(c for c in table.colnames if c.startswith(prefix) and "_err" not in c)
+    return np.asarray(getattr(table[name], "value", table[name]), float)
 
 
 def light_curve_scores(
@@ -52,7 +50,7 @@ def light_curve_scores(
         ``spec_mad_ppm``, the median :func:`~tso3.steps.scores.mad_ppm` of every binned
         light curve (NaN without binned curves).
     """
-    white = _flux_columns(table, prefix)[:, 0]
+    white = _first_flux(table, prefix)
     spec = [mad_ppm(curve.flux) for curve in binned]
     spec_mad = float(np.nanmedian(np.concatenate(spec))) if spec else float("nan")
     return {
