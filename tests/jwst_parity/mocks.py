@@ -88,15 +88,7 @@ def tso_segments(
                 meta.instrument.filter, meta.instrument.grating = "CLEAR", "PRISM"
                 meta.wcsinfo.spectral_order = 0
             meta.observation.date, meta.observation.time = "2022-05-30", "01:03:16.369"
-            meta.observation.program_number = "01366"
-            meta.observation.observation_number = "004"
-            meta.observation.visit_number = "001"
-            meta.exposure.type, meta.subarray.name = exp_type, setup["subarray"]
-            meta.exposure.nints, meta.exposure.start_time = nints, 59729.04
-            meta.exposure.segment_number, meta.exposure.segment_total = k + 1, segments
-            meta.exposure.integration_start = k * per_segment + 1
-            meta.exposure.integration_end = (k + 1) * per_segment
-            meta.visit.tsovisit = True
+            _segment_keywords(meta, exp_type, setup["subarray"], k, segments, per_segment)
             if setup["slit"]:
                 model.name = setup["slit"]
             if setup["model"] == "SlitModel":
@@ -119,20 +111,44 @@ def tso_segments(
             if dispaxis == 2:
                 profile = profile.T
             level = 100 * (1 + 0.01 * np.arange(per_segment) + 0.1 * k)
-            noise = rng.normal(0, 0.1, (per_segment, 50, 50))
-            model.data = (level[:, None, None] * profile + 1.0 + noise).astype(np.float32)
-            model.err = np.full(model.data.shape, 0.1, np.float32)
-            model.dq = np.zeros(model.data.shape, np.uint32)
-            for name in ("var_poisson", "var_rnoise", "var_flat"):
-                setattr(model, name, np.full(model.data.shape, 0.01 / 3, np.float32))
+            _fill_arrays(model, profile, level, rng)
             model.int_times = times[k * per_segment : (k + 1) * per_segment]
             name = f"jw01366004001_04101_00001-seg{k + 1:03d}_{detector.lower()}_calints.fits"
             model.save(folder / name)
             names.append(name)
+    return _write_asn(folder, setup["product"], names)
+
+
+def _segment_keywords(meta, exp_type: str, subarray: str, k: int, segments: int,
+                      per_segment: int) -> None:  # fmt: skip
+    """The program, exposure and segment keywords of segment ``k`` (0-based) of a TSO."""
+    meta.observation.program_number = "01366"
+    meta.observation.observation_number = "004"
+    meta.observation.visit_number = "001"
+    meta.exposure.type, meta.subarray.name = exp_type, subarray
+    meta.exposure.nints, meta.exposure.start_time = segments * per_segment, 59729.04
+    meta.exposure.segment_number, meta.exposure.segment_total = k + 1, segments
+    meta.exposure.integration_start = k * per_segment + 1
+    meta.exposure.integration_end = (k + 1) * per_segment
+    meta.visit.tsovisit = True
+
+
+def _fill_arrays(model, profile: np.ndarray, level: np.ndarray, rng) -> None:
+    """SCI (``level`` x ``profile`` on a background of 1, noise 0.1), ERR, DQ and VAR_*."""
+    noise = rng.normal(0, 0.1, (len(level), *profile.shape))
+    model.data = (level[:, None, None] * profile + 1.0 + noise).astype(np.float32)
+    model.err = np.full(model.data.shape, 0.1, np.float32)
+    model.dq = np.zeros(model.data.shape, np.uint32)
+    for name in ("var_poisson", "var_rnoise", "var_flat"):
+        setattr(model, name, np.full(model.data.shape, 0.01 / 3, np.float32))
+
+
+def _write_asn(folder: Path, product: str, names: list[str]) -> Path:
+    """The tso3 ASN of the segments ``names`` in ``folder``; its path."""
     asn = {
         "asn_type": "tso3", "asn_rule": "candidate_Asn_Lv3TSO", "asn_id": "o004",
         "asn_pool": "jw01366_20230101t000000_pool.csv",
-        "products": [{"name": setup["product"],
+        "products": [{"name": product,
                       "members": [{"expname": n, "exptype": "science"} for n in names]}],
     }  # fmt: skip
     path = folder / "jw01366-o004_20230101t000000_tso3_001_asn.json"
@@ -161,15 +177,7 @@ def dhs_segments(folder: Path, *, stripes: int = 2, segments: int = 2, per_segme
         meta.instrument.name, meta.instrument.detector = "NIRCAM", "NRCA1"
         meta.instrument.filter, meta.instrument.pupil = "F150W2", "GDHS0"
         meta.observation.date, meta.observation.time = "2026-02-18", "06:24:45.569"
-        meta.observation.program_number = "01366"
-        meta.observation.observation_number = "004"
-        meta.observation.visit_number = "001"
-        meta.exposure.type, meta.subarray.name = "NRC_TSGRISM", subarray
-        meta.exposure.nints, meta.exposure.start_time = nints, 59729.04
-        meta.exposure.segment_number, meta.exposure.segment_total = k + 1, segments
-        meta.exposure.integration_start = k * per_segment + 1
-        meta.exposure.integration_end = (k + 1) * per_segment
-        meta.visit.tsovisit = True
+        _segment_keywords(meta, "NRC_TSGRISM", subarray, k, segments, per_segment)
         meta.target.source_type = "POINT"
         meta.bunit_data = meta.bunit_err = "MJy"
         for stripe in range(1, stripes + 1):
@@ -177,14 +185,9 @@ def dhs_segments(folder: Path, *, stripes: int = 2, segments: int = 2, per_segme
             slit.meta.wcsinfo.dispersion_direction = 1
             slit.meta.photometry.pixelarea_steradians = 1.0
             slit.meta.wcs = simple_wcs_func()
-            profile = np.exp(-0.5 * ((np.arange(50)[:, None] - 23.6 - stripe) / 1.2) ** 2)
+            row = np.exp(-0.5 * ((np.arange(50)[:, None] - 23.6 - stripe) / 1.2) ** 2)
             level = 100 * stripe * (1 + 0.01 * np.arange(per_segment) + 0.1 * k)
-            noise = rng.normal(0, 0.1, (per_segment, 50, 50))
-            slit.data = (level[:, None, None] * profile + 1.0 + noise).astype(np.float32)
-            slit.err = np.full(slit.data.shape, 0.1, np.float32)
-            slit.dq = np.zeros(slit.data.shape, np.uint32)
-            for name in ("var_poisson", "var_rnoise", "var_flat"):
-                setattr(slit, name, np.full(slit.data.shape, 0.01 / 3, np.float32))
+            _fill_arrays(slit, np.broadcast_to(row, (50, 50)), level, rng)
             wavelength = 1.0 + 0.02 * np.arange(50) + 0.1 * stripe
             slit.wavelength = np.broadcast_to(wavelength, (50, 50)).astype(np.float32)
             slit.update(model)
@@ -194,14 +197,7 @@ def dhs_segments(folder: Path, *, stripes: int = 2, segments: int = 2, per_segme
         name = f"jw01366004001_04101_00001-seg{k + 1:03d}_nrca1_calints.fits"
         model.save(folder / name)
         names.append(name)
-    asn = {
-        "asn_type": "tso3", "asn_rule": "candidate_Asn_Lv3TSO", "asn_id": "o004",
-        "products": [{"name": f"jw01366-o004_t001_nircam_f150w2-gdhs0-{subarray.lower()}",
-                      "members": [{"expname": n, "exptype": "science"} for n in names]}],
-    }  # fmt: skip
-    path = folder / "jw01366-o004_20230101t000000_tso3_001_asn.json"
-    path.write_text(json.dumps(asn))
-    return path
+    return _write_asn(folder, f"jw01366-o004_t001_nircam_f150w2-gdhs0-{subarray.lower()}", names)
 
 
 def dhs_extract1d_json(path: Path, stripes: int = 2) -> Path:
