@@ -87,8 +87,11 @@ def _describe_segment(path: Path) -> str:
             f"{meta.instrument.filter or ''} {element}",
             f"segment     {meta.exposure.segment_number} of {meta.exposure.segment_total}: "
             f"integrations {seg.intstart}-{seg.intend} of {meta.exposure.nints}",
-            *[f"shape       {s.shape[0]} x {s.shape[1]} x {s.shape[2]} (nints, ny, nx)"
-              + ("" if s.slit is None else f", slit {s.slit} ({s.series})") for s in slits],
+            *[
+                f"shape       {s.shape[0]} x {s.shape[1]} x {s.shape[2]} (nints, ny, nx)"
+                + ("" if s.slit is None else f", slit {s.slit} ({s.series})")
+                for s in slits
+            ],
             f"time        MJD {t['int_mid_MJD_UTC'][0]:.6f} - {t['int_mid_MJD_UTC'][-1]:.6f} UTC",
             f"units       {meta.bunit_data}",
         ]

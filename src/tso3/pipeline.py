@@ -25,6 +25,7 @@ from .config import changed_settings, check_run_options, resolve_parameters
 from .errors import InputError
 from .io.atomic import probe_fits_mmap
 from .io.observation import load_observation
+from .io.segments import open_wcs
 from .parallel import background, run_threads
 from .products import (
     RunResult,
@@ -113,8 +114,10 @@ def run(
                 outliers.learn_motions, obs, params.outlier_detection, mode
             )
             prepared = stage_class and prep.submit(stage_class.prepare, obs, mode)
-            # the ASDF trees (~1.5 s of pure Python) only when the stage evaluates a WCS
-            trees = stage_class and stage_class.needs_wcs(obs) and prep.submit(obs.open_wcs)
+            # the ASDF trees (~1.5 s of pure Python) only of the segments whose WCS the
+            # stage evaluates
+            wcs_segments = stage_class.wcs_segments(obs) if stage_class else []
+            trees = wcs_segments and prep.submit(open_wcs, wcs_segments)
             stage = None
             if stage_class is not None:
                 with timer(stage_class.STEP):  # places the apertures
@@ -126,7 +129,7 @@ def run(
                 with timer("outlier_detection"):
                     outcome = _one_pass(obs, targets, ready, params, mode, stage, motions, quiet)
                 if trees:
-                    trees.result()  # a damaged tree in any segment is an input error
+                    trees.result()  # a damaged tree that is needed is an input error
                 if stage is not None:
                     with timer(stage_class.STEP):
                         measured = stage.finish()

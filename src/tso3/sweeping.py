@@ -146,8 +146,8 @@ def _measure(obs, configs: list[Parameters], mode: str, quiet: bool) -> list[dic
     for k, params in enumerate(configs):
         groups.setdefault(params.outlier_detection, []).append(k)
     medians = ExtractionSweep.prepare(obs, mode)
-    if ExtractionSweep.needs_wcs(obs):
-        obs.open_wcs()
+    for seg in ExtractionSweep.wcs_segments(obs):
+        seg.open_wcs()
     header = dict(obs.first.primary_header)
     scores: list[dict] = [{} for _ in configs]
     total = sum(s.nints for s in obs.segments) * len(groups)  # the pass counts integrations

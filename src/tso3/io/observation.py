@@ -31,6 +31,7 @@ from .segments import (
     TSO_EXP_TYPES,
     Segment,
     integer_keyword,
+    open_wcs,
     read_calints,
 )
 from .soss_models import PWCPOS_BOUNDS
@@ -124,8 +125,7 @@ class Observation:
 
     def open_wcs(self) -> None:
         """Parse every segment's ASDF tree for its WCS (InputError for a damaged one)."""
-        for seg in self.segments:
-            seg.open_wcs()
+        open_wcs(self.segments)
 
     def describe(self) -> str:
         """A few human-readable lines about the observation."""

@@ -311,6 +311,18 @@ def _expected_size(hdul: fits.HDUList) -> int:
     return size
 
 
+def open_wcs(segments: list[Segment]) -> None:
+    """Parse the ASDF trees of ``segments`` for their WCS (see :meth:`Segment.open_wcs`).
+
+    Raises
+    ------
+    InputError
+        When a tree cannot be read.
+    """
+    for seg in segments:
+        seg.open_wcs()
+
+
 def read_tree_wcs(path: Path):
     """``meta.wcs`` of the ASDF tree that stdatamodels stores in a FITS file's ASDF HDU.
 

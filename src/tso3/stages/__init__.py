@@ -4,9 +4,10 @@ A measuring stage is a :class:`~tso3.stages.blocks.MeasuringStage` subclass
 (:class:`~tso3.stages.photometry.PhotometryStage`,
 :class:`~tso3.stages.extraction.ExtractionStage`): ``STEP`` (its parameter table),
 ``prepare(obs, mode)`` (array-only work done at the start, while the crfints copies
-begin), ``needs_wcs(obs)`` (whether it evaluates a WCS, whose ASDF trees a run then
-parses in the background), ``plan(obs, params, mode=, prepared=)`` (the stage, a context
-manager with ``consume(block)``, ``finish()`` and ``arrays``) and ``write(product, ...)``.
+begin), ``wcs_segments(obs)`` (the segments whose WCS it evaluates: a run parses their
+ASDF trees, and only theirs, in the background), ``plan(obs, params, mode=, prepared=)``
+(the stage, a context manager with ``consume(block)``, ``finish()`` and ``arrays``) and
+``write(product, ...)``.
 """
 
 from __future__ import annotations

@@ -111,10 +111,10 @@ class MeasuringStage:
         return None
 
     @classmethod
-    def needs_wcs(cls, obs: Observation) -> bool:
-        """Whether :meth:`plan` or :meth:`finish` evaluates a WCS (a run then parses the
-        ASDF trees in the background)."""
-        return False
+    def wcs_segments(cls, obs: Observation) -> list[Segment]:
+        """The segments whose WCS :meth:`plan` or :meth:`finish` evaluates (a run parses
+        their ASDF trees in the background); none by default."""
+        return []
 
     @classmethod
     def plan(cls, obs: Observation, params, *, mode: str = "default", prepared=None):

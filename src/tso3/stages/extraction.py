@@ -104,7 +104,7 @@ def _oriented(cube: np.ndarray, dispaxis: int) -> np.ndarray:
 def wavelength_image(seg: Segment) -> np.ndarray:
     """2-D wavelengths (um): the WAVELENGTH extension, else the spectral WCS.
 
-    Only the WCS needs the ASDF tree (see :func:`needs_wcs`).
+    Only the WCS needs the ASDF tree (see :meth:`ExtractionStage.wcs_segments`).
     """
     wl = seg.wavelength
     if wl is not None:
@@ -467,14 +467,14 @@ class ExtractionStage(MeasuringStage):
         return median_images(obs)
 
     @classmethod
-    def needs_wcs(cls, obs: Observation) -> bool:
-        """Whether :meth:`plan` evaluates a WCS: some segment has no WAVELENGTH image.
+    def wcs_segments(cls, obs: Observation) -> list[Segment]:
+        """The segments whose WCS :meth:`plan` evaluates: those without a WAVELENGTH image.
 
         NIS_SOSS takes its wavelengths from the GR700XD model, never from the WCS.
         """
         if obs.exp_type == "NIS_SOSS":
-            return False
-        return any(seg.wavelength is None for seg in obs.segments)
+            return []
+        return [seg for seg in obs.segments if seg.wavelength is None]
 
     @classmethod
     def plan(

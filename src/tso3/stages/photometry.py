@@ -318,9 +318,10 @@ class PhotometryStage(MeasuringStage):
         return _sample(obs, mode)
 
     @classmethod
-    def needs_wcs(cls, obs: Observation) -> bool:
-        """Always: the table gives the aperture's sky position (from the first segment)."""
-        return True
+    def wcs_segments(cls, obs: Observation) -> list[Segment]:
+        """The first: the table gives the aperture's sky position from its WCS alone, so
+        the other segments' trees are never parsed."""
+        return [obs.first]
 
     @classmethod
     def plan(

@@ -39,7 +39,7 @@ class ExtractionSweep(MeasuringStage):
     STEP = "extract_1d"
     arrays = _ARRAYS
     prepare = ExtractionStage.prepare
-    needs_wcs = ExtractionStage.needs_wcs
+    wcs_segments = ExtractionStage.wcs_segments
 
     def __init__(self, obs: Observation, params: Sequence[Extract1dParams], plans: list) -> None:
         super().__init__(obs)
