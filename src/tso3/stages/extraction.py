@@ -404,11 +404,15 @@ def _extract_cubes(
         *oriented, aperture=setup.aperture, params=plan.settings, model=plan.model,
         reference_position=plan.reference,
     )  # fmt: skip
+    return _count_filled(sums, plan, filled, len(cubes[0]), cubes[0][0].size)
+
+
+def _count_filled(sums, plan: _DetectorPlan, filled, nints: int, npix: int) -> dict:
+    """``n_repaired`` counts the pixels the outlier model filled inside the aperture."""
     if filled is not None and filled.size and "n_repaired" in sums:
-        npix = cubes[0][0].size
         t, pixel = np.divmod(filled, npix)
         sums["n_repaired"] = sums["n_repaired"] + np.bincount(
-            t[plan.inside[pixel]], minlength=len(cubes[0])
+            t[plan.inside[pixel]], minlength=nints
         )
     return sums
 

@@ -17,13 +17,15 @@ import numpy as np
 from ..config import Extract1dParams
 from ..io.observation import Observation
 from ..steps.extract import fill_from_model
+from ..steps.extract_many import extract_block_many
 from .blocks import Block, MeasuringStage
 from .extraction import (
     _ARRAYS,
     Extraction,
     ExtractionStage,
-    _extract_cubes,
+    _count_filled,
     _join,
+    _oriented,
     _plan_detector,
     _spectra_set,
 )
@@ -86,16 +88,20 @@ class ExtractionSweep(MeasuringStage):
         def job() -> list[list[dict[str, np.ndarray]]]:
             cubes = block.settle()
             arrays = [cubes.get(name) for name in _ARRAYS]
-            sums: list = [None] * len(per_config)
+            sums: list = [[None] * len(plans) for plans in per_config]
             repairing = [k for k, plans in enumerate(per_config) if plans[0].temporal]
-            for k, plans in enumerate(per_config):
-                if k not in repairing:  # on the cubes as settled: NaN where invalid
-                    sums[k] = [_extract_cubes(plan, arrays) for plan in plans]
-            if repairing:
-                filled = fill_from_model(arrays[0], arrays[1:], *block.fill)
-                for k in repairing:
-                    sums[k] = [_extract_cubes(plan, arrays, filled=filled)
-                               for plan in per_config[k]]  # fmt: skip
+            dropping = [k for k in range(len(per_config)) if k not in repairing]
+            filled = None
+            for group in (dropping, repairing):  # on the cubes as settled (NaN where
+                if not group:  # invalid), then filled once for all that repair
+                    continue
+                if group is repairing:
+                    filled = fill_from_model(arrays[0], arrays[1:], *block.fill)
+                for order in range(len(per_config[group[0]])):
+                    plans = [per_config[k][order] for k in group]
+                    for k, out in zip(group, _extract_many(plans, arrays, filled=filled),
+                                      strict=True):  # fmt: skip
+                        sums[k][order] = out
             return sums
 
         return job
@@ -115,3 +121,27 @@ class ExtractionSweep(MeasuringStage):
                         sums = _join([part[k][order] for part in parts])
                         out[k].spectra.append(_spectra_set(seg, plan, sums, self._params[k]))
         return out
+
+
+def _extract_many(
+    plans: list, cubes: list, *, filled: np.ndarray | None = None
+) -> list[dict[str, np.ndarray]]:
+    """``_extract_cubes`` of one block for several plans of one detector and order (a
+    sweep's configurations), their box sums measured together
+    (:func:`tso3.steps.extract_many.extract_block_many`).
+
+    ``filled``: the flat indices the outlier model filled, for the plans that repair
+    (the cubes are the same for all of them: a sweep calls this once per fill state).
+    """
+    dispaxis = plans[0].setup.dispaxis
+    oriented = [None if c is None else _oriented(c, dispaxis) for c in cubes]
+    many = extract_block_many(
+        *oriented, apertures=[p.setup.aperture for p in plans],
+        params=[p.settings for p in plans], models=[p.model for p in plans],
+        reference_positions=[p.reference for p in plans],
+    )  # fmt: skip
+    nints, npix = len(cubes[0]), cubes[0][0].size
+    return [
+        _count_filled(sums, plan, filled if plan.temporal else None, nints, npix)
+        for sums, plan in zip(many, plans, strict=True)
+    ]

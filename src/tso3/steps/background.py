@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import bottleneck as bn
 import numpy as np
 
-__all__ = ["BackgroundFit", "boxcar_smooth", "fit_background", "poly_basis"]
+__all__ = [
+    "BackgroundFit",
+    "background_operator",
+    "boxcar_smooth",
+    "fit_background",
+    "poly_basis",
+    "refit_pairs",
+]
 
 #: Normal matrices at least this ill-conditioned give a zero background (as the reference).
 COND_LIMIT = 1e10
@@ -158,7 +165,7 @@ def fit_background(
     return _fit_general(sci, variances, rows, mask0, basis, p_src, bkg_fit, smoothing_length)
 
 
-def _refit(sci, variances, rows, mask0, basis, m_k, ii, xx, data=None, good=None):
+def refit_pairs(sci, variances, rows, mask0, basis, m_k, ii, xx, data=None, good=None):
     """Exact solutions for the (integration, column) pairs ``(ii, xx)``.
 
     Usable pixels: background profile, finite data (``data`` if given, e.g. smoothed)
@@ -207,6 +214,27 @@ def _zero_nan(cube: np.ndarray, used: np.ndarray, missing: np.ndarray) -> np.nda
     return np.where(nan, np.float32(0), cube)
 
 
+def background_operator(basis: np.ndarray, mask0: np.ndarray) -> np.ndarray:
+    """The least-squares operator of each column's background pixels.
+
+    Parameters
+    ----------
+    basis : ndarray (nyb, K)
+        The polynomial basis on the background rows.
+    mask0 : ndarray of bool (nyb, nx)
+        Each column's background pixels on those rows.
+
+    Returns
+    -------
+    ndarray (K, nyb, nx)
+        ``G`` such that the coefficients of a column are ``c_k = sum_y G[k, y] d[y]``
+        (0 for a column whose system is singular).
+    """
+    patterns, inverse = np.unique(mask0.T, axis=0, return_inverse=True)
+    g_pat = _pinv_rows(basis, patterns)  # (npat, K, nyb)
+    return np.moveaxis(g_pat[inverse.reshape(-1)], 0, -1)
+
+
 def _fit_poly_fast(sci, variances, rows, mask0, basis, p_src) -> BackgroundFit:
     """Polynomial fit as per-column weighted row sums, one pass per array and run of rows.
 
@@ -219,9 +247,7 @@ def _fit_poly_fast(sci, variances, rows, mask0, basis, p_src) -> BackgroundFit:
     """
     nints, _, nx = sci.shape
     k = basis.shape[1]
-    patterns, inverse = np.unique(mask0.T, axis=0, return_inverse=True)
-    g_pat = _pinv_rows(basis[rows], patterns)  # (npat, K, nyb)
-    g_col = np.moveaxis(g_pat[inverse.reshape(-1)], 0, -1)  # (K, nyb, nx)
+    g_col = background_operator(basis[rows], mask0)  # (K, nyb, nx)
     m_k = p_src.T @ basis  # (nx, K)
     w2 = (np.einsum("xk,kyx->yx", m_k, g_col) ** 2).astype(np.float32)
     coeffs = np.zeros((nints, k, nx))
@@ -243,7 +269,7 @@ def _fit_poly_fast(sci, variances, rows, mask0, basis, p_src) -> BackgroundFit:
     flag = missing > 0
     ii, xx = np.nonzero(flag)
     if ii.size:
-        c, vs = _refit(sci, variances, rows, mask0, basis, m_k, ii, xx)
+        c, vs = refit_pairs(sci, variances, rows, mask0, basis, m_k, ii, xx)
         coeffs[ii, :, xx] = c
         for o, v in zip(out, vs, strict=True):
             o[ii, xx] = v
@@ -301,7 +327,7 @@ def _fit_general(sci, variances, rows, mask0, basis, p_src, bkg_fit, smoothing_l
     ]
     ii, xx = np.nonzero((base[None] & ~used).any(axis=1))
     if ii.size:
-        c, vs = _refit(sci, variances, rows, mask0, basis, m_k, ii, xx, data=data, good=good)
+        c, vs = refit_pairs(sci, variances, rows, mask0, basis, m_k, ii, xx, data=data, good=good)
         coeffs[ii, :, xx] = c
         for o, v in zip(out, vs, strict=True):
             o[ii, xx] = v

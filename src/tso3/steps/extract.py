@@ -26,6 +26,7 @@ __all__ = [
     "REPAIR_MIN_PROFILE",
     "ExtractParams",
     "box_extract",
+    "box_pairs",
     "extract_block",
     "fit_aperture_background",
     "profile_model",
@@ -179,50 +180,26 @@ def box_extract(
         pairs |= np.isnan(out[name])
     ii, xx = np.nonzero(pairs)
     if ii.size:
-        # Sparse pass over the (integration, column) pairs with a missing pixel.
-        d = data[ii, :, xx].astype(np.float64)  # (m, nyr)
-        if background is not None:
-            d -= np.einsum("yk,mk->my", background.basis[rs], background.coeffs[ii, :, xx])
-        pc = p.T[xx]  # (m, nyr)
-        b = ~np.isfinite(d) & (pc > 0)
-        w = np.where(b, 0.0, pc)  # P'
-        if repair == "profile":
-            if model is None:
-                med = bn.nanmedian(data, axis=0)
-                model = np.zeros((ny, nx))
-                model[rs] = spatial_profile(med, p)
-            full = np.asarray(model, dtype=np.float64)
-            f = unshifted = full[rs].T[xx]  # (m, nyr)
-            if model_shift is not None:
-                shift = np.nan_to_num(np.asarray(model_shift, dtype=np.float64))[ii]
-                f = f - shift[:, None] * np.gradient(full, axis=0)[rs].T[xx]
-            # Whether a column is repaired is judged on the unshifted model: a pixel bad in
-            # every integration is then repaired in all of them or in none.  Judged on the
-            # moving trace, a column whose good pixels hold about REPAIR_MIN_PROFILE of it
-            # would switch as the trace drifts: a step in the light curve.
-            good_pf = (w * unshifted).sum(axis=1)
-            all_pf = (pc * unshifted).sum(axis=1)
-            den = (w * f * f).sum(axis=1)
-            ok = b.any(axis=1) & (den > 0) & (good_pf >= REPAIR_MIN_PROFILE * all_pf)
-            # S = sum_good P d + a * Q, a = sum_good P f d / den, Q = sum_bad P f:
-            # a linear combination of good pixels with weights P (1 + Q f / den).
-            q = np.where(b, pc * f, 0.0).sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                gain = np.where(ok, q / den, 0.0)
-            w = np.where(ok[:, None], w * (1.0 + gain[:, None] * f), w)
-            np.add.at(n_repaired, ii[ok], b[ok].sum(axis=1))
-            npix_w = np.where(ok[:, None], pc, np.where(b, 0.0, pc))
-        else:
-            npix_w = w
-        flux[ii, xx] = np.where(w != 0, np.nan_to_num(d) * w, 0.0).sum(axis=1)
+        if repair == "profile" and model is None:
+            model = np.zeros((ny, nx))
+            model[rs] = spatial_profile(bn.nanmedian(data, axis=0), p)
+        full = None if model is None else np.asarray(model, dtype=np.float64)
+        exact = box_pairs(
+            data, {n: None if v is None else v[:, rs] for n, v in variances.items()}, p,
+            ii, xx, basis=None if background is None else background.basis[rs],
+            coeffs=None if background is None else background.coeffs[ii, :, xx],
+            repair=repair, model=None if full is None else full[rs],
+            model_slope=None if full is None else np.gradient(full, axis=0)[rs],
+            model_shift=model_shift,
+        )  # fmt: skip
+        flux[ii, xx] = exact["flux"]
         for name, v in variances.items():
             if v is not None:
-                vv = np.nan_to_num(v[:, rs][ii, :, xx].astype(np.float64))
-                out[name][ii, xx] = (np.where(b, 0.0, vv) * w * w).sum(axis=1)
-        npix[ii, xx] = npix_w.sum(axis=1)
+                out[name][ii, xx] = exact[name]
+        npix[ii, xx] = exact["npixels"]
         if background is not None:
-            bpix = np.einsum("yk,mk->my", background.basis[rs], background.coeffs[ii, :, xx])
-            bkg[ii, xx] = (bpix * npix_w).sum(axis=1)
+            bkg[ii, xx] = exact["background"]
+        np.add.at(n_repaired, ii, exact["n_repaired"])
 
     if background is not None:
         for name in _VARS:
@@ -235,6 +212,91 @@ def box_extract(
     flux[np.isclose(npix, 0.0)] = np.nan
     out["background"] = bkg
     out["npixels"] = npix
+    out["n_repaired"] = n_repaired
+    return out
+
+
+def box_pairs(
+    data: np.ndarray,
+    variances: dict[str, np.ndarray | None],
+    p: np.ndarray,
+    ii: np.ndarray,
+    xx: np.ndarray,
+    *,
+    basis: np.ndarray | None = None,
+    coeffs: np.ndarray | None = None,
+    repair: str | None = "profile",
+    model: np.ndarray | None = None,
+    model_slope: np.ndarray | None = None,
+    model_shift: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """The box sums of the (integration, column) pairs ``(ii, xx)``, missing pixels
+    dropped or repaired (see :func:`box_extract`, which calls it for the pairs with a
+    missing pixel).
+
+    Parameters
+    ----------
+    data : ndarray (nints, nyr, nx)
+        SCI on the aperture's rows (NaN = missing).
+    variances : dict of str to ndarray (nints, nyr, nx) or None
+        ``var_poisson``, ``var_rnoise``, ``var_flat`` on the same rows.
+    p : ndarray (nyr, nx)
+        Aperture weights P on those rows.
+    ii, xx : ndarray (m,)
+        The pairs.
+    basis, coeffs : ndarray (nyr, K) and (m, K), optional
+        The background polynomial on those rows and each pair's coefficients.
+    repair : {"profile", None}
+    model, model_slope : ndarray (nyr, nx), optional
+        The repair's spatial profile and its derivative along y (needed to repair).
+    model_shift : ndarray (nints,), optional
+
+    Returns
+    -------
+    dict of ndarray (m,)
+        ``flux``, the variances given, ``npixels``, ``background`` (with a background)
+        and ``n_repaired`` (pixels repaired in each pair).
+    """
+    d = data[ii, :, xx].astype(np.float64)  # (m, nyr)
+    bpix = None
+    if coeffs is not None:
+        bpix = np.einsum("yk,mk->my", basis, coeffs)
+        d -= bpix
+    pc = p.T[xx]  # (m, nyr)
+    b = ~np.isfinite(d) & (pc > 0)
+    w = np.where(b, 0.0, pc)  # P'
+    n_repaired = np.zeros(ii.size, dtype=np.int64)
+    if repair == "profile":
+        f = unshifted = model.T[xx]  # (m, nyr)
+        if model_shift is not None:
+            shift = np.nan_to_num(np.asarray(model_shift, dtype=np.float64))[ii]
+            f = f - shift[:, None] * model_slope.T[xx]
+        # Whether a column is repaired is judged on the unshifted model: a pixel bad in
+        # every integration is then repaired in all of them or in none.  Judged on the
+        # moving trace, a column whose good pixels hold about REPAIR_MIN_PROFILE of it
+        # would switch as the trace drifts: a step in the light curve.
+        good_pf = (w * unshifted).sum(axis=1)
+        all_pf = (pc * unshifted).sum(axis=1)
+        den = (w * f * f).sum(axis=1)
+        ok = b.any(axis=1) & (den > 0) & (good_pf >= REPAIR_MIN_PROFILE * all_pf)
+        # S = sum_good P d + a * Q, a = sum_good P f d / den, Q = sum_bad P f:
+        # a linear combination of good pixels with weights P (1 + Q f / den).
+        q = np.where(b, pc * f, 0.0).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gain = np.where(ok, q / den, 0.0)
+        w = np.where(ok[:, None], w * (1.0 + gain[:, None] * f), w)
+        n_repaired[ok] = b[ok].sum(axis=1)
+        npix_w = np.where(ok[:, None], pc, np.where(b, 0.0, pc))
+    else:
+        npix_w = w
+    out = {"flux": np.where(w != 0, np.nan_to_num(d) * w, 0.0).sum(axis=1)}
+    for name, v in variances.items():
+        if v is not None:
+            vv = np.nan_to_num(v[ii, :, xx].astype(np.float64))
+            out[name] = (np.where(b, 0.0, vv) * w * w).sum(axis=1)
+    out["npixels"] = npix_w.sum(axis=1)
+    if bpix is not None:
+        out["background"] = (bpix * npix_w).sum(axis=1)
     out["n_repaired"] = n_repaired
     return out
 

@@ -1,0 +1,264 @@
+"""Many extraction configurations on one block at once (``tso3 sweep``).
+
+:func:`extract_block_many` gives what :func:`tso3.steps.extract.extract_block` gives for
+each configuration, but measures the box configurations together.  A box flux with a
+polynomial background is one weighted row sum per column::
+
+    S = sum_y P d - sum_k M_k c_k = sum_y P d - sum_y W d,   W = sum_k M_k G_k
+
+(``c_k = sum_y G_k d`` the background fit, ``M_k = sum_y P y'^k``), and its variances are
+``sum_y (P^2 + W^2) VAR``.  So every configuration's sums are products of the block
+with a stack of per-column weights: one batched matrix product per array for the
+whole grid, instead of a background fit and a box sum per configuration.  The
+(integration, column) pairs with a missing pixel where a configuration looks are
+computed exactly, as a run computes them (:func:`tso3.steps.background.refit_pairs`,
+:func:`tso3.steps.extract.box_pairs`).  Configurations this does not cover (optimal
+extraction, median or smoothed backgrounds) go through ``extract_block`` one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import bottleneck as bn
+import numpy as np
+
+from tso3.steps.aperture import Aperture
+from tso3.steps.background import background_operator, poly_basis, refit_pairs
+from tso3.steps.extract import (
+    ExtractParams,
+    box_pairs,
+    extract_block,
+    spatial_profile,
+    trace_half_width,
+)
+from tso3.steps.trace import trace_timeseries
+
+__all__ = ["extract_block_many"]
+
+_VARS = ("var_poisson", "var_rnoise", "var_flat")
+#: Integrations per batched product (bounds the temporaries: ~nx * CHUNK * ny * 8 bytes).
+CHUNK = 128
+
+
+@dataclass
+class _Weights:
+    """One box configuration as per-pixel weights (full frame, DISPAXIS=1)."""
+
+    profile: np.ndarray  # P (ny, nx), float64
+    rows: slice  # the aperture's row span
+    background: np.ndarray | None  # W (ny, nx), float64; None without a background
+    support: np.ndarray  # (ny, nx) bool: where a missing pixel changes the sums
+    fit: tuple | None  # (rows, mask0, basis, m_k, G): the background fit's pieces
+
+
+def _fused(aperture: Aperture, params: ExtractParams) -> bool:
+    """Whether the configuration's sums are weighted row sums (box, polynomial or mean
+    background without smoothing, or none)."""
+    if params.extraction_type != "box":
+        return False
+    if not params.subtract_background or aperture.bkg_profile is None:
+        return True
+    return aperture.bkg_fit in ("poly", "mean") and aperture.smoothing_length <= 1
+
+
+def _weights(aperture: Aperture, subtract_background: bool) -> _Weights:
+    prof = np.asarray(aperture.profile, dtype=np.float64)
+    ny, nx = prof.shape
+    spanned = np.flatnonzero(prof.any(axis=1))
+    rows = slice(int(spanned[0]), int(spanned[-1]) + 1) if spanned.size else slice(0, 0)
+    support = np.zeros((ny, nx), bool)
+    support[rows] = True  # a NaN anywhere in the span makes the box sum NaN
+    if not subtract_background or aperture.bkg_profile is None:
+        return _Weights(prof, rows, None, support, None)
+    order = 0 if aperture.bkg_fit == "mean" else int(aperture.bkg_order)
+    basis = poly_basis(ny, order)
+    bkg_rows = np.flatnonzero(np.asarray(aperture.bkg_profile).any(axis=1))
+    if bkg_rows.size == 0:  # no region: the fit is zero
+        return _Weights(prof, rows, np.zeros((ny, nx)), support, None)
+    mask0 = np.asarray(aperture.bkg_profile)[bkg_rows] != 0
+    g_col = background_operator(basis[bkg_rows], mask0)  # (K, nyb, nx)
+    m_k = prof.T @ basis  # (nx, K)
+    w = np.zeros((ny, nx))
+    w[bkg_rows] = np.einsum("xk,kyx->yx", m_k, g_col)
+    support[bkg_rows] |= mask0
+    return _Weights(prof, rows, w, support, (bkg_rows, mask0, basis, m_k, g_col))
+
+
+def _row_sums(cube: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
+    """``sum_y cube[i, y, x] * weights[q, y, x]`` for every q, as (Q, nints, nx) float64.
+
+    Missing (non-finite) pixels count as 0: the caller recomputes the pairs that have one.
+    One batched matrix product per chunk of integrations, column by column.
+    """
+    nints, _, nx = cube.shape
+    w = np.ascontiguousarray(weights.transpose(2, 1, 0), dtype=dtype)  # (nx, ny, Q)
+    out = np.empty((weights.shape[0], nints, nx))
+    for start in range(0, nints, CHUNK):
+        part = np.ascontiguousarray(cube[start : start + CHUNK].transpose(2, 0, 1), dtype=dtype)
+        part[~np.isfinite(part)] = 0
+        out[:, start : start + CHUNK] = np.matmul(part, w).transpose(2, 1, 0)
+    return out
+
+
+def _traces(sci, apertures, params) -> list:
+    """Each configuration's trace time series; configurations that measure the same
+    trace share one measurement."""
+    done: dict = {}
+    out = []
+    for aperture, p in zip(apertures, params, strict=True):
+        if not (p.measure_trace and aperture.trace is not None):
+            out.append(None)
+            continue
+        half = trace_half_width(aperture, p)
+        columns = aperture.profile.any(axis=0)
+        key = (np.asarray(aperture.trace).tobytes(), half, columns.tobytes())
+        if key not in done:
+            done[key] = trace_timeseries(sci, aperture.trace, half, columns=columns)
+        out.append(done[key])
+    return out
+
+
+def extract_block_many(
+    sci: np.ndarray,
+    var_poisson: np.ndarray | None,
+    var_rnoise: np.ndarray | None,
+    var_flat: np.ndarray | None,
+    *,
+    apertures: Sequence[Aperture],
+    params: Sequence[ExtractParams],
+    models: Sequence[np.ndarray | None],
+    reference_positions: Sequence[float | None],
+) -> list[dict[str, np.ndarray]]:
+    """:func:`~tso3.steps.extract.extract_block` of one block for many configurations.
+
+    Parameters
+    ----------
+    sci, var_poisson, var_rnoise, var_flat : ndarray (nints, ny, nx)
+        The block (DISPAXIS=1 orientation), as for ``extract_block``.
+    apertures, params, models, reference_positions : sequence
+        One entry per configuration: ``extract_block``'s ``aperture``, ``params``,
+        ``model`` and ``reference_position``.
+
+    Returns
+    -------
+    list of dict of ndarray
+        What ``extract_block`` returns for each configuration: the same sums, up to the
+        order of floating-point additions (about 1e-12 relative for the flux, 1e-7 for
+        the variances, which both accumulate in float32 there and here).
+    """
+    variances = {"var_poisson": var_poisson, "var_rnoise": var_rnoise, "var_flat": var_flat}
+    traces = _traces(sci, apertures, params)
+    out: list = [None] * len(apertures)
+    fused = []
+    for k, (aperture, p) in enumerate(zip(apertures, params, strict=True)):
+        if _fused(aperture, p):
+            fused.append(k)
+        else:  # its own trace is measured again there; these are rare in a sweep
+            out[k] = extract_block(
+                sci, var_poisson, var_rnoise, var_flat, aperture=aperture, params=p,
+                model=models[k], reference_position=reference_positions[k],
+            )  # fmt: skip
+    if not fused:
+        return out
+    weights = [_weights(apertures[k], params[k].subtract_background) for k in fused]
+    zero = np.zeros_like(weights[0].profile)
+    d_sums = _row_sums(sci, np.stack([w for c in weights for w in (
+        c.profile, zero if c.background is None else c.background)]), np.float64)  # fmt: skip
+    v_weights = np.stack([w for c in weights for w in (
+        c.profile**2, zero if c.background is None else c.background**2)])  # fmt: skip
+    v_sums = {n: None if v is None else _row_sums(v, v_weights, np.float32)
+              for n, v in variances.items()}  # fmt: skip
+    bad = ~np.isfinite(sci)
+    for v in variances.values():
+        if v is not None:
+            bad |= ~np.isfinite(v)
+    ic, xc = np.nonzero(bad.any(axis=1))  # the pairs with a missing pixel somewhere
+    bad_rows = bad[ic, :, xc]  # (m, ny)
+    for j, k in enumerate(fused):
+        shift = None
+        if traces[k] is not None and reference_positions[k] is not None and models[k] is not None:
+            shift = traces[k][0] - reference_positions[k]
+        sums = _configuration_sums(
+            j, weights[j], d_sums, v_sums, sci, variances, (ic, xc, bad_rows),
+            repair=params[k].repair, model=models[k], model_shift=shift,
+        )  # fmt: skip
+        if traces[k] is not None:
+            sums["trace_position"], sums["trace_width"] = traces[k]
+        out[k] = sums
+    return out
+
+
+def _configuration_sums(j, c: _Weights, d_sums, v_sums, sci, variances, missing, *,
+                        repair, model, model_shift) -> dict[str, np.ndarray]:  # fmt: skip
+    """One configuration's sums from the batched ones, its pairs with a missing pixel
+    computed exactly."""
+    nints, _, nx = sci.shape
+    flux = d_sums[2 * j].copy()
+    bkg = np.zeros((nints, nx)) if c.background is None else d_sums[2 * j + 1].copy()
+    flux -= bkg
+    out: dict[str, np.ndarray] = {"flux": flux}
+    bkg_var = {}
+    for name in _VARS:
+        sums = v_sums[name]
+        if sums is None or c.background is None:
+            bkg_var[name] = np.zeros((nints, nx))
+        else:
+            bkg_var[name] = sums[2 * j + 1].copy()
+        out[name] = np.zeros((nints, nx)) if sums is None else sums[2 * j] + bkg_var[name]
+    npix = np.broadcast_to(c.profile.sum(axis=0), (nints, nx)).copy()
+    n_repaired = np.zeros(nints, dtype=np.int64)
+    ic, xc, bad_rows = missing
+    hit = (bad_rows & c.support.T[xc]).any(axis=1)
+    ii, xx = ic[hit], xc[hit]
+    if ii.size:
+        rs = c.rows
+        coeffs = basis = None
+        if c.fit is not None:
+            bkg_rows, mask0, full_basis, m_k, g_col = c.fit
+            basis = full_basis[rs]
+            # the background of a pair whose background pixels are all there is the
+            # dense fit's; only pairs missing one are solved again (as fit_background)
+            d = sci[ii[:, None], bkg_rows[None, :], xx[:, None]].astype(np.float64)
+            coeffs = np.einsum("kym,my->mk", g_col[:, :, xx], np.where(np.isfinite(d), d, 0.0))
+            lost = (bad_rows[hit][:, bkg_rows] & mask0.T[xx]).any(axis=1)
+            if lost.any():
+                coeffs[lost], var_b = refit_pairs(
+                    sci, tuple(variances.values()), bkg_rows, mask0, full_basis, m_k,
+                    ii[lost], xx[lost],
+                )  # fmt: skip
+                for name, v in zip(_VARS, var_b, strict=True):
+                    bkg_var[name][ii[lost], xx[lost]] = v
+        elif c.background is not None:  # a wanted background with no region: zero
+            basis, coeffs = np.zeros((rs.stop - rs.start, 1)), np.zeros((ii.size, 1))
+        data = sci[:, rs]
+        full = None
+        if repair == "profile":
+            full = np.zeros(c.profile.shape)
+            if model is None:  # as box_extract: the block's own median profile
+                full[rs] = spatial_profile(bn.nanmedian(data, axis=0), c.profile[rs])
+            else:
+                full = np.asarray(model, dtype=np.float64)
+        exact = box_pairs(
+            data, {n: None if v is None else v[:, rs] for n, v in variances.items()},
+            c.profile[rs], ii, xx, basis=basis, coeffs=coeffs, repair=repair,
+            model=None if full is None else full[rs],
+            model_slope=None if full is None else np.gradient(full, axis=0)[rs],
+            model_shift=model_shift,
+        )  # fmt: skip
+        flux[ii, xx] = exact["flux"]
+        npix[ii, xx] = exact["npixels"]
+        for name in _VARS:
+            if name in exact:
+                out[name][ii, xx] = exact[name] + bkg_var[name][ii, xx]
+        if c.background is not None:
+            bkg[ii, xx] = exact["background"]
+        np.add.at(n_repaired, ii, exact["n_repaired"])
+    for name in _VARS:
+        out["bkg_" + name] = bkg_var[name]
+    flux[np.isclose(npix, 0.0)] = np.nan
+    out["background"] = bkg
+    out["npixels"] = npix
+    out["n_repaired"] = n_repaired
+    return out
