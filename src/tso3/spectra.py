@@ -188,7 +188,8 @@ def spectra_columns(
     sums : dict
         Output of ``box_extract``/``optimal_extract``/``extract_block``: ``flux`` (S),
         ``var_*`` (including background terms), ``background`` (BKG),
-        ``bkg_var_*``, ``npixels``.
+        ``bkg_var_*``, ``npixels``.  Absent ``var_*``, ``bkg_var_*`` or ``background``
+        (a sweep, which scores fluxes only) give columns of 0.
     pixar_sr : float or None
         PIXAR_SR; None -> 1.0 with a warning, as the reference.
     source_type, instrument : str or None
@@ -209,9 +210,17 @@ def spectra_columns(
     s = np.asarray(sums["flux"], dtype=np.float64)
     npix = np.asarray(sums["npixels"], dtype=np.float64)
     n = np.where(npix == 0, 1.0, npix)
-    bkg = np.asarray(sums["background"], dtype=np.float64)
-    var = {x: np.asarray(sums["var_" + x], dtype=np.float64) for x in _X}
-    bvar = {x: np.asarray(sums["bkg_var_" + x], dtype=np.float64) for x in _X}
+    zeros = np.broadcast_to(np.float64(0.0), s.shape)  # 0 columns share one read-only 0
+
+    def given(key: str) -> np.ndarray:  # a sweep's sums have fluxes only: 0 variances
+        return np.asarray(sums[key], dtype=np.float64) if key in sums else zeros
+
+    def keep_zero(column: np.ndarray, convert) -> np.ndarray:
+        return zeros if column is zeros else convert(column)
+
+    bkg = given("background")
+    var = {x: given("var_" + x) for x in _X}
+    bvar = {x: given("bkg_var_" + x) for x in _X}
     omega = pixar_sr
     if omega is None:
         log.warning("PIXAR_SR missing: using 1.0 sr for the flux conversion")
@@ -219,26 +228,25 @@ def spectra_columns(
     per_pixel = (instrument or "").upper() == "NIRSPEC" and (source_type or "").upper() == "POINT"
     cols: dict[str, np.ndarray] = {}
     sb = s / n
-    sbv = {x: var[x] / n**2 for x in _X}
-    background = bkg / n
-    bkgd_var = {x: bvar[x] / n**2 for x in _X}
-    zeros = np.broadcast_to(np.float64(0.0), s.shape)  # 0 columns share one read-only 0
+    sbv = {x: keep_zero(var[x], lambda v: v / n**2) for x in _X}
+    background = keep_zero(bkg, lambda v: v / n)
+    bkgd_var = {x: keep_zero(bvar[x], lambda v: v / n**2) for x in _X}
     if not photom_complete:
         units = {"flux": "DN/s", "flux_var": "DN^2 / s^2", "sb": "DN/s", "sb_var": "DN^2 / s^2"}
         cols["flux"] = s.copy()
-        fvar = {x: var[x].copy() for x in _X}
+        fvar = {x: keep_zero(var[x], np.copy) for x in _X}
     elif per_pixel:
         units = {"flux": "Jy", "flux_var": "Jy^2", "sb": "MJy/sr", "sb_var": "MJy^2 / sr^2"}
         cols["flux"] = s * 1e6
-        fvar = {x: var[x] * 1e12 for x in _X}
+        fvar = {x: keep_zero(var[x], lambda v: v * 1e12) for x in _X}
         sb = zeros
         sbv = {x: zeros for x in _X}
-        background = background / omega
-        bkgd_var = {x: bkgd_var[x] / omega**2 for x in _X}
+        background = keep_zero(background, lambda v: v / omega)
+        bkgd_var = {x: keep_zero(bkgd_var[x], lambda v: v / omega**2) for x in _X}
     else:
         units = {"flux": "Jy", "flux_var": "Jy^2", "sb": "MJy/sr", "sb_var": "MJy^2 / sr^2"}
         cols["flux"] = s * omega * 1e6
-        fvar = {x: var[x] * omega**2 * 1e12 for x in _X}
+        fvar = {x: keep_zero(var[x], lambda v: v * omega**2 * 1e12) for x in _X}
     if optimal:
         sb = zeros
         sbv = {x: zeros for x in _X}

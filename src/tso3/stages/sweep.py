@@ -17,7 +17,7 @@ import numpy as np
 from ..config import Extract1dParams
 from ..io.observation import Observation
 from ..steps.extract import fill_from_model
-from ..steps.extract_many import extract_block_many
+from ..steps.extract_many import box_weights, extract_block_many
 from .blocks import Block, MeasuringStage
 from .extraction import (
     _ARRAYS,
@@ -29,6 +29,11 @@ from .extraction import (
     _plan_detector,
     _spectra_set,
 )
+
+#: The sums a sweep keeps of each block: what the scores need (the fluxes, in their
+#: unit, and which are measured).  The variances are neither computed nor kept, so the
+#: grid's spectra take a few columns each, not the twenty of an x1dints.
+_SCORED = ("flux", "npixels", "n_repaired", "trace_position", "trace_width")
 
 
 class ExtractionSweep(MeasuringStage):
@@ -47,6 +52,12 @@ class ExtractionSweep(MeasuringStage):
         super().__init__(obs)
         self._params = list(params)
         self._plans = plans  # per configuration: {detector: [plan per order]}
+        # the box configurations' weights, made once (tso3.steps.extract_many)
+        self._weights = [
+            {det: [box_weights(p.setup.aperture, p.settings) for p in detector_plans]
+             for det, detector_plans in config.items()}
+            for config in plans
+        ]  # fmt: skip
         self._detector = {s.key: det for det, segs in obs.series.items() for s in segs}
 
     @classmethod
@@ -83,7 +94,9 @@ class ExtractionSweep(MeasuringStage):
         return cls(obs, params, plans)
 
     def _job(self, block: Block) -> Callable[[], list[list[dict[str, np.ndarray]]]]:
-        per_config = [plans[self._detector[block.segment]] for plans in self._plans]
+        det = self._detector[block.segment]
+        per_config = [plans[det] for plans in self._plans]
+        weights = [config[det] for config in self._weights]
 
         def job() -> list[list[dict[str, np.ndarray]]]:
             cubes = block.settle()
@@ -99,9 +112,10 @@ class ExtractionSweep(MeasuringStage):
                     filled = fill_from_model(arrays[0], arrays[1:], *block.fill)
                 for order in range(len(per_config[group[0]])):
                     plans = [per_config[k][order] for k in group]
-                    for k, out in zip(group, _extract_many(plans, arrays, filled=filled),
+                    made = [weights[k][order] for k in group]
+                    for k, out in zip(group, _extract_many(plans, made, arrays, filled=filled),
                                       strict=True):  # fmt: skip
-                        sums[k][order] = out
+                        sums[k][order] = {key: out[key] for key in _SCORED if key in out}
             return sums
 
         return job
@@ -124,7 +138,7 @@ class ExtractionSweep(MeasuringStage):
 
 
 def _extract_many(
-    plans: list, cubes: list, *, filled: np.ndarray | None = None
+    plans: list, weights: list, cubes: list, *, filled: np.ndarray | None = None
 ) -> list[dict[str, np.ndarray]]:
     """``_extract_cubes`` of one block for several plans of one detector and order (a
     sweep's configurations), their box sums measured together
@@ -138,7 +152,8 @@ def _extract_many(
     many = extract_block_many(
         *oriented, apertures=[p.setup.aperture for p in plans],
         params=[p.settings for p in plans], models=[p.model for p in plans],
-        reference_positions=[p.reference for p in plans],
+        reference_positions=[p.reference for p in plans], weights=weights,
+        with_variances=False,
     )  # fmt: skip
     nints, npix = len(cubes[0]), cubes[0][0].size
     return [

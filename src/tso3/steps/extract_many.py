@@ -35,7 +35,7 @@ from tso3.steps.extract import (
 )
 from tso3.steps.trace import trace_timeseries
 
-__all__ = ["extract_block_many"]
+__all__ = ["BoxWeights", "box_weights", "extract_block_many"]
 
 _VARS = ("var_poisson", "var_rnoise", "var_flat")
 #: Integrations per batched product (bounds the temporaries: ~nx * CHUNK * ny * 8 bytes).
@@ -43,8 +43,11 @@ CHUNK = 128
 
 
 @dataclass
-class _Weights:
-    """One box configuration as per-pixel weights (full frame, DISPAXIS=1)."""
+class BoxWeights:
+    """One box configuration as per-pixel weights (full frame, DISPAXIS=1).
+
+    Made by :func:`box_weights`.  The flux is ``sum_y (profile - background) d``.
+    """
 
     profile: np.ndarray  # P (ny, nx), float64
     rows: slice  # the aperture's row span
@@ -53,37 +56,62 @@ class _Weights:
     fit: tuple | None  # (rows, mask0, basis, m_k, G): the background fit's pieces
 
 
-def _fused(aperture: Aperture, params: ExtractParams) -> bool:
-    """Whether the configuration's sums are weighted row sums (box, polynomial or mean
-    background without smoothing, or none)."""
+def box_weights(aperture: Aperture, params: ExtractParams) -> BoxWeights | None:
+    """The weights of a configuration whose sums are weighted row sums (box extraction,
+    a polynomial or mean background without smoothing, or none); None for the others.
+
+    Parameters
+    ----------
+    aperture : Aperture
+    params : ExtractParams
+
+    Returns
+    -------
+    BoxWeights or None
+    """
     if params.extraction_type != "box":
-        return False
-    if not params.subtract_background or aperture.bkg_profile is None:
-        return True
-    return aperture.bkg_fit in ("poly", "mean") and aperture.smoothing_length <= 1
-
-
-def _weights(aperture: Aperture, subtract_background: bool) -> _Weights:
+        return None
+    subtract = params.subtract_background and aperture.bkg_profile is not None
+    if subtract and (aperture.bkg_fit not in ("poly", "mean") or aperture.smoothing_length > 1):
+        return None
     prof = np.asarray(aperture.profile, dtype=np.float64)
     ny, nx = prof.shape
     spanned = np.flatnonzero(prof.any(axis=1))
     rows = slice(int(spanned[0]), int(spanned[-1]) + 1) if spanned.size else slice(0, 0)
     support = np.zeros((ny, nx), bool)
     support[rows] = True  # a NaN anywhere in the span makes the box sum NaN
-    if not subtract_background or aperture.bkg_profile is None:
-        return _Weights(prof, rows, None, support, None)
+    if not subtract:
+        return BoxWeights(prof, rows, None, support, None)
     order = 0 if aperture.bkg_fit == "mean" else int(aperture.bkg_order)
     basis = poly_basis(ny, order)
     bkg_rows = np.flatnonzero(np.asarray(aperture.bkg_profile).any(axis=1))
     if bkg_rows.size == 0:  # no region: the fit is zero
-        return _Weights(prof, rows, np.zeros((ny, nx)), support, None)
+        return BoxWeights(prof, rows, np.zeros((ny, nx)), support, None)
     mask0 = np.asarray(aperture.bkg_profile)[bkg_rows] != 0
     g_col = background_operator(basis[bkg_rows], mask0)  # (K, nyb, nx)
     m_k = prof.T @ basis  # (nx, K)
     w = np.zeros((ny, nx))
     w[bkg_rows] = np.einsum("xk,kyx->yx", m_k, g_col)
     support[bkg_rows] |= mask0
-    return _Weights(prof, rows, w, support, (bkg_rows, mask0, basis, m_k, g_col))
+    return BoxWeights(prof, rows, w, support, (bkg_rows, mask0, basis, m_k, g_col))
+
+
+def _planes(arrays: list[np.ndarray | None]) -> tuple[np.ndarray, list[int | None]]:
+    """The distinct weight planes of ``arrays`` (configurations of a grid share many: the
+    same aperture with several background orders) and each array's index among them."""
+    index: dict[bytes, int] = {}
+    planes: list[np.ndarray] = []
+    where: list[int | None] = []
+    for a in arrays:
+        if a is None:
+            where.append(None)
+            continue
+        key = a.tobytes()
+        if key not in index:
+            index[key] = len(planes)
+            planes.append(a)
+        where.append(index[key])
+    return np.stack(planes), where
 
 
 def _row_sums(cube: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
@@ -100,6 +128,18 @@ def _row_sums(cube: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
         part[~np.isfinite(part)] = 0
         out[:, start : start + CHUNK] = np.matmul(part, w).transpose(2, 1, 0)
     return out
+
+
+def _weighted(cube, weights: list[BoxWeights], square: bool, dtype) -> list[tuple]:
+    """Each configuration's (source, background) row sums of ``cube`` (the background's
+    None without one); with ``square`` the sums of the squared weights (variances)."""
+    power = 2 if square else 1
+    planes, where = _planes(
+        [a**power if a is not None else None for c in weights for a in (c.profile, c.background)]
+    )
+    sums = _row_sums(cube, planes, dtype)
+    at = [None if i is None else sums[i] for i in where]
+    return list(zip(at[::2], at[1::2], strict=True))
 
 
 def _traces(sci, apertures, params) -> list:
@@ -130,6 +170,8 @@ def extract_block_many(
     params: Sequence[ExtractParams],
     models: Sequence[np.ndarray | None],
     reference_positions: Sequence[float | None],
+    weights: Sequence[BoxWeights | None] | None = None,
+    with_variances: bool = True,
 ) -> list[dict[str, np.ndarray]]:
     """:func:`~tso3.steps.extract.extract_block` of one block for many configurations.
 
@@ -140,6 +182,14 @@ def extract_block_many(
     apertures, params, models, reference_positions : sequence
         One entry per configuration: ``extract_block``'s ``aperture``, ``params``,
         ``model`` and ``reference_position``.
+    weights : sequence of BoxWeights or None, optional
+        :func:`box_weights` of each configuration, when already made (they depend on
+        the configuration only, so a caller with many blocks makes them once).
+    with_variances : bool
+        False: the box configurations' variance sums (``var_*``, ``bkg_var_*``) are
+        neither computed nor returned, which saves most of the work when only fluxes
+        are wanted.  The fluxes do not change: a pixel with a missing variance still
+        counts as missing.
 
     Returns
     -------
@@ -148,40 +198,36 @@ def extract_block_many(
         order of floating-point additions (about 1e-12 relative for the flux, 1e-7 for
         the variances, which both accumulate in float32 there and here).
     """
+    if weights is None:
+        weights = [box_weights(a, p) for a, p in zip(apertures, params, strict=True)]
     variances = {"var_poisson": var_poisson, "var_rnoise": var_rnoise, "var_flat": var_flat}
     traces = _traces(sci, apertures, params)
     out: list = [None] * len(apertures)
-    fused = []
-    for k, (aperture, p) in enumerate(zip(apertures, params, strict=True)):
-        if _fused(aperture, p):
-            fused.append(k)
-        else:  # its own trace is measured again there; these are rare in a sweep
-            out[k] = extract_block(
-                sci, var_poisson, var_rnoise, var_flat, aperture=aperture, params=p,
-                model=models[k], reference_position=reference_positions[k],
-            )  # fmt: skip
+    fused = [k for k, w in enumerate(weights) if w is not None]
+    for k in (k for k, w in enumerate(weights) if w is None):  # one by one
+        out[k] = extract_block(
+            sci, var_poisson, var_rnoise, var_flat, aperture=apertures[k], params=params[k],
+            model=models[k], reference_position=reference_positions[k],
+        )  # fmt: skip
     if not fused:
         return out
-    weights = [_weights(apertures[k], params[k].subtract_background) for k in fused]
-    zero = np.zeros_like(weights[0].profile)
-    d_sums = _row_sums(sci, np.stack([w for c in weights for w in (
-        c.profile, zero if c.background is None else c.background)]), np.float64)  # fmt: skip
-    v_weights = np.stack([w for c in weights for w in (
-        c.profile**2, zero if c.background is None else c.background**2)])  # fmt: skip
-    v_sums = {n: None if v is None else _row_sums(v, v_weights, np.float32)
-              for n, v in variances.items()}  # fmt: skip
+    grid = [weights[k] for k in fused]
+    data_sums = _weighted(sci, grid, False, np.float64)
+    var_sums = {n: _weighted(v, grid, True, np.float32)
+                for n, v in variances.items() if v is not None and with_variances}  # fmt: skip
     bad = ~np.isfinite(sci)
     for v in variances.values():
         if v is not None:
             bad |= ~np.isfinite(v)
     ic, xc = np.nonzero(bad.any(axis=1))  # the pairs with a missing pixel somewhere
-    bad_rows = bad[ic, :, xc]  # (m, ny)
+    missing = (ic, xc, bad[ic, :, xc])
     for j, k in enumerate(fused):
         shift = None
         if traces[k] is not None and reference_positions[k] is not None and models[k] is not None:
             shift = traces[k][0] - reference_positions[k]
         sums = _configuration_sums(
-            j, weights[j], d_sums, v_sums, sci, variances, (ic, xc, bad_rows),
+            grid[j], data_sums[j], {n: s[j] for n, s in var_sums.items()}, sci,
+            variances if with_variances else {}, variances, missing,
             repair=params[k].repair, model=models[k], model_shift=shift,
         )  # fmt: skip
         if traces[k] is not None:
@@ -190,23 +236,23 @@ def extract_block_many(
     return out
 
 
-def _configuration_sums(j, c: _Weights, d_sums, v_sums, sci, variances, missing, *,
-                        repair, model, model_shift) -> dict[str, np.ndarray]:  # fmt: skip
-    """One configuration's sums from the batched ones, its pairs with a missing pixel
-    computed exactly."""
+def _configuration_sums(
+    c: BoxWeights, data_sums, var_sums, sci, variances, all_variances, missing, *,
+    repair, model, model_shift,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """One configuration's sums from the batched ones (``var_sums``: those of
+    ``variances``, the ones wanted), its pairs with a missing pixel computed exactly."""
     nints, _, nx = sci.shape
-    flux = d_sums[2 * j].copy()
-    bkg = np.zeros((nints, nx)) if c.background is None else d_sums[2 * j + 1].copy()
+    zeros = np.zeros((nints, nx))
+    flux = data_sums[0].copy()
+    bkg = zeros.copy() if c.background is None else data_sums[1].copy()
     flux -= bkg
     out: dict[str, np.ndarray] = {"flux": flux}
     bkg_var = {}
-    for name in _VARS:
-        sums = v_sums[name]
-        if sums is None or c.background is None:
-            bkg_var[name] = np.zeros((nints, nx))
-        else:
-            bkg_var[name] = sums[2 * j + 1].copy()
-        out[name] = np.zeros((nints, nx)) if sums is None else sums[2 * j] + bkg_var[name]
+    for name in variances:
+        source, background = var_sums.get(name, (None, None))
+        bkg_var[name] = zeros.copy() if background is None else background.copy()
+        out[name] = zeros.copy() if source is None else source + bkg_var[name]
     npix = np.broadcast_to(c.profile.sum(axis=0), (nints, nx)).copy()
     n_repaired = np.zeros(nints, dtype=np.int64)
     ic, xc, bad_rows = missing
@@ -225,11 +271,12 @@ def _configuration_sums(j, c: _Weights, d_sums, v_sums, sci, variances, missing,
             lost = (bad_rows[hit][:, bkg_rows] & mask0.T[xx]).any(axis=1)
             if lost.any():
                 coeffs[lost], var_b = refit_pairs(
-                    sci, tuple(variances.values()), bkg_rows, mask0, full_basis, m_k,
+                    sci, tuple(all_variances.values()), bkg_rows, mask0, full_basis, m_k,
                     ii[lost], xx[lost],
                 )  # fmt: skip
                 for name, v in zip(_VARS, var_b, strict=True):
-                    bkg_var[name][ii[lost], xx[lost]] = v
+                    if name in bkg_var:
+                        bkg_var[name][ii[lost], xx[lost]] = v
         elif c.background is not None:  # a wanted background with no region: zero
             basis, coeffs = np.zeros((rs.stop - rs.start, 1)), np.zeros((ii.size, 1))
         data = sci[:, rs]
@@ -249,13 +296,13 @@ def _configuration_sums(j, c: _Weights, d_sums, v_sums, sci, variances, missing,
         )  # fmt: skip
         flux[ii, xx] = exact["flux"]
         npix[ii, xx] = exact["npixels"]
-        for name in _VARS:
+        for name in variances:
             if name in exact:
                 out[name][ii, xx] = exact[name] + bkg_var[name][ii, xx]
         if c.background is not None:
             bkg[ii, xx] = exact["background"]
         np.add.at(n_repaired, ii, exact["n_repaired"])
-    for name in _VARS:
+    for name in variances:
         out["bkg_" + name] = bkg_var[name]
     flux[np.isclose(npix, 0.0)] = np.nan
     out["background"] = bkg
