@@ -161,11 +161,11 @@ def _measure(obs, configs: list[Parameters], mode: str, quiet: bool) -> list[dic
             with stage:
                 for block in source:
                     stage.consume(block)
-                extractions = stage.finish()
-            for k, extraction in zip(members, extractions, strict=True):
-                curves = whitelight.measure(extraction.spectra, header, configs[k].white_light,
-                                            mode=mode)  # fmt: skip
-                scores[k] = light_curve_scores(curves.table, curves.binned)
+                # each configuration scored as its spectra are made, then dropped
+                for k, extraction in zip(members, stage.finish(), strict=True):
+                    curves = whitelight.measure(extraction.spectra, header,
+                                                configs[k].white_light, mode=mode)  # fmt: skip
+                    scores[k] = light_curve_scores(curves.table, curves.binned)
     return scores
 
 

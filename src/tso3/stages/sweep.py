@@ -10,7 +10,7 @@ would see, and its spectra are the run's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -120,22 +120,28 @@ class ExtractionSweep(MeasuringStage):
 
         return job
 
-    def finish(self) -> list[Extraction]:
-        """Wait for every block; the spectra of every configuration (segments in ASN
-        order, as :meth:`ExtractionStage.finish` orders them)."""
-        out = [Extraction(spectra=[]) for _ in self._plans]
-        for k, plans in enumerate(self._plans):
-            for det, detector_plans in plans.items():
-                out[k].setups.update({(det, p.setup.order or 1): p.setup for p in detector_plans})
-        for det, segs in self._obs.series.items():
-            for seg in segs:
-                parts = self._workers.results(seg.key)
-                for k, plans in enumerate(self._plans):
-                    for order, plan in enumerate(plans[det]):
-                        sums = _join([part[k][order] for part in parts])
-                        out[k].spectra.append(_spectra_set(seg, plan, sums, self._params[k]))
-        return out
+    def finish(self) -> Iterator[Extraction]:
+        """Wait for every block; then the spectra of each configuration in turn (segments
+        in ASN order, as :meth:`ExtractionStage.finish` orders them).
 
+        One configuration at a time: its block sums are let go once its spectra are
+        made, so a caller that scores each and drops it holds one configuration's
+        spectra, not the grid's.
+        """
+        parts = {seg.key: self._workers.results(seg.key) for seg in self._obs.segments}
+        for k, plans in enumerate(self._plans):
+            out = Extraction(spectra=[])
+            for det, detector_plans in plans.items():
+                out.setups.update({(det, p.setup.order or 1): p.setup for p in detector_plans})
+            for det, segs in self._obs.series.items():
+                for seg in segs:
+                    for order, plan in enumerate(plans[det]):
+                        sums = _join([part[k][order] for part in parts[seg.key]])
+                        out.spectra.append(_spectra_set(seg, plan, sums, self._params[k]))
+                for seg in segs:
+                    for part in parts[seg.key]:
+                        part[k] = None  # measured: let this configuration's sums go
+            yield out
 
 def _extract_many(
     plans: list, weights: list, cubes: list, *, filled: np.ndarray | None = None
