@@ -66,7 +66,9 @@ def test_products_rank_and_best_config_reproduces_the_best(swept):
         (["--vary", "outlier_detection.snr=" + ",".join(map(str, range(1, 40))),
           "--vary", "outlier_detection.rolling_window_width=" + ",".join(map(str, range(3, 33)))],
          "1170 configurations, more than 1000"),
-        (["--vary", "tso_photometry.radius=3,4"], "measures spectra only"),
+        (["--vary", "tso_photometry.radius=3,-1"], "radius must be > 0"),
+        (["--vary", "tso_photometry.radius_inner=4,6", "--set", "tso_photometry.radius_outer=5"],
+         "need 0 <= radius_inner < radius_outer"),
         (["--vary", "extract_1d.extract_width=4,6", "--score", "white_mad+spec_mad"],
          "needs binned light curves"),
         ([], "nothing varies"),
@@ -87,3 +89,78 @@ def test_existing_products_refused_without_overwrite(swept, capsys):
     status = main(["sweep", str(sim.asn_path), "-o", str(root / "out"), "-q",
                    "--vary", "extract_1d.extract_width=5,9"])  # fmt: skip
     assert status == 2 and "product exists" in capsys.readouterr().err
+
+
+PHOT_GRID = ["tso_photometry.radius=2.5,4", "tso_photometry.radius_inner=5,6",
+             "tso_photometry.background_method=mean,sigma_clip",
+             "outlier_detection.snr=4,6"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def photometry_swept(tmp_path_factory):
+    root = tmp_path_factory.mktemp("phot_sweep")
+    sim = simulate("nrc_tsimage", root / "in", nints=60, segments=2, seed=8)
+    table = sweep(sim.asn_path, root / "out", vary=PHOT_GRID, score="p2p",
+                  overrides=["tso_photometry.radius_outer=8"], quiet=True)  # fmt: skip
+    return sim, root, table
+
+
+def _phot_scores(result) -> dict:
+    return light_curve_scores(Table.read(result.phot), prefix="net_aperture_sum")
+
+
+def test_photometry_configurations_score_what_a_run_gives(photometry_swept):
+    """Imaging: radii, annulus, background method and two outlier settings; the score of
+    each configuration is that of the ``net_aperture_sum`` a run writes."""
+    sim, root, table = photometry_swept
+    assert len(table) == 16 and np.isfinite(table["white_p2p_ppm"]).all()
+    assert np.isnan(table["spec_mad_ppm"]).all()  # one light curve: nothing binned
+    assert len(set(np.round(table["white_p2p_ppm"], 6))) > 8  # the settings matter
+    for row in table[[0, 5, 10, 15]]:
+        settings = [f"{name}={row[name]}" for name in table.meta["varied"]]
+        result = run(sim.asn_path, root / f"run{row['config']}", plots=False, quiet=True,
+                     overrides=[*settings, "tso_photometry.radius_outer=8"])  # fmt: skip
+        scores = _phot_scores(result)
+        for name in ("white_p2p_ppm", "white_mad_ppm"):
+            assert row[name] == pytest.approx(scores[name], rel=1e-6), (settings, name)
+
+
+def test_photometry_sweep_in_jwst_mode_scores_the_reference_sequence(photometry_swept, tmp_path):
+    """--mode jwst places and measures each segment on its own, for every configuration."""
+    sim, _, _ = photometry_swept
+    table = sweep(sim.asn_path, tmp_path / "out", vary=["tso_photometry.radius=2.5,4"],
+                  mode="jwst", plots=False, quiet=True)  # fmt: skip
+    for row in table:
+        radius = f"tso_photometry.radius={row['tso_photometry.radius']}"
+        result = run(sim.asn_path, tmp_path / f"run{row['config']}", mode="jwst", plots=False,
+                     quiet=True, overrides=[radius])  # fmt: skip
+        assert row["white_mad_ppm"] == pytest.approx(_phot_scores(result)["white_mad_ppm"],
+                                                     rel=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "args", "needle"),
+    [
+        ("imaging", ["--vary", "extract_1d.extract_width=4,6"], "has no extract_1d step"),
+        ("imaging", ["--vary", "tso_photometry.radius=3,4", "--score", "white_mad+spec_mad",
+                     "--set", "white_light.nbins=5"], "imaging has one light curve"),
+        ("spectra", ["--vary", "tso_photometry.radius=3,4"], "has no tso_photometry step"),
+    ],
+)  # fmt: skip
+def test_a_grid_of_the_other_kind_of_observation_exits_2(swept, photometry_swept, tmp_path,
+                                                         capsys, kind, args, needle):  # fmt: skip
+    sim = photometry_swept[0] if kind == "imaging" else swept[0]
+    status = main(["sweep", str(sim.asn_path), "-o", str(tmp_path / "out"), "-q", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_photometry_best_config_reproduces_the_best(photometry_swept):
+    sim, root, table = photometry_swept
+    product = sim.truth["product_name"]
+    best = table[np.argmin(table["rank"])]
+    result = run(sim.asn_path, root / "best", config=root / "out" / f"{product}_best.toml",
+                 plots=False, quiet=True)  # fmt: skip
+    assert _phot_scores(result)["white_p2p_ppm"] == pytest.approx(best["white_p2p_ppm"],
+                                                                  rel=1e-6)  # fmt: skip

@@ -21,7 +21,7 @@ import numpy as np
 from astropy.table import Table
 
 from .config import Parameters, check_run_options, resolve_parameters
-from .errors import InputError, OutputExistsError, ParameterError
+from .errors import OutputExistsError, ParameterError
 from .grid import Grid, config_toml, configuration, make_grid, parse_vary, read_grid
 from .io.atomic import StagedOutputs, output_folder
 from .io.observation import load_observation
@@ -92,18 +92,13 @@ def sweep(
     fixed = resolve_parameters(config, overrides)
     axes = [parse_vary(vary)] + ([read_grid(grid)] if grid is not None else [])
     found = make_grid(*axes, config=config, overrides=overrides, source=grid)
-    if "tso_photometry" in found.steps():
-        raise ParameterError("sweep", "tso3 sweep measures spectra only: tso_photometry "
-                                      "parameters cannot vary yet")  # fmt: skip
     if score == "white_mad+spec_mad" and not whitelight.binning_requested(fixed.white_light):
         raise ParameterError("score", "white_mad+spec_mad needs binned light curves: set "
                                       "white_light.nbins (or bin_width, resolving_power, "
                                       "bin_edges)")  # fmt: skip
     configs = [configuration(config, overrides, point) for point in found.points()]
-    obs = load_observation(inputs)  # every input check, before anything is written
-    if obs.is_imaging:
-        raise InputError(obs.first.path, "tso3 sweep measures spectra: imaging (photometry) "
-                                         "cannot be swept yet")  # fmt: skip
+    obs = load_observation(inputs)  # every input check (headers only) before any data
+    _check_grid_applies(found, obs, score)
     out = Path(output_dir)
     paths = {kind: out / f"{obs.product_name}_{kind}" for kind in
              ("sweep.ecsv", "sweep.png", "best.toml")}  # fmt: skip
@@ -139,31 +134,56 @@ def sweep(
     return table
 
 
+def _check_grid_applies(grid: Grid, obs, score: str) -> None:
+    """ParameterError when the grid varies a step this kind of observation never runs
+    (every configuration would be the same) or the score needs spectra it lacks."""
+    unused = ("extract_1d", "white_light") if obs.is_imaging else ("tso_photometry",)
+    kind = "imaging" if obs.is_imaging else "spectroscopy"
+    for name in grid.axes:
+        step = name.split(".")[0]
+        if step in unused:
+            raise ParameterError(name, f"{obs.product_name} is {kind}, which has no {step} "
+                                       "step: nothing would change")  # fmt: skip
+    if score == "white_mad+spec_mad" and obs.is_imaging:
+        raise ParameterError("score", "white_mad+spec_mad scores spectra: imaging has one "
+                                      "light curve (use mad or p2p)")  # fmt: skip
+
+
 def _measure(obs, configs: list[Parameters], mode: str, quiet: bool) -> list[dict]:
     """The scores of every configuration: one outlier pass per distinct outlier setting,
     each block measured by every extraction configuration of that setting."""
     groups: dict = {}
     for k, params in enumerate(configs):
         groups.setdefault(params.outlier_detection, []).append(k)
-    medians = ExtractionSweep.prepare(obs, mode)
-    for seg in ExtractionSweep.wcs_segments(obs):
-        seg.open_wcs()
+    if obs.is_imaging:
+        from .stages.photometry_sweep import PhotometrySweep  # photutils only for imaging
+
+        stage_class, step = PhotometrySweep, "tso_photometry"
+    else:
+        stage_class, step = ExtractionSweep, "extract_1d"
+        for seg in ExtractionSweep.wcs_segments(obs):
+            seg.open_wcs()
+    prepared = stage_class.prepare(obs, mode)
     header = dict(obs.first.primary_header)
     scores: list[dict] = [{} for _ in configs]
     total = sum(s.nints for s in obs.segments) * len(groups)  # the pass counts integrations
     with Progress("sweep", total, enabled=not quiet) as bar:
         for setting, members in groups.items():
-            stage = ExtractionSweep.plan(obs, [configs[k].extract_1d for k in members],
-                                         mode=mode, prepared=medians)  # fmt: skip
+            stage = stage_class.plan(obs, [getattr(configs[k], step) for k in members],
+                                     mode=mode, prepared=prepared)  # fmt: skip
             motions = outliers.learn_motions(obs, setting, mode)
             source = outliers.OutlierPass(obs, None, setting, mode, progress=bar,
                                           motions=motions)  # fmt: skip
             with stage:
                 for block in source:
                     stage.consume(block)
-                # each configuration scored as its spectra are made, then dropped
-                for k, extraction in zip(members, stage.finish(), strict=True):
-                    curves = whitelight.measure(extraction.spectra, header,
+                # each configuration scored as its light curves are made, then dropped
+                for k, measured in zip(members, stage.finish(), strict=True):
+                    if obs.is_imaging:
+                        table = Table({"net_aperture_sum": measured})
+                        scores[k] = light_curve_scores(table, prefix="net_aperture_sum")
+                        continue
+                    curves = whitelight.measure(measured.spectra, header,
                                                 configs[k].white_light, mode=mode)  # fmt: skip
                     scores[k] = light_curve_scores(curves.table, curves.binned)
     return scores

@@ -46,7 +46,13 @@ from ..steps.photometry import (
     calibration_factor,
     is_whole_frame,
 )
-from ..steps.tso_photometry import Placement, measure, odd_box_width, place_aperture
+from ..steps.tso_photometry import (
+    Placement,
+    measure,
+    measure_centroids,
+    odd_box_width,
+    place_aperture,
+)
 from .blocks import Block, MeasuringStage
 
 log = logging.getLogger(__name__)
@@ -241,6 +247,59 @@ def _calibrate(block: np.ndarray, cal: Calibration) -> np.ndarray:
     return block
 
 
+def block_cubes(block: Block, cal: Calibration):
+    """SCI, ERR and the outlier model's values (None without any) of a block, in the
+    photometry unit (default mode: the model fills the flagged pixels)."""
+    cubes = block.settle()
+    sci, err = cubes["SCI"], cubes["ERR"]
+    model = None
+    if block.fill[0].size:
+        model = np.full(sci.shape, np.nan, np.float32)
+        model.reshape(-1)[block.fill[0]] = block.fill[1]
+    for cube in (sci, err, model):
+        if cube is not None:
+            _calibrate(cube, cal)
+    return sci, err, model
+
+
+def measure_block(plan: _Plan, sci, err, model, centroids=None) -> dict[str, np.ndarray]:
+    """Default mode: a block's columns at the plan's aperture (``centroids``: the block's
+    pass-2 centroids when already measured, see :func:`block_centroids`)."""
+    return _measure(plan, plan.placement, sci, err, None, model, "default", centroids)
+
+
+def block_centroids(plan: _Plan, sci) -> dict[str, np.ndarray]:
+    """The pass-2 centroids :func:`measure_block` measures on a block (empty when the
+    plan centroids nothing): plans that share them need them measured once."""
+    if plan.placement.box is None:
+        return {}
+    return measure_centroids(
+        sci, None, *plan.placement.box, fit_box_width=plan.odd["fit_box_width"],
+        radius_inner=plan.params.radius_inner, bkg_box=plan.odd["search_box_width"],
+    )  # fmt: skip
+
+
+def segment_cubes(parts: list[Block], cal: Calibration):
+    """jwst mode: SCI, ERR (in the photometry unit) and the validity of a whole segment
+    from its blocks (which are let go)."""
+    sci = np.concatenate([b.settle()["SCI"] for b in parts])
+    err = np.concatenate([b.cubes["ERR"] for b in parts])
+    valid = np.ones(sci.shape, bool)
+    offset = 0
+    for b in parts:  # DO_NOT_USE in the crfints, as the reference reads them
+        valid.reshape(-1)[b.invalid + offset] = False
+        offset += b.cubes["SCI"].size
+    parts.clear()
+    return _calibrate(sci, cal), _calibrate(err, cal), valid
+
+
+def measure_segment(plan: _Plan, sci, err, valid) -> dict[str, np.ndarray]:
+    """jwst mode: the reference's sequence on a whole segment (placed, then measured)."""
+    placement = _place(sci, valid, plan.planned, plan.params, plan.odd, "jwst")
+    centroids = placement.centroids or None  # placed on exactly these integrations
+    return _measure(plan, placement, sci, err, valid, None, "jwst", centroids)
+
+
 class PhotometryStage(MeasuringStage):
     """Photometry of every block, at the aperture of the plan.
 
@@ -272,16 +331,8 @@ class PhotometryStage(MeasuringStage):
         plan = self._plan
 
         def job() -> dict[str, np.ndarray]:
-            cubes = block.settle()
-            sci, err = cubes["SCI"], cubes["ERR"]
-            model = None
-            if block.fill[0].size:
-                model = np.full(sci.shape, np.nan, np.float32)
-                model.reshape(-1)[block.fill[0]] = block.fill[1]
-            for cube in (sci, err, model):
-                if cube is not None:
-                    _calibrate(cube, plan.cal)
-            return _measure(plan, plan.placement, sci, err, None, model, "default")
+            sci, err, model = block_cubes(block, plan.cal)
+            return measure_block(plan, sci, err, model)
 
         return job
 
@@ -290,18 +341,7 @@ class PhotometryStage(MeasuringStage):
         plan = self._plan
 
         def job() -> dict[str, np.ndarray]:
-            sci = np.concatenate([b.settle()["SCI"] for b in parts])
-            err = np.concatenate([b.cubes["ERR"] for b in parts])
-            valid = np.ones(sci.shape, bool)
-            offset = 0
-            for b in parts:  # DO_NOT_USE in the crfints, as the reference reads them
-                valid.reshape(-1)[b.invalid + offset] = False
-                offset += b.cubes["SCI"].size
-            parts.clear()
-            sci, err = _calibrate(sci, plan.cal), _calibrate(err, plan.cal)
-            placement = _place(sci, valid, plan.planned, plan.params, plan.odd, "jwst")
-            centroids = placement.centroids or None  # placed on exactly these integrations
-            return _measure(plan, placement, sci, err, valid, None, "jwst", centroids)
+            return measure_segment(plan, *segment_cubes(parts, plan.cal))
 
         return job
 

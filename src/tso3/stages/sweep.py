@@ -143,6 +143,7 @@ class ExtractionSweep(MeasuringStage):
                         part[k] = None  # measured: let this configuration's sums go
             yield out
 
+
 def _extract_many(
     plans: list, weights: list, cubes: list, *, filled: np.ndarray | None = None
 ) -> list[dict[str, np.ndarray]]:
