@@ -59,6 +59,7 @@ def test_value_parsing():
         ("outlier_detection", "STEP.PARAM=VALUE"),
         ("tso_photometry.radius_inner=6", "radius_inner < radius_outer"),
         ("extract_1d.extraction_type=fancy", "one of box, optimal"),
+        ("extract_1d.bkg_gap=-1", "bkg_gap must be >= 0"),
         ("white_light.nbins=5", None),
     ],
 )
@@ -103,3 +104,13 @@ def test_non_finite_numbers_refused(value):
         resolve_parameters(None, [f"outlier_detection.snr={value}"])
     with pytest.raises(ParameterError, match="finite"):
         resolve_parameters(None, [f"outlier_detection.rolling_window_width={value}"])
+
+
+def test_bkg_gap_and_an_extract1d_reference_are_refused_together(tmp_path):
+    """The reference's bkg_coeff place its background region: a gap cannot move it."""
+    ref = tmp_path / "extract1d.json"
+    ref.write_text("{}")
+    with pytest.raises(ParameterError) as info:
+        resolve_parameters(overrides=[f"extract_1d.override_extract1d={ref}",
+                                      "extract_1d.bkg_gap=2"])  # fmt: skip
+    assert "places its own" in str(info.value)

@@ -164,3 +164,15 @@ def test_photometry_best_config_reproduces_the_best(photometry_swept):
                  plots=False, quiet=True)  # fmt: skip
     assert _phot_scores(result)["white_p2p_ppm"] == pytest.approx(best["white_p2p_ppm"],
                                                                   rel=1e-6)  # fmt: skip
+
+
+def test_the_background_region_varies_and_scores_what_a_run_gives(swept, tmp_path):
+    """extract_1d.bkg_gap moves tso3's background region; each gap's score is the run's."""
+    sim, _, _ = swept
+    table = sweep(sim.asn_path, tmp_path / "out", vary=["extract_1d.bkg_gap=1,6"],
+                  plots=False, quiet=True)  # fmt: skip
+    assert table["white_mad_ppm"][0] != table["white_mad_ppm"][1]
+    result = run(sim.asn_path, tmp_path / "run", plots=False, quiet=True,
+                 overrides=["extract_1d.bkg_gap=6"])  # fmt: skip
+    scores = light_curve_scores(Table.read(result.whtlt))
+    assert table["white_mad_ppm"][1] == pytest.approx(scores["white_mad_ppm"], rel=1e-6)

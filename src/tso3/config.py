@@ -194,12 +194,14 @@ DEFAULT_EXTRACT_WIDTH: dict[str, float] = {
     "MIR_LRS-SLITLESS": 8.0,
     "MIR_LRS-FIXEDSLIT": 8.0,
 }
-#: Gap (px) between the box and tso3's default background rows, per EXP_TYPE.
+#: bkg_gap = None: the gap (px) between the box and tso3's background region, per
+#: EXP_TYPE (used without an extract1d reference, whose bkg_coeff place the region).
 DEFAULT_BKG_GAP: dict[str, float] = {
     "NRS_BRIGHTOBJ": 3.0,
     "NRC_TSGRISM": 6.0,
     "MIR_LRS-SLITLESS": 6.0,
     "MIR_LRS-FIXEDSLIT": 6.0,  # the slit's own sky: ~11 px each side of a centred source
+    "NIS_SOSS": 2.0,  # from every order's box
 }
 
 
@@ -226,6 +228,11 @@ class Extract1dParams:
         None, _optional_choice("poly", "mean", "median"), "background statistic"
     )
     bkg_order: int | None = param(None, _optional_integer, "polynomial order of the background fit")
+    bkg_gap: float | None = param(
+        None, _optional_number, "the background region: pixels at least this far (px) from "
+        "the box's edge; None: per EXP_TYPE (DEFAULT_BKG_GAP); an extract1d reference "
+        "places its own region",
+    )  # fmt: skip
     smoothing_length: int | None = param(
         None, _optional_integer, "boxcar along dispersion before the background fit"
     )
@@ -263,6 +270,11 @@ class Extract1dParams:
             raise ValueError("extract_width must be > 0")
         if self.bkg_order is not None and self.bkg_order < 0:
             raise ValueError("bkg_order must be >= 0")
+        if self.bkg_gap is not None and self.bkg_gap < 0:
+            raise ValueError("bkg_gap must be >= 0")
+        if self.bkg_gap is not None and self.override_extract1d is not None:
+            raise ValueError("bkg_gap places tso3's background region; the extract1d "
+                             "reference (override_extract1d) places its own")  # fmt: skip
         if self.smoothing_length is not None and self.smoothing_length < 0:
             raise ValueError("smoothing_length must be >= 0")
         if self.override_apcorr is not None and not os.path.isfile(self.override_apcorr):

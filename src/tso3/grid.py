@@ -34,7 +34,7 @@ SWEEPABLE: dict[str, tuple[str, ...]] = {
     "outlier_detection": ("snr", "rolling_window_width", "motion_modes"),
     "extract_1d": (
         "extract_width", "extraction_type", "subtract_background", "bkg_fit", "bkg_order",
-        "smoothing_length", "repair", "soss_width",
+        "bkg_gap", "smoothing_length", "repair", "soss_width",
     ),
     "tso_photometry": ("radius", "radius_inner", "radius_outer", "background_method"),
 }  # fmt: skip

@@ -213,7 +213,8 @@ def setup_detector(
         ap = default_aperture(
             med.shape, trace.center,
             extract_width=params.extract_width or DEFAULT_EXTRACT_WIDTH[exp],
-            bkg_gap=DEFAULT_BKG_GAP[exp], valid=np.isfinite(med), wavelength=wl,
+            bkg_gap=DEFAULT_BKG_GAP[exp] if params.bkg_gap is None else params.bkg_gap,
+            valid=np.isfinite(med), wavelength=wl,
             bkg_fit=params.bkg_fit or "poly", bkg_order=params.bkg_order or 0,
             smoothing_length=params.smoothing_length or 0,
             subtract_background=default_subtract_background(exp, mode) if subtract is None

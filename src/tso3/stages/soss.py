@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 
-from ..config import Extract1dParams, default_subtract_background
+from ..config import DEFAULT_BKG_GAP, Extract1dParams, default_subtract_background
 from ..errors import InputError
 from ..io.segments import Segment
 from ..io.soss_models import SossModel, load_soss_model
@@ -143,9 +143,10 @@ def soss_orders(
     if 1 not in predicted:
         raise InputError(seg0.path, f"the SOSS order 1 trace of {model.source} is not on the data")
     traces = refined_traces(median, {o: c for o, (c, _) in predicted.items()}, mode != "jwst")
+    gap = DEFAULT_BKG_GAP["NIS_SOSS"] if params.bkg_gap is None else params.bkg_gap
     apertures, overlap = order_apertures(
         median.shape, {o: c for o, (c, _) in traces.items()}, width=float(params.soss_width),
-        valid=np.isfinite(median),
+        bkg_gap=gap, valid=np.isfinite(median),
     )  # fmt: skip
     subtract = params.subtract_background
     if subtract is None:
