@@ -109,7 +109,7 @@ def sweep(
         raise OutputExistsError(f"{existing[0]}: product exists; use --overwrite "
                                 "(overwrite=True in Python)")  # fmt: skip
     scores = _measure(obs, configs, mode, quiet)
-    table = _table(found, configs, scores, SCORES[score])
+    table = _table(found, configs, scores, SCORES[score], spectra=not obs.is_imaging)
     best = int(np.argmin(table["rank"]))
     staged = StagedOutputs()  # published together, or not at all
     with output_folder(out):
@@ -189,7 +189,9 @@ def _measure(obs, configs: list[Parameters], mode: str, quiet: bool) -> list[dic
     return scores
 
 
-def _table(grid: Grid, configs: list[Parameters], scores: list[dict], by: str) -> Table:
+def _table(
+    grid: Grid, configs: list[Parameters], scores: list[dict], by: str, *, spectra: bool = True
+) -> Table:
     """One row per configuration: its varied values (as the run takes them), the scores,
     and the rank by column ``by`` (1 = best; NaN scores last)."""
     table = Table()
@@ -197,11 +199,14 @@ def _table(grid: Grid, configs: list[Parameters], scores: list[dict], by: str) -
     for name in grid.axes:
         step, param = name.split(".")
         values = [getattr(getattr(p, step), param) for p in configs]
+        # a list of one (tso_photometry.radius) as the number it is: "3.0", not "[3.0]"
+        values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in values]
         table[name] = [json.dumps(v) if isinstance(v, (list, dict)) or v is None else v
                        for v in values]  # fmt: skip
-    for name in SCORE_NAMES:
+    for name in SCORE_NAMES if spectra else SCORE_NAMES[:2]:  # photometry: one light curve
         table[name] = [s[name] for s in scores]
-    table["white_mad+spec_mad_ppm"] = table["white_mad_ppm"] + table["spec_mad_ppm"]
+    if spectra:
+        table["white_mad+spec_mad_ppm"] = table["white_mad_ppm"] + table["spec_mad_ppm"]
     key = np.asarray(table[by], float)
     order = np.argsort(np.where(np.isfinite(key), key, math.inf), kind="stable")
     rank = np.empty(len(table), int)
@@ -214,7 +219,7 @@ def _table(grid: Grid, configs: list[Parameters], scores: list[dict], by: str) -
 
 def _best_header(table: Table, best: int, score: str) -> str:
     lines = [f"# the best of {len(table)} configurations of a tso3 sweep by {score}:"]
-    lines += [f"#   {name} = {table[name][best]}" for name in SCORE_NAMES]
+    lines += [f"#   {name} = {table[name][best]}" for name in SCORE_NAMES if name in table.colnames]
     lines.append("# use it with: tso3 run INPUT --config THIS_FILE")
     return "\n".join(lines) + "\n"
 
