@@ -49,9 +49,9 @@ from ..steps.photometry import (
 from ..steps.tso_photometry import (
     Placement,
     measure,
-    measure_centroids,
     odd_box_width,
     place_aperture,
+    placed_centroids,
 )
 from .blocks import Block, MeasuringStage
 
@@ -271,11 +271,9 @@ def measure_block(plan: _Plan, sci, err, model, centroids=None) -> dict[str, np.
 def block_centroids(plan: _Plan, sci) -> dict[str, np.ndarray]:
     """The pass-2 centroids :func:`measure_block` measures on a block (empty when the
     plan centroids nothing): plans that share them need them measured once."""
-    if plan.placement.box is None:
-        return {}
-    return measure_centroids(
-        sci, None, *plan.placement.box, fit_box_width=plan.odd["fit_box_width"],
-        radius_inner=plan.params.radius_inner, bkg_box=plan.odd["search_box_width"],
+    return placed_centroids(
+        sci, None, plan.placement, fit_box_width=plan.odd["fit_box_width"],
+        radius_inner=plan.params.radius_inner, search_box_width=plan.odd["search_box_width"],
     )  # fmt: skip
 
 

@@ -115,7 +115,8 @@ class PhotometrySweep(MeasuringStage):
         plans, placing = self._plans, self._placing
 
         def job() -> list[np.ndarray]:
-            sci, err, model = block_cubes(block, plans[0].cal)  # one calibration for all
+            # one calibration for all: it depends on the gain, which a grid cannot vary
+            sci, err, model = block_cubes(block, plans[0].cal)
             centroids: dict[int, dict] = {}
             out = []
             for plan, where in zip(plans, placing, strict=True):

@@ -4,8 +4,11 @@ One :class:`ExtractionSweep` holds the plan of every configuration (its traces a
 apertures, placed as :class:`~tso3.stages.extraction.ExtractionStage` places them) and
 measures each block with all of them in one job: the configurations that drop flagged
 pixels first, then, after the block's invalid pixels are given the outlier model's
-values once, those that repair.  So every configuration sees the cubes a run with it
-would see, and its spectra are the run's.
+values once, those that repair.  Within each group the box configurations are measured
+together (:func:`tso3.steps.extract_many.extract_block_many`: one batched product of
+the block with every configuration's weights), the others one by one.  So every
+configuration sees the cubes a run with it would see, and its fluxes are the run's.
+Only what the scores need is kept (:data:`_SCORED`).
 """
 
 from __future__ import annotations

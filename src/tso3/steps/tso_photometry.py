@@ -197,6 +197,26 @@ def place_aperture(
     return Placement(box, aperture, centroids)
 
 
+def placed_centroids(
+    sci: np.ndarray,
+    valid: np.ndarray | None,
+    placement: Placement,
+    *,
+    fit_box_width: int = 11,
+    radius_inner: float = 4.0,
+    search_box_width: int = 41,
+    mode: str = "default",
+) -> dict[str, np.ndarray]:
+    """The pass-2 centroids :func:`measure` measures at a placement (empty when it has no
+    fit box): a caller measuring several apertures at one placement measures them once."""
+    if placement.box is None:
+        return {}
+    return measure_centroids(
+        sci, valid, *placement.box, fit_box_width=fit_box_width, radius_inner=radius_inner,
+        bkg_box=None if mode == "jwst" else search_box_width, mode=mode,
+    )  # fmt: skip
+
+
 def measure(
     sci: np.ndarray,
     err: np.ndarray,
@@ -225,10 +245,9 @@ def measure(
     """
     cent: dict[str, np.ndarray] = {}
     if placement.box is not None:
-        cent = centroids if centroids is not None else measure_centroids(
-            sci, valid, *placement.box, fit_box_width=fit_box_width,
-            radius_inner=radius_inner, bkg_box=None if mode == "jwst" else search_box_width,
-            mode=mode,
+        cent = centroids if centroids is not None else placed_centroids(
+            sci, valid, placement, fit_box_width=fit_box_width, radius_inner=radius_inner,
+            search_box_width=search_box_width, mode=mode,
         )  # fmt: skip
     xa, ya = placement.aperture
     if moving_centroid and cent:
