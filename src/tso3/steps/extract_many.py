@@ -78,8 +78,9 @@ def box_weights(aperture: Aperture, params: ExtractParams) -> BoxWeights | None:
     ny, nx = prof.shape
     spanned = np.flatnonzero(prof.any(axis=1))
     rows = slice(int(spanned[0]), int(spanned[-1]) + 1) if spanned.size else slice(0, 0)
-    support = np.zeros((ny, nx), bool)
-    support[rows] = True  # a NaN anywhere in the span makes the box sum NaN
+    # where a missing pixel changes the sums: the box and the background region (a pixel
+    # of the span outside the box has weight 0, in the exact pairs as here)
+    support = prof > 0
     if not subtract:
         return BoxWeights(prof, rows, None, support, None)
     order = 0 if aperture.bkg_fit == "mean" else int(aperture.bkg_order)
@@ -114,12 +115,21 @@ def _planes(arrays: list[np.ndarray | None]) -> tuple[np.ndarray, list[int | Non
     return np.stack(planes), where
 
 
+#: Up to this many weight planes, :func:`_row_sums` adds row by row; with more, one matrix
+#: product per column (which needs the block transposed) is faster.  Measured: 4 planes
+#: of 24 x 256 x 2048 (NIS_SOSS) 0.06 s by rows, 0.16 s by products; 16 planes of
+#: 500 x 32 x 512 (NRS) 0.31 s by rows, 0.08 s by products.
+ROW_BY_ROW_PLANES = 8
+
+
 def _row_sums(cube: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
     """``sum_y cube[i, y, x] * weights[q, y, x]`` for every q, as (Q, nints, nx) float64.
 
     Missing (non-finite) pixels count as 0: the caller recomputes the pairs that have one.
-    One batched matrix product per chunk of integrations, column by column.
+    Accumulated in ``dtype``.
     """
+    if weights.shape[0] <= ROW_BY_ROW_PLANES:
+        return _row_sums_by_row(cube, weights, dtype)
     nints, _, nx = cube.shape
     w = np.ascontiguousarray(weights.transpose(2, 1, 0), dtype=dtype)  # (nx, ny, Q)
     out = np.empty((weights.shape[0], nints, nx))
@@ -128,6 +138,20 @@ def _row_sums(cube: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
         part[~np.isfinite(part)] = 0
         out[:, start : start + CHUNK] = np.matmul(part, w).transpose(2, 1, 0)
     return out
+
+
+def _row_sums_by_row(cube: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
+    """:func:`_row_sums` one detector row at a time (each a contiguous slice): no
+    transposed copy of the block, which costs more than the sums for big frames."""
+    nints, ny, nx = cube.shape
+    w = weights.astype(dtype)
+    out = np.zeros((weights.shape[0], nints, nx), dtype)
+    term = np.empty_like(out)
+    for y in np.flatnonzero(w.any(axis=(0, 2))):  # rows no plane weighs are skipped
+        row = cube[:, y, :]
+        np.multiply(w[:, y, None, :], np.where(np.isfinite(row), row, 0)[None], out=term)
+        out += term
+    return out.astype(np.float64, copy=False)
 
 
 def _weighted(cube, weights: list[BoxWeights], square: bool, dtype) -> list[tuple]:
