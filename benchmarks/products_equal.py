@@ -1,7 +1,7 @@
 """Every product value of every mode, to show that a refactoring changes none.
 
     python benchmarks/products_equal.py snapshot OUT.npz [--work DIR]
-    python benchmarks/products_equal.py compare BEFORE.npz AFTER.npz
+    python benchmarks/products_equal.py compare BEFORE.npz AFTER.npz [--rtol R]
 
 ``snapshot`` simulates each mode (fixed seeds), runs ``tso3.run`` in the default mode and
 in ``--mode jwst``, and stores every numeric column of the x1dints, whtlt, phot and
@@ -68,15 +68,31 @@ def snapshot(path: Path, work: Path) -> None:
     print(f"{len(arrays)} arrays -> {path}")
 
 
-def compare(before: Path, after: Path) -> int:
+def compare(before: Path, after: Path, rtol: float = 0.0) -> int:
+    """Exit status 1 when an array differs (with ``rtol``: by more than that, relative to
+    the array's largest value; NaN must stay NaN)."""
     a, b = np.load(before), np.load(after)
     problems = [f"only before: {k}" for k in sorted(set(a) - set(b))]
     problems += [f"only after: {k}" for k in sorted(set(b) - set(a))]
+    close = []
     for key in sorted(set(a) & set(b)):
         x, y = a[key], b[key]
-        if x.shape != y.shape or not np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
+        if x.shape == y.shape and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
+            continue
+        if x.shape != y.shape or not rtol or x.dtype.kind not in "fiu":
             problems.append(f"differs: {key}")
-    print("\n".join(problems) or f"all {len(a.files)} arrays equal")
+            continue
+        nan = np.isnan(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool)
+        scale = float(np.nanmax(np.abs(x))) if (~nan).any() else 0.0
+        worst = float(np.nanmax(np.abs(x - y)[~nan])) / scale if scale else 0.0
+        if (nan != (np.isnan(y) if y.dtype.kind == "f" else False)).any() or worst > rtol:
+            problems.append(f"differs: {key} (largest relative difference {worst:.2g})")
+        else:
+            close.append(f"within rtol: {key} ({worst:.2g})")
+    print("\n".join(close + problems) or f"all {len(a.files)} arrays equal")
+    if not problems:
+        print(f"{len(a.files) - len(close)} of {len(a.files)} arrays equal, "
+              f"{len(close)} within {rtol:g}")  # fmt: skip
     return 1 if problems else 0
 
 
@@ -89,9 +105,11 @@ def main() -> int:
     comp = sub.add_parser("compare")
     comp.add_argument("before", type=Path)
     comp.add_argument("after", type=Path)
+    comp.add_argument("--rtol", type=float, default=0.0,
+                      help="tolerated difference, relative to each array's largest value")
     args = parser.parse_args()
     if args.command == "compare":
-        return compare(args.before, args.after)
+        return compare(args.before, args.after, args.rtol)
     with tempfile.TemporaryDirectory() as tmp:
         snapshot(args.out, args.work or Path(tmp))
     return 0

@@ -20,17 +20,16 @@ import numpy as np
 from ..config import Extract1dParams
 from ..io.observation import Observation
 from ..steps.extract import fill_from_model
-from ..steps.extract_many import box_weights, extract_block_many
+from ..steps.extract_many import box_weights
 from .blocks import Block, MeasuringStage
 from .extraction import (
     _ARRAYS,
     Extraction,
     ExtractionStage,
-    _count_filled,
     _join,
-    _oriented,
     _plan_detector,
     _spectra_set,
+    extract_cubes_many,
 )
 
 #: The sums a sweep keeps of each block: what the scores need (the fluxes, in their
@@ -116,8 +115,9 @@ class ExtractionSweep(MeasuringStage):
                 for order in range(len(per_config[group[0]])):
                     plans = [per_config[k][order] for k in group]
                     made = [weights[k][order] for k in group]
-                    for k, out in zip(group, _extract_many(plans, made, arrays, filled=filled),
-                                      strict=True):  # fmt: skip
+                    many = extract_cubes_many(plans, made, arrays, filled=filled,
+                                              with_variances=False)  # fmt: skip
+                    for k, out in zip(group, many, strict=True):
                         sums[k][order] = {key: out[key] for key in _SCORED if key in out}
             return sums
 
@@ -145,28 +145,3 @@ class ExtractionSweep(MeasuringStage):
                     for part in parts[seg.key]:
                         part[k] = None  # measured: let this configuration's sums go
             yield out
-
-
-def _extract_many(
-    plans: list, weights: list, cubes: list, *, filled: np.ndarray | None = None
-) -> list[dict[str, np.ndarray]]:
-    """``_extract_cubes`` of one block for several plans of one detector and order (a
-    sweep's configurations), their box sums measured together
-    (:func:`tso3.steps.extract_many.extract_block_many`).
-
-    ``filled``: the flat indices the outlier model filled, for the plans that repair
-    (the cubes are the same for all of them: a sweep calls this once per fill state).
-    """
-    dispaxis = plans[0].setup.dispaxis
-    oriented = [None if c is None else _oriented(c, dispaxis) for c in cubes]
-    many = extract_block_many(
-        *oriented, apertures=[p.setup.aperture for p in plans],
-        params=[p.settings for p in plans], models=[p.model for p in plans],
-        reference_positions=[p.reference for p in plans], weights=weights,
-        with_variances=False,
-    )  # fmt: skip
-    nints, npix = len(cubes[0]), cubes[0][0].size
-    return [
-        _count_filled(sums, plan, filled if plan.temporal else None, nints, npix)
-        for sums, plan in zip(many, plans, strict=True)
-    ]

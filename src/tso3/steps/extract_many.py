@@ -122,14 +122,14 @@ def _planes(arrays: list[np.ndarray | None]) -> tuple[np.ndarray, list[int | Non
 ROW_BY_ROW_PLANES = 8
 
 
-def _row_sums(cube: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
+def _row_sums(cube: np.ndarray, weights: np.ndarray, dtype, missing: np.ndarray) -> np.ndarray:
     """``sum_y cube[i, y, x] * weights[q, y, x]`` for every q, as (Q, nints, nx) float64.
 
-    Missing (non-finite) pixels count as 0: the caller recomputes the pairs that have one.
-    Accumulated in ``dtype``.
+    Missing pixels (``missing``: where ``cube`` is not finite) count as 0: the caller
+    recomputes the pairs that have one.  Accumulated in ``dtype``.
     """
     if weights.shape[0] <= ROW_BY_ROW_PLANES:
-        return _row_sums_by_row(cube, weights, dtype)
+        return _row_sums_by_row(cube, weights, dtype, missing)
     nints, _, nx = cube.shape
     w = np.ascontiguousarray(weights.transpose(2, 1, 0), dtype=dtype)  # (nx, ny, Q)
     out = np.empty((weights.shape[0], nints, nx))
@@ -140,28 +140,38 @@ def _row_sums(cube: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
-def _row_sums_by_row(cube: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
-    """:func:`_row_sums` one detector row at a time (each a contiguous slice): no
-    transposed copy of the block, which costs more than the sums for big frames."""
-    nints, ny, nx = cube.shape
-    w = weights.astype(dtype)
-    out = np.zeros((weights.shape[0], nints, nx), dtype)
-    term = np.empty_like(out)
-    for y in np.flatnonzero(w.any(axis=(0, 2))):  # rows no plane weighs are skipped
-        row = cube[:, y, :]
-        np.multiply(w[:, y, None, :], np.where(np.isfinite(row), row, 0)[None], out=term)
-        out += term
-    return out.astype(np.float64, copy=False)
+def _row_sums_by_row(cube, weights: np.ndarray, dtype, missing: np.ndarray) -> np.ndarray:
+    """:func:`_row_sums` plane by plane on the block as it lies (no transposed copy,
+    which costs more than the sums when there are few planes), each plane on the rows it
+    weighs, with missing pixels zeroed once."""
+    nints, _, nx = cube.shape
+    out = np.zeros((weights.shape[0], nints, nx))
+    weighed = weights.any(axis=2)  # (Q, ny)
+    rows = np.flatnonzero(weighed.any(axis=0))
+    if rows.size == 0:
+        return out
+    top = int(rows[0])
+    part = cube[:, top : int(rows[-1]) + 1]
+    gaps = missing[:, top : int(rows[-1]) + 1]
+    if gaps.any():  # a copy only when there is something to zero
+        part = np.where(gaps, part.dtype.type(0), part)
+    for q, w in enumerate(weights):
+        own = np.flatnonzero(weighed[q])
+        if own.size:
+            span = slice(int(own[0]), int(own[-1]) + 1)
+            local = slice(span.start - top, span.stop - top)
+            out[q] = np.einsum("iyx,yx->ix", part[:, local], w[span].astype(dtype))
+    return out
 
 
-def _weighted(cube, weights: list[BoxWeights], square: bool, dtype) -> list[tuple]:
+def _weighted(cube, weights: list[BoxWeights], square: bool, dtype, missing) -> list[tuple]:
     """Each configuration's (source, background) row sums of ``cube`` (the background's
     None without one); with ``square`` the sums of the squared weights (variances)."""
     power = 2 if square else 1
     planes, where = _planes(
         [a**power if a is not None else None for c in weights for a in (c.profile, c.background)]
     )
-    sums = _row_sums(cube, planes, dtype)
+    sums = _row_sums(cube, planes, dtype, missing)
     at = [None if i is None else sums[i] for i in where]
     return list(zip(at[::2], at[1::2], strict=True))
 
@@ -236,13 +246,11 @@ def extract_block_many(
     if not fused:
         return out
     grid = [weights[k] for k in fused]
-    data_sums = _weighted(sci, grid, False, np.float64)
-    var_sums = {n: _weighted(v, grid, True, np.float32)
+    gaps = {n: ~np.isfinite(v) for n, v in (("SCI", sci), *variances.items()) if v is not None}
+    data_sums = _weighted(sci, grid, False, np.float64, gaps["SCI"])
+    var_sums = {n: _weighted(v, grid, True, np.float32, gaps[n])
                 for n, v in variances.items() if v is not None and with_variances}  # fmt: skip
-    bad = ~np.isfinite(sci)
-    for v in variances.values():
-        if v is not None:
-            bad |= ~np.isfinite(v)
+    bad = np.logical_or.reduce(list(gaps.values()))
     ic, xc = np.nonzero(bad.any(axis=1))  # the pairs with a missing pixel somewhere
     missing = (ic, xc, bad[ic, :, xc])
     for j, k in enumerate(fused):
