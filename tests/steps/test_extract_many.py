@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from tests.builders import gaussian_profile
-from tso3.steps import extract_many
 from tso3.steps.aperture import default_aperture
 from tso3.steps.extract import ExtractParams, extract_block, profile_model
 from tso3.steps.extract_many import extract_block_many
@@ -62,9 +61,7 @@ def _configurations(sci):
 
 
 @pytest.mark.parametrize("dispaxis", [1, 2])
-@pytest.mark.parametrize("by_row", [0, 1000])  # batched products, or row by row
-def test_equals_extract_block_for_every_configuration(dispaxis, by_row, monkeypatch):
-    monkeypatch.setattr(extract_many, "ROW_BY_ROW_PLANES", by_row)
+def test_equals_extract_block_for_every_configuration(dispaxis):
     sci, var_p, var_r = _block()
     if dispaxis == 2:  # the stage passes swapped views of (nints, x, y) files
         sci, var_p, var_r = (np.swapaxes(np.ascontiguousarray(np.swapaxes(a, 1, 2)), 1, 2)
