@@ -96,8 +96,8 @@ class PhotometrySweep(MeasuringStage):
                 placed[key] = len(base)
                 base.append(_plan(obs, p, mode, sample))
             placing.append(placed[key])
-        plans = [dataclasses.replace(base[i], params=p) for i, p in zip(placing, params,
-                                                                         strict=True)]  # fmt: skip
+        pairs = zip(placing, params, strict=True)
+        plans = [dataclasses.replace(base[i], params=p) for i, p in pairs]
         return cls(obs, plans, placing)
 
     def consume(self, block: Block) -> None:
