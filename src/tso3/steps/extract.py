@@ -27,6 +27,7 @@ __all__ = [
     "ExtractParams",
     "box_extract",
     "box_pairs",
+    "repair_profile",
     "extract_block",
     "fit_aperture_background",
     "profile_model",
@@ -180,17 +181,12 @@ def box_extract(
         pairs |= np.isnan(out[name])
     ii, xx = np.nonzero(pairs)
     if ii.size:
-        if repair == "profile" and model is None:
-            model = np.zeros((ny, nx))
-            model[rs] = spatial_profile(bn.nanmedian(data, axis=0), p)
-        full = None if model is None else np.asarray(model, dtype=np.float64)
+        f, slope = repair_profile(model, data, p, rs, ny, repair)
         exact = box_pairs(
             data, {n: None if v is None else v[:, rs] for n, v in variances.items()}, p,
             ii, xx, basis=None if background is None else background.basis[rs],
             coeffs=None if background is None else background.coeffs[ii, :, xx],
-            repair=repair, model=None if full is None else full[rs],
-            model_slope=None if full is None else np.gradient(full, axis=0)[rs],
-            model_shift=model_shift,
+            repair=repair, model=f, model_slope=slope, model_shift=model_shift,
         )  # fmt: skip
         flux[ii, xx] = exact["flux"]
         for name, v in variances.items():
@@ -214,6 +210,31 @@ def box_extract(
     out["npixels"] = npix
     out["n_repaired"] = n_repaired
     return out
+
+
+def repair_profile(
+    model: np.ndarray | None,
+    data: np.ndarray,
+    p: np.ndarray,
+    rows: slice,
+    ny: int,
+    repair: str | None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The repair's spatial profile and its derivative along y on the box's ``rows``, as
+    :func:`box_pairs` takes them (None, None when nothing is repaired).
+
+    ``model`` is the full-frame profile (default: the one of ``data``'s median, ``data``
+    and ``p`` being the block and the aperture on ``rows``); the derivative is taken on
+    the full frame.
+    """
+    if repair != "profile":
+        return None, None
+    if model is None:
+        full = np.zeros((ny, p.shape[1]))
+        full[rows] = spatial_profile(bn.nanmedian(data, axis=0), p)
+    else:
+        full = np.asarray(model, dtype=np.float64)
+    return full[rows], np.gradient(full, axis=0)[rows]
 
 
 def box_pairs(

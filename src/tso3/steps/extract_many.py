@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import bottleneck as bn
 import numpy as np
 
 from tso3.steps.aperture import Aperture
@@ -32,7 +31,7 @@ from tso3.steps.extract import (
     ExtractParams,
     box_pairs,
     extract_block,
-    spatial_profile,
+    repair_profile,
     trace_half_width,
 )
 from tso3.steps.trace import trace_timeseries
@@ -293,19 +292,11 @@ def _configuration_sums(
         elif c.background is not None:  # a wanted background with no region: zero
             basis, coeffs = np.zeros((rs.stop - rs.start, 1)), np.zeros((ii.size, 1))
         data = sci[:, rs]
-        full = None
-        if repair == "profile":
-            full = np.zeros(c.profile.shape)
-            if model is None:  # as box_extract: the block's own median profile
-                full[rs] = spatial_profile(bn.nanmedian(data, axis=0), c.profile[rs])
-            else:
-                full = np.asarray(model, dtype=np.float64)
+        f, slope = repair_profile(model, data, c.profile[rs], rs, c.profile.shape[0], repair)
         exact = box_pairs(
             data, {n: None if v is None else v[:, rs] for n, v in variances.items()},
-            c.profile[rs], ii, xx, basis=basis, coeffs=coeffs, repair=repair,
-            model=None if full is None else full[rs],
-            model_slope=None if full is None else np.gradient(full, axis=0)[rs],
-            model_shift=model_shift,
+            c.profile[rs], ii, xx, basis=basis, coeffs=coeffs, repair=repair, model=f,
+            model_slope=slope, model_shift=model_shift,
         )  # fmt: skip
         flux[ii, xx] = exact["flux"]
         npix[ii, xx] = exact["npixels"]
