@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import TsoPhotometryParams
 from ..io.observation import Observation
-from .blocks import Block, MeasuringStage
+from .blocks import Block
 from .photometry import (
     PhotometryStage,
     _plan,
@@ -42,24 +42,23 @@ def _placing(params: TsoPhotometryParams) -> tuple:
             params.radius_inner, params.gain)  # fmt: skip
 
 
-class PhotometrySweep(MeasuringStage):
+class PhotometrySweep(PhotometryStage):
     """Photometry with every configuration of a sweep, from one stream of blocks.
 
-    Made by :meth:`plan`; consumes blocks as :class:`PhotometryStage` does and finishes
+    Made by :meth:`plan`; consumes blocks as :class:`PhotometryStage` does (its
+    ``consume``: a block job in default mode, a segment job in jwst mode) and finishes
     into each configuration's ``net_aperture_sum`` (all integrations, in time order).
     """
 
-    STEP = "tso_photometry"
-    arrays = PhotometryStage.arrays
-    prepare = PhotometryStage.prepare
-
     def __init__(self, obs: Observation, plans: list, placing: list[int]) -> None:
-        super().__init__(obs)
+        super().__init__(obs, plans[0])  # the mode's sequence is the same for all
         self._plans = plans
         self._placing = placing  # each configuration's placement, as an index
-        self._per_segment = plans[0].per_segment
-        self._gathered: dict[tuple, list[Block]] = {s.key: [] for s in obs.segments}
-        self._nints = {s.key: s.nints for s in obs.segments}
+
+    @classmethod
+    def wcs_segments(cls, obs: Observation) -> list:
+        """None: a sweep scores fluxes, it gives no sky position."""
+        return []
 
     @classmethod
     def plan(
@@ -99,17 +98,6 @@ class PhotometrySweep(MeasuringStage):
         pairs = zip(placing, params, strict=True)
         plans = [dataclasses.replace(base[i], params=p) for i, p in pairs]
         return cls(obs, plans, placing)
-
-    def consume(self, block: Block) -> None:
-        if not self._per_segment:
-            super().consume(block)
-            return
-        parts = self._gathered[block.segment]
-        parts.append(block)
-        if sum(b.nints for b in parts) == self._nints[block.segment]:
-            self._gathered[block.segment] = []
-            job = self._segment_job(sorted(parts, key=lambda b: b.start))
-            self._workers.submit(block.segment, 0, self._nints[block.segment], job)
 
     def _job(self, block: Block) -> Callable[[], list[np.ndarray]]:
         plans, placing = self._plans, self._placing
