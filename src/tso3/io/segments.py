@@ -270,7 +270,12 @@ class SegmentArrays:
         hdu = self._hdu("DQ")
         raw = self._read_raw("DQ", start, stop)
         if hdu.header.get("BZERO", 0) == 2**31 and raw.dtype.kind == "i":
-            return raw.astype(np.int32).view(np.uint32) ^ _DQ_OFFSET
+            if raw.dtype.byteorder == ">" and raw.dtype.itemsize == 4:
+                dq = raw.byteswap(inplace=True).view(np.uint32)  # the fresh buffer is ours
+            else:
+                dq = raw.astype(np.int32).view(np.uint32)
+            dq ^= _DQ_OFFSET
+            return dq
         return raw.astype(np.uint32)
 
     def _read_raw(self, name: str, start: int, stop: int) -> np.ndarray:

@@ -11,6 +11,7 @@ gives their departure from their own rolling median, which
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import bottleneck as bn
@@ -19,7 +20,7 @@ import numpy as np
 from tso3.steps import _movmed
 from tso3.steps.outliers import _MAD_TO_SIGMA, rolling_median
 
-__all__ = ["MotionModel", "fit_motion", "motion_basis", "relative_motion"]
+__all__ = ["FitPatterns", "MotionModel", "fit_motion", "motion_basis", "relative_motion"]
 
 #: A pattern enters the motion model when its whitened variance exceeds the largest
 #: expected from noise alone by this factor.
@@ -43,6 +44,50 @@ class MotionModel:
     reference: np.ndarray
     basis: np.ndarray
     scatter: np.ndarray
+
+    @functools.cached_property
+    def fit_patterns(self) -> FitPatterns:
+        """What :func:`fit_motion` needs of the model, made once (the outlier pass fits
+        every block on the same model; choosing the pixels alone sorts the whole frame)."""
+        return FitPatterns.of(self)
+
+
+@dataclass(frozen=True)
+class FitPatterns:
+    """The patterns of a :class:`MotionModel` prepared for the least-squares fit.
+
+    Attributes
+    ----------
+    used : numpy.ndarray
+        Flat indices of the pixels the fit uses (:func:`_informative_pixels`).
+    a : numpy.ndarray, shape (k, len(used)), float32
+        The whitened patterns on those pixels.
+    inv : numpy.ndarray, shape (len(used),), float32
+        1 / scatter there.
+    reference : numpy.ndarray, shape (len(used),)
+        The reference frame there.
+    outer : numpy.ndarray, shape (len(used), k * k)
+        Products of the whitened patterns, pixel by pixel (the normal equations' terms).
+    """
+
+    used: np.ndarray
+    a: np.ndarray
+    inv: np.ndarray
+    reference: np.ndarray
+    outer: np.ndarray
+
+    @classmethod
+    def of(cls, model: MotionModel) -> FitPatterns:
+        """Prepare ``model``'s patterns."""
+        k = model.basis.shape[0]
+        scatter = model.scatter.reshape(-1)
+        whitened = model.basis.reshape(k, -1) / np.where(scatter > 0, scatter, np.inf)
+        used = _informative_pixels((whitened**2).sum(axis=0))
+        a = whitened[:, used].astype(np.float32)
+        inv = (1.0 / scatter[used]).astype(np.float32)
+        reference = model.reference.reshape(-1)[used]
+        outer = (a[:, None, :] * a[None, :, :]).reshape(k * k, -1).T
+        return cls(used, a, inv, reference, outer)
 
 
 def motion_basis(
@@ -129,19 +174,12 @@ def fit_motion(
     numpy.ndarray, shape (nints, k), float64
         NaN for an integration with too few valid pixels.
     """
-    k = model.basis.shape[0]
-    scatter = model.scatter.reshape(-1)
-    whitened = model.basis.reshape(k, -1) / np.where(scatter > 0, scatter, np.inf)
-    used = _informative_pixels((whitened**2).sum(axis=0))
-    a = whitened[:, used].astype(np.float32)
-    inv = (1.0 / scatter[used]).astype(np.float32)
-    reference = model.reference.reshape(-1)[used]
-    outer = (a[:, None, :] * a[None, :, :]).reshape(k * k, -1).T
+    p = model.fit_patterns
     flat = np.asarray(sci, dtype=np.float32).reshape(len(sci), -1)
-    coeffs = np.empty((len(sci), k))
+    coeffs = np.empty((len(sci), model.basis.shape[0]))
 
     def work(rows: slice) -> None:
-        coeffs[rows] = _fit_rows(flat[rows], used, reference, inv, a, outer, clip)
+        coeffs[rows] = _fit_rows(flat[rows], p.used, p.reference, p.inv, p.a, p.outer, clip)
 
     # blocks of >= 256 integrations: below that a thread costs more than it saves
     step = max(256, -(-len(sci) // _movmed.pool_workers(pool)))
