@@ -105,8 +105,12 @@ def main() -> int:
     comp = sub.add_parser("compare")
     comp.add_argument("before", type=Path)
     comp.add_argument("after", type=Path)
-    comp.add_argument("--rtol", type=float, default=0.0,
-                      help="tolerated difference, relative to each array's largest value")
+    comp.add_argument(
+        "--rtol",
+        type=float,
+        default=0.0,
+        help="tolerated difference, relative to each array's largest value",
+    )
     args = parser.parse_args()
     if args.command == "compare":
         return compare(args.before, args.after, args.rtol)

@@ -112,8 +112,10 @@ def measure(root: Path, subarray: str, nints: int, seed: int) -> list[dict]:
                 continue
             # the bin's own transit shape: the white-light shape scaled to the bin's depth
             expected = np.average(depth[inside], weights=weight[inside])
-            wl_depth = np.average(depth[np.isfinite(depth) & (weight > 0)],
-                                  weights=weight[np.isfinite(depth) & (weight > 0)])
+            wl_depth = np.average(
+                depth[np.isfinite(depth) & (weight > 0)],
+                weights=weight[np.isfinite(depth) & (weight > 0)],
+            )
             kb, sb, _ = _fit(flux[:, b], model)
             pulls.append((kb * wl_depth - expected) / (sb * wl_depth))
         pulls = np.array(pulls)

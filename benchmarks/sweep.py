@@ -72,7 +72,8 @@ def main(argv=None) -> int:
         for repeat in range(args.repeats):
             out = Path(scratch) / str(repeat)
             timings.setdefault("one tso3 run", []).append(
-                _tso3("run", asn, "-o", str(out / "run"), "--no-plots", *fixed))
+                _tso3("run", asn, "-o", str(out / "run"), "--no-plots", *fixed)
+            )
             for n, (label, vary) in enumerate(GRIDS.items()):
                 options = [x for v in vary for x in ("--vary", v)]
                 timings.setdefault(label, []).append(
@@ -91,8 +92,11 @@ def main(argv=None) -> int:
     print("| what | wall [s] | x one run |\n|---|---:|---:|")
     for label, values in timings.items():
         lo, hi = min(values), max(values)
-        ratio = f"{lo / max(run):.2f}-{hi / min(run):.2f}" if len(values) > 1 else \
-            f"{lo / (sum(run) / len(run)):.1f}"
+        ratio = (
+            f"{lo / max(run):.2f}-{hi / min(run):.2f}"
+            if len(values) > 1
+            else f"{lo / (sum(run) / len(run)):.1f}"
+        )
         shown = f"{lo:.2f}-{hi:.2f}" if len(values) > 1 else f"{lo:.1f}"
         print(f"| {label} | {shown} | {ratio} |")
     return 0
