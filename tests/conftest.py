@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tso3.simulate import simulate
+from tso3.steps import _movmed
 
 #: The archive x1dints + whtlt pair in ``../shared/realdata`` (MIRI LRS slitless, WASP-...).
 ARCHIVE_STEM = "jw02783-o002_t001_miri_p750l-slitlessprism"
@@ -136,3 +137,20 @@ def pytest_collection_modifyitems(config, items):
         path = item.path.as_posix()
         if any(f"/tests/{part}" in path for part in SLOW):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(params=["kernel", "bottleneck"])
+def engine(request, monkeypatch):
+    """Run a test with the compiled moving median and again with bottleneck's."""
+    if request.param == "kernel" and not _movmed.kernel_available():
+        pytest.skip("the compiled moving-median kernel was not built")
+    if request.param == "bottleneck":
+        # The library lookup is cached; clear it on both sides so that neither the
+        # median nor the fused detection kernel can be found during the test.
+        monkeypatch.setenv(_movmed.NO_KERNEL_ENV, "1")
+        _movmed._library.cache_clear()
+        assert not _movmed.kernel_available()
+    yield request.param
+    if request.param == "bottleneck":
+        monkeypatch.delenv(_movmed.NO_KERNEL_ENV)
+        _movmed._library.cache_clear()

@@ -115,3 +115,38 @@ def test_crfints_match_the_step_functions(tmp_path):
     for name in names:
         got = np.concatenate([fits.getdata(f, name) for f in written])
         np.testing.assert_array_equal(got, cubes[name], err_msg=name)
+
+
+def _model_at_invalid(sim, mode: str, width: int) -> dict:
+    """The outlier model the pass hands to the measuring stage at every invalid sample
+    ((segment, flat index in the segment) -> value), without writing crfints."""
+    from tso3.config import resolve_parameters
+    from tso3.io.observation import load_observation
+
+    obs = load_observation(sim.asn_path)
+    params = resolve_parameters(None, [f"outlier_detection.rolling_window_width={width}"])
+    model = {}
+    for block in stage.OutlierPass(obs, None, params.outlier_detection, mode):
+        index, values = block.fill
+        offset = block.start * block.cubes["SCI"][0].size
+        keys = ((block.segment, int(i) + offset) for i in index)
+        model.update(zip(keys, values.tolist(), strict=True))
+    return model
+
+
+@pytest.mark.parametrize("mode, width", [("default", 25), ("jwst", 9)])
+def test_a_last_block_shorter_than_the_window_changes_no_model_value(
+    jittery, monkeypatch, engine, mode, width
+):
+    """The last block of a series can hold fewer integrations than the window, halo
+    included: it is still judged with the series' windows (and, in default mode, the
+    series' relative motion), not as a whole series of its own (w >= nints)."""
+    whole = _model_at_invalid(jittery, mode, width)
+    # 90 integrations in blocks of 43: the last holds 4 (and a halo of width // 2 + 1)
+    monkeypatch.setattr(stage, "block_length", lambda npix, width: 43)
+    blocks = _model_at_invalid(jittery, mode, width)
+    assert whole and whole.keys() == blocks.keys()
+    # the same windows; the motion fit's matrix products may round in another order for
+    # another number of integrations (1e-6), a block judged as a whole series moves the
+    # model by percents
+    np.testing.assert_allclose([blocks[k] for k in whole], list(whole.values()), rtol=1e-5)

@@ -24,23 +24,6 @@ from tso3.steps.outliers import (
 # ---------------------------------------------------------------- median engines
 
 
-@pytest.fixture(params=["kernel", "bottleneck"])
-def engine(request, monkeypatch):
-    """Run a test with the compiled moving median and again with bottleneck's."""
-    if request.param == "kernel" and not _movmed.kernel_available():
-        pytest.skip("the compiled moving-median kernel was not built")
-    if request.param == "bottleneck":
-        # The library lookup is cached; clear it on both sides so that neither the
-        # median nor the fused detection kernel can be found during the test.
-        monkeypatch.setenv(_movmed.NO_KERNEL_ENV, "1")
-        _movmed._library.cache_clear()
-        assert not _movmed.kernel_available()
-    yield request.param
-    if request.param == "bottleneck":
-        monkeypatch.delenv(_movmed.NO_KERNEL_ENV)
-        _movmed._library.cache_clear()
-
-
 # ---------------------------------------------------------------- synthetic data
 
 
@@ -494,3 +477,16 @@ def test_big_endian_inputs_give_the_same_result():
         np.testing.assert_array_equal(native.outliers, other.outliers)
         np.testing.assert_array_equal(native.median, other.median)
     assert native.n_flagged > 0
+
+
+def test_a_window_as_long_as_the_series_gives_its_median_on_both_engines(engine):
+    """w >= nints: every sample is judged against its pixel's whole-series median (the
+    compiled pass would truncate the windows at the ends instead)."""
+    rng = np.random.default_rng(3)
+    sci = rng.normal(100.0, 1.0, (21, 4, 6)).astype(np.float32)
+    err = np.ones_like(sci)
+    dq = np.zeros(sci.shape, np.uint32)
+    for width in (21, 25):
+        res = detect_outliers(sci, err, dq, rolling_window_width=width)
+        whole = np.broadcast_to(np.median(sci, axis=0), sci.shape)
+        np.testing.assert_array_equal(res.median, whole)

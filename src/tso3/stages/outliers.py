@@ -258,6 +258,10 @@ def _judged_blocks(det, series: _Series, params, mode, motion, outcome, progress
     def read(block: tuple[int, int]):
         a, b = block
         lo, hi = (0, n) if length >= n else (max(0, a - halo), min(n, b + halo))
+        # a block no longer than the window would be taken for a whole series (every
+        # sample the median of all: w >= nints); the last block can be that short, so
+        # it reaches further back, which changes no window of its own integrations
+        lo = max(0, min(lo, hi - width - 1))
         arrays = (series.read("SCI", lo, hi), series.read("ERR", lo, hi), series.read_dq(lo, hi))
         return lo, arrays, {k: series.read(k, a, b) for k in _VARIANCES}
 

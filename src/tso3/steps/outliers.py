@@ -314,6 +314,16 @@ def find_outliers(
     return flags
 
 
+def _motion_term(coeffs: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``coeffs @ basis`` (float32) summed as the compiled kernel sums it: pattern by
+    pattern, each product rounded, so that both routes flag the same samples (a matrix
+    product rounds otherwise, and moves a sample at the threshold across it)."""
+    term = coeffs[:, :1] * basis[:1]
+    for k in range(1, coeffs.shape[1]):
+        term += coeffs[:, k : k + 1] * basis[k : k + 1]
+    return term
+
+
 def detect_outliers(
     sci: np.ndarray,
     err: np.ndarray,
@@ -392,7 +402,9 @@ def detect_outliers(
 
     def work(cols: slice) -> None:
         x, e = x2[:, cols], e2[:, cols]
-        if mode == "default":
+        # the kernel's windows are truncated at the ends, so it cannot give w >= nints its
+        # meaning (the whole series' median)
+        if mode == "default" and width < n:
             block_motion = None if coeffs is None else (coeffs, basis2d[:, cols])
             unjudged = _movmed.kernel_detect(
                 x, e, d2[:, cols], bad_bits, width, snr, block_motion, m2[:, cols], f2[:, cols]
@@ -410,13 +422,13 @@ def detect_outliers(
         else:
             m = _movmed.centred_nan_median(x, g, width)
             if coeffs is not None:
-                m += coeffs @ basis2d[:, cols]
+                m += _motion_term(coeffs, basis2d[:, cols])
             f2[:, cols] = find_outliers(x, e, m, snr, good=g)
         m2[:, cols] = m
 
     itemsize = 8 if mode == "jwst" else 4
     # the compiled pass copies nothing, so it takes wide column blocks; numpy does not
-    in_place = mode == "default" and _movmed.detect_supported(x2, e2, d2, width)
+    in_place = mode == "default" and width < n and _movmed.detect_supported(x2, e2, d2, width)
     blocks = _movmed.column_blocks(n, x2.shape[1], itemsize, workers, in_place=in_place)
     _movmed.run_blocks(work, blocks, pool)
     return OutlierResult(outliers, median)
