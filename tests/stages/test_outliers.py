@@ -142,8 +142,8 @@ def test_a_last_block_shorter_than_the_window_changes_no_model_value(
     included: it is still judged with the series' windows (and, in default mode, the
     series' relative motion), not as a whole series of its own (w >= nints)."""
     whole = _model_at_invalid(jittery, mode, width)
-    # 90 integrations in blocks of 43: the last holds 4 (and a halo of width // 2 + 1)
-    monkeypatch.setattr(stage, "block_length", lambda npix, width: 43)
+    # 90 integrations in blocks of 44: the last holds 2 (and a halo of width // 2 + 1)
+    monkeypatch.setattr(stage, "block_length", lambda npix, width: 44)
     blocks = _model_at_invalid(jittery, mode, width)
     assert whole and whole.keys() == blocks.keys()
     # the same windows; the motion fit's matrix products may round in another order for
