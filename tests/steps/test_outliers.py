@@ -477,16 +477,3 @@ def test_big_endian_inputs_give_the_same_result():
         np.testing.assert_array_equal(native.outliers, other.outliers)
         np.testing.assert_array_equal(native.median, other.median)
     assert native.n_flagged > 0
-
-
-def test_a_window_as_long_as_the_series_gives_its_median_on_both_engines(engine):
-    """w >= nints: every sample is judged against its pixel's whole-series median (the
-    compiled pass would truncate the windows at the ends instead)."""
-    rng = np.random.default_rng(3)
-    sci = rng.normal(100.0, 1.0, (21, 4, 6)).astype(np.float32)
-    err = np.ones_like(sci)
-    dq = np.zeros(sci.shape, np.uint32)
-    for width in (21, 25):
-        res = detect_outliers(sci, err, dq, rolling_window_width=width)
-        whole = np.broadcast_to(np.median(sci, axis=0), sci.shape)
-        np.testing.assert_array_equal(res.median, whole)

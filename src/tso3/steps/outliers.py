@@ -402,9 +402,7 @@ def detect_outliers(
 
     def work(cols: slice) -> None:
         x, e = x2[:, cols], e2[:, cols]
-        # the kernel's windows are truncated at the ends, so it cannot give w >= nints its
-        # meaning (the whole series' median)
-        if mode == "default" and width < n:
+        if mode == "default":
             block_motion = None if coeffs is None else (coeffs, basis2d[:, cols])
             unjudged = _movmed.kernel_detect(
                 x, e, d2[:, cols], bad_bits, width, snr, block_motion, m2[:, cols], f2[:, cols]
@@ -428,7 +426,7 @@ def detect_outliers(
 
     itemsize = 8 if mode == "jwst" else 4
     # the compiled pass copies nothing, so it takes wide column blocks; numpy does not
-    in_place = mode == "default" and width < n and _movmed.detect_supported(x2, e2, d2, width)
+    in_place = mode == "default" and _movmed.detect_supported(x2, e2, d2, width)
     blocks = _movmed.column_blocks(n, x2.shape[1], itemsize, workers, in_place=in_place)
     _movmed.run_blocks(work, blocks, pool)
     return OutlierResult(outliers, median)
