@@ -14,7 +14,6 @@ makes the two medians comparable where two separate series are not.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import _evict  # noqa: E402  (the benchmark's own cold start)
+from run import _evict, _spawn  # noqa: E402  (the benchmark's cold start and child)
 
 
 def _environment(src: str) -> dict:
@@ -45,16 +44,6 @@ def _environment(src: str) -> dict:
     return env
 
 
-def _run_once(asn: Path, env: dict, scratch: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "run.py"), "--child", "run", str(asn), scratch],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"run failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", type=Path, help="the observation's ASN, or its folder")
@@ -72,7 +61,7 @@ def main(argv=None) -> int:
             with tempfile.TemporaryDirectory(dir=asn.parent.parent) as scratch:
                 if not args.warm:
                     _evict(files)
-                result = _run_once(asn, envs[name], scratch)
+                result = _spawn("run", str(asn), scratch, env=envs[name])
             walls[name].append(result["wall_s"])
             steps = ", ".join(f"{k} {v:.2f}" for k, v in result["timings"].items())
             print(f"{name} {result['wall_s']:.2f} s ({steps}), peak {result['peak_gb']:.2f} GB",

@@ -176,9 +176,9 @@ def child_naive(path: str, window: int, rows: int) -> dict:
 # the parent: simulate, spawn, report
 
 
-def _spawn(*args: str) -> dict:
+def _spawn(*args: str, env: dict | None = None) -> dict:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env
     )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child {args[0]} failed:\n{proc.stderr}")

@@ -259,21 +259,14 @@ class SegmentArrays:
         file pages mapped into the process, so its resident memory stays at the size of
         the blocks it holds, however large the files.
         """
-        raw = self._read_raw(name, start, stop)
-        if raw.dtype.byteorder == ">" and raw.dtype.kind == "f" and raw.dtype.itemsize == 4:
-            # the fresh buffer is ours: swap it in place instead of copying
-            return raw.byteswap(inplace=True).view(np.float32)
-        return raw.astype(np.float32)
+        return _native(self._read_raw(name, start, stop), np.float32)
 
     def read_dq_range(self, start: int, stop: int) -> np.ndarray:
         """DQ of integrations ``start:stop`` (uint32), read like :meth:`read`."""
         hdu = self._hdu("DQ")
         raw = self._read_raw("DQ", start, stop)
         if hdu.header.get("BZERO", 0) == 2**31 and raw.dtype.kind == "i":
-            if raw.dtype.byteorder == ">" and raw.dtype.itemsize == 4:
-                dq = raw.byteswap(inplace=True).view(np.uint32)  # the fresh buffer is ours
-            else:
-                dq = raw.astype(np.int32).view(np.uint32)
+            dq = _native(raw, np.uint32)  # the int32 bits, then the offset taken off
             dq ^= _DQ_OFFSET
             return dq
         return raw.astype(np.uint32)
@@ -307,6 +300,17 @@ class SegmentArrays:
         raw, offset = self._dq_raw()
         values = np.asarray(values, dtype=np.uint32)
         raw.reshape(-1)[index] = (values ^ _DQ_OFFSET).view(np.int32) if offset else values
+
+
+def _native(raw: np.ndarray, dtype) -> np.ndarray:
+    """``raw``, a buffer just read (ours to change), as native ``dtype``: its big-endian
+    twin of the same width (float to float, integer to integer: the same bits) is swapped
+    in place instead of copied; anything else is converted."""
+    dtype = np.dtype(dtype)
+    same_bits = raw.dtype.kind == dtype.kind or {raw.dtype.kind, dtype.kind} == {"i", "u"}
+    if raw.dtype.byteorder == ">" and raw.dtype.itemsize == dtype.itemsize and same_bits:
+        return raw.byteswap(inplace=True).view(dtype)
+    return raw.astype(dtype)
 
 
 def _expected_size(hdul: fits.HDUList) -> int:
