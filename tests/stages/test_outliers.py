@@ -117,6 +117,22 @@ def test_crfints_match_the_step_functions(tmp_path):
         np.testing.assert_array_equal(got, cubes[name], err_msg=name)
 
 
+def test_width_1_takes_the_whole_series_median_in_default_mode(tmp_path, engine):
+    """jwst's "no rolling window" (w <= 1): the default mode judges every integration
+    against its pixel's whole series, at the ends too (the windows are truncated there,
+    so the stage needs a window of 2 * nints - 1 for that)."""
+    sim = simulate("nrs_brightobj", tmp_path / "sim", nints=60, segments=2, seed=12)
+    out = tmp_path / "out"
+    overrides = ["outlier_detection.rolling_window_width=1", "outlier_detection.motion_modes=0"]
+    _run(sim.asn_path, out, overrides=overrides)
+    cubes = {n: np.concatenate([fits.getdata(f, n) for f in sim.files]) for n in ("SCI", "ERR")}
+    dq = np.concatenate([fits.getdata(f, "DQ") for f in sim.files]).astype(np.uint32)
+    whole = detect_outliers(cubes["SCI"], cubes["ERR"], dq, rolling_window_width=10**6)
+    assert whole.n_flagged > 0
+    got = flags(out)
+    np.testing.assert_array_equal(got & 16 > 0, whole.outliers | (dq & 16 > 0))
+
+
 def _model_at_invalid(sim, mode: str, width: int) -> dict:
     """The outlier model the pass hands to the measuring stage at every invalid sample
     ((segment, flat index in the segment) -> value), without writing crfints."""

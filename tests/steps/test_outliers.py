@@ -103,8 +103,6 @@ def brute_rolling(x, w, good=None):
     out = np.empty(x.shape)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
-        if w >= n:
-            return np.broadcast_to(np.nanmedian(x, axis=0), x.shape)
         for i in range(n):
             out[i] = np.nanmedian(x[max(0, i - w // 2) : i + (w - 1) // 2 + 1], axis=0)
     return out
@@ -116,8 +114,11 @@ def test_rolling_median_hand_values():
     assert rolling_median(x, 5).tolist() == [1, 1.5, 2, 3, 4, 5, 6, 7, 7.5, 8]
     # even: [i-2, i+1]
     assert rolling_median(x, 4).tolist() == [0.5, 1, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8]
-    # too large: the whole-series median everywhere
-    assert rolling_median(x, 10).tolist() == [4.5] * 10
+    # as long as the series: still truncated, [i-5, i+4]
+    assert rolling_median(x, 10).tolist() == [2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 6, 6.5]
+    # from 2 * nints - 1 on, every window holds the whole series
+    assert rolling_median(x, 18)[0] == 4 and rolling_median(x, 18)[9] == 4.5
+    assert rolling_median(x, 19).tolist() == [4.5] * 10
     assert rolling_median(x, 1000).tolist() == [4.5] * 10
     # width 1: the data themselves, bad samples NaN
     m1 = rolling_median(x, 1, good=x != 3)
@@ -129,7 +130,7 @@ def test_rolling_median_hand_values():
         rolling_median(x, 2.5)
 
 
-@pytest.mark.parametrize("w", [2, 3, 4, 7, 24, 25, 60, 61])
+@pytest.mark.parametrize("w", [2, 3, 4, 7, 24, 25, 60, 61, 118, 119, 1000])
 def test_rolling_median_matches_definition(w, engine):
     rng = np.random.default_rng(w)
     x = rng.normal(size=(60, 3, 4)).astype(np.float32)
@@ -285,7 +286,7 @@ def test_segmentation_invariance(engine):
     np.testing.assert_array_equal(whole.outliers, two_threads.outliers)
 
 
-@pytest.mark.parametrize("w", [1, 2, 24, 25, 400])
+@pytest.mark.parametrize("w", [1, 2, 24, 25, 250, 400])
 def test_window_widths_in_detect(w, engine):
     """Even, odd, width 1 and too-large windows behave as defined."""
     rng = np.random.default_rng(w)

@@ -249,8 +249,9 @@ def _judged_blocks(det, series: _Series, params, mode, motion, outcome, progress
     width = params.rolling_window_width
     if width <= 1:
         # jwst: 0 or 1 means no rolling window but one median of the whole segment; the
-        # default mode takes the median of its whole series, which a window as long does
-        width = 1 if mode == "jwst" else n
+        # default mode takes the median of its whole series, which a window of 2n - 1
+        # gives every integration (windows are truncated, never shifted, at the ends)
+        width = 1 if mode == "jwst" else 2 * n - 1
     halo = width // 2 + 1
     static = mode == "jwst" and (width == 1 or n <= 4 * width)  # the segment in one block
     length = n if static else block_length(ny * nx, width)
@@ -258,9 +259,9 @@ def _judged_blocks(det, series: _Series, params, mode, motion, outcome, progress
     def read(block: tuple[int, int]):
         a, b = block
         lo, hi = (0, n) if length >= n else (max(0, a - halo), min(n, b + halo))
-        # a block no longer than the window would be taken for a whole series (every
-        # sample the median of all: w >= nints); the last block can be that short, so
-        # it reaches further back, which changes no window of its own integrations
+        # a block no longer than the window would be taken for a whole segment in jwst
+        # mode (its static median: w >= nints); the last block can be that short, so it
+        # reaches further back, which changes no window of its own integrations
         lo = max(0, min(lo, hi - width - 1))
         arrays = (series.read("SCI", lo, hi), series.read("ERR", lo, hi), series.read_dq(lo, hi))
         return lo, arrays, {k: series.read(k, a, b) for k in _VARIANCES}

@@ -263,27 +263,30 @@ def centred_nan_median(x: np.ndarray, good: np.ndarray | None, width: int) -> np
     """NaN-ignoring centred moving median of one column block (the default algorithm).
 
     The window of integration ``i`` is ``[i - width//2, i + (width-1)//2]`` clipped to
-    the series (truncated, not shifted, at the ends); NaN and not-``good`` samples are
-    ignored.  ``width >= nints`` gives the whole-series median of every pixel.
+    the series (truncated, not shifted, at the ends) for every width, so a series no
+    longer than the window is no special case; NaN and not-``good`` samples are
+    ignored.  Only ``width >= 2 * nints - 1`` gives every pixel its whole-series median.
     """
     n = x.shape[0]
     dtype = work_dtype(x.dtype)
-    if width >= n:
+    # a window never reaches past the series: clipping its two sides here changes no
+    # window, and keeps it within bottleneck's (<= the padded length) and the kernel's limits
+    before, after = min(width // 2, n - 1), min((width - 1) // 2, n - 1)
+    if before == after == n - 1:  # every window is the whole series (or n == 1)
         buf = masked_copy(x, good, dtype)
         med = bn.nanmedian(buf, axis=0).astype(dtype, copy=False)
         return np.broadcast_to(med, x.shape).copy()
-    if width == 1:
+    if before + after == 0:
         return masked_copy(x, good, dtype)
-    right = (width - 1) // 2
-    med = kernel_median(x, good, width // 2, right, 1)
+    med = kernel_median(x, good, before, after, 1)
     if med is not None:
         return med
     # bottleneck's window is trailing: r[j] = median(buf[j-width+1 : j+1]).  Padding the
-    # end with `right` NaN rows makes r[i + right] the centred window of i, truncated at
+    # end with `after` NaN rows makes r[i + after] the centred window of i, truncated at
     # both ends (min_count=1 ignores the missing/NaN samples).
-    buf = masked_copy(x, good, dtype, pad=right)
-    med = bn.move_median(buf, width, min_count=1, axis=0)
-    return med[right:]
+    buf = masked_copy(x, good, dtype, pad=after)
+    med = bn.move_median(buf, before + after + 1, min_count=1, axis=0)
+    return med[after:]
 
 
 def jwst_median(x: np.ndarray, good: np.ndarray | None, width: int) -> np.ndarray:

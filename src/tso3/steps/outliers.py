@@ -142,7 +142,8 @@ def rolling_median(
         of the series the window is truncated to the part inside it, so it stays centred
         as far as possible (this follows trends and transits at the ends better than a
         shifted window; the median then uses fewer samples, at least ``width//2 + 1``).
-        ``width >= nints`` gives every pixel the median of its whole series;
+        A window as long as the series or longer is truncated the same way; only
+        ``width >= 2 * nints - 1`` gives every pixel the median of its whole series;
         ``width == 1`` returns the data themselves (nothing can be an outlier).
     good : numpy.ndarray of bool, optional
         Same shape as ``sci``; False samples are ignored, like NaN.
