@@ -23,7 +23,8 @@ import numpy as np
 
 from ..config import OutlierDetectionParams
 from ..dqflags import DO_NOT_USE, OUTLIER_FLAG
-from ..io.crfints import primary_header_bytes, write_copy
+from ..io.crfints import primary_header_bytes
+from ..io.crfints_stream import CrfintsStream, RowWriter, start_crfints
 from ..io.observation import Observation
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
@@ -80,10 +81,10 @@ class _LazyOutputs:
     def __getitem__(self, k: int):
         if k not in self._open:
             seg = self._segs[k]
-            if self._ready is not None:
-                self._ready(seg.path)
-            target = seg.stored_at(self._outputs[seg.path])
-            self._open[k] = self._stack.enter_context(target.arrays("update"))
+            stream = self._ready(seg.path) if self._ready is not None else None
+            if stream is None:  # a complete copy to patch
+                stream = seg.stored_at(self._outputs[seg.path]).arrays("update")
+            self._open[k] = self._stack.enter_context(stream)
         return self._open[k]
 
 
@@ -117,26 +118,32 @@ class _Series:
 
 @contextlib.contextmanager
 def crfints_copies(targets: dict[Path, Path], keywords: dict):
-    """Start every crfints as a background copy of its segment (a context manager).
+    """Start every crfints on a background thread (a context manager).
 
     ``targets``: segment path -> (temporary) crfints path; ``keywords`` go into the
-    primary header.  Yields a function that waits for one segment's copy, for
-    the ``ready`` of :class:`OutlierPass`.  Leaving the block waits for every copy, so a
-    failed copy fails the run even if nothing patched it; an error inside the block
-    cancels the copies not yet started.  Copying is bound by the disk, so it overlaps
-    the start of a run (parsing the metadata models is bound by one core).
+    primary header.  A crfints of the plain layout is started as a stream the pass
+    writes its blocks to (:mod:`tso3.io.crfints_stream`: every byte it does not read is
+    copied now, the cubes as they are judged, on the same thread); any other is a
+    complete copy of its segment that the pass patches.  Yields a function that waits
+    for one segment's start and returns its stream (None for a copy), for the ``ready``
+    of :class:`OutlierPass`.  Leaving the block waits for every write, so a failed one
+    fails the run; an error inside the block cancels what has not started.
     """
     if not targets:
         yield None
         return
     with background("copy") as copier:
+        writer = RowWriter(copier)
         copies = {
-            src: copier.submit(write_copy, src, tmp, primary_header_bytes(src, keywords))
+            src: copier.submit(
+                start_crfints, src, tmp, primary_header_bytes(src, keywords), writer
+            )  # fmt: skip
             for src, tmp in targets.items()
         }
         yield lambda src: copies[src].result()
         for done in copies.values():
             done.result()
+        writer.flush()
 
 
 class OutlierPass:
@@ -288,21 +295,19 @@ def _judged_blocks(det, series: _Series, params, mode, motion, outcome, progress
         per_int = np.bincount(flagged // npix, minlength=b - a)
         outcome.n_pixels += outliers.size
         outcome.n_flagged += flagged.size
-        names = ["SCI", "ERR"] + [k for k, v in variances.items() if v is not None]
         flat_median = median.reshape(-1)
         for k, la, lb, g in series.pieces(a, b):
             seg = series.segs[k]
             outcome.flagged[seg.key][la:lb] += per_int[g - a : g - a + (lb - la)]
-            # flat indices of this segment's part of the block, and where it lies in the file
+            # flat indices of this segment's part of the block
             start, stop = (g - a) * npix, (g - a + lb - la) * npix
-            shift = la * npix - start
             part = changes.part(start, stop)
-            if series.outputs:  # no crfints for a sweep
-                _patch(series.outputs[k], part, shift, names)
-            keep = _repairable(part.invalid, start, npix, flat_median)
             rows = slice(g - a, g - a + lb - la)
             cubes = {"SCI": sci[core][rows], "ERR": err[core][rows]}
             cubes.update((k, None if v is None else v[rows]) for k, v in variances.items())
+            if series.outputs:  # no crfints for a sweep; written before the stage owns cubes
+                _write_crfints(series.outputs[k], la, cubes, dq[core][rows], part, start)
+            keep = _repairable(part.invalid, start, npix, flat_median)
             fill = (keep - start, flat_median[keep])
             yield Block(seg.key, la, cubes, part.invalid - start, fill)
         if progress:
@@ -395,6 +400,20 @@ def _block_changes(floats: list[np.ndarray], dq: np.ndarray, outliers: np.ndarra
     return _Changes(
         touched[differs], new[differs], np.flatnonzero(invalid & ~allnan), np.flatnonzero(invalid)
     )
+
+
+def _write_crfints(out, first: int, cubes: dict, dq: np.ndarray, part: _Changes, start: int):
+    """Rows ``first:`` of a segment's crfints from one judged block: every cube row with
+    its changes (a stream), or only the changes (a copy of the calints).  ``part``'s
+    flat indices count from ``start``."""
+    floats = {name: rows for name, rows in cubes.items() if rows is not None}
+    if isinstance(out, CrfintsStream):
+        nan_at = part.newly_invalid - start
+        for name, rows in floats.items():
+            out.write_floats(name, first, rows, nan_at)
+        out.write_dq(first, dq, part.dq_index - start, part.dq_value)
+    else:
+        _patch(out, part, first * dq[0].size - start, list(floats))
 
 
 def _patch(out, changes: _Changes, shift: int, names: list[str]) -> None:

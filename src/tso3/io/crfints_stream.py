@@ -1,0 +1,266 @@
+"""crfints written from the outlier pass's blocks instead of copied from the calints.
+
+The pass reads every integration of SCI, ERR, DQ and VAR_* anyway.  Copying the
+calints first (:func:`tso3.io.crfints.write_copy`) read those bytes a second time and
+patched the copy through a memory map afterwards; for NIS_SOSS (11.7 GB in four
+segments) the copy was the longest part of the run.  A stream instead writes, when the
+crfints is started, the new primary HDU and every byte the pass does not read (headers,
+INT_TIMES, the ASDF tree, WAVELENGTH, padding: a few MB), then each block's rows of
+the cubes, already changed (DQ flags, NaN), as they are judged.  The file is the same
+byte for byte as the patched copy.
+
+Only files of the plain layout are streamed: one of each cube, float32 cubes and a DQ
+stored as int32 with BZERO = 2**31, all of one shape (what stage 2 writes).  Anything
+else (a MultiSlit calints, integer or float64 cubes) is copied and patched as before.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from .crfints import write_copy
+
+#: The cubes the outlier pass reads (and so can write) row by row.
+STREAMED_CUBES = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
+_DQ_OFFSET = np.uint32(2**31)
+_DQ_DISK = np.dtype(">u4")  # the int32 bits of DQ - 2**31, as unsigned
+_FLOAT_DISK = np.dtype(">f4")
+
+
+@dataclass(frozen=True)
+class _Cube:
+    """Where one cube's data lie in the calints (``source``) and its crfints."""
+
+    source: int
+    target: int
+    nints: int
+    frame: int  # samples per integration
+
+    @property
+    def nbytes(self) -> int:
+        return self.nints * self.frame * 4
+
+
+def stream_layout(hdul: fits.HDUList) -> dict[str, tuple[int, tuple[int, ...]]] | None:
+    """Data offset and shape of every cube of :data:`STREAMED_CUBES` in an open calints
+    (opened with ``do_not_scale_image_data=True``), or None when the file does not have
+    the plain layout a stream needs (see the module's description)."""
+    found: dict[str, tuple[int, tuple[int, ...]]] = {}
+    for hdu in hdul[1:]:
+        if hdu.name not in STREAMED_CUBES:
+            continue
+        header = hdu.header
+        if hdu.name in found or hdu.ver != 1 or header.get("NAXIS") != 3:
+            return None
+        scale = (header.get("BSCALE", 1), header.get("BZERO", 0))
+        if hdu.name == "DQ":
+            plain = header["BITPIX"] == 32 and scale == (1, 2**31)
+        else:
+            plain = header["BITPIX"] == -32 and scale == (1, 0)
+        if not plain:
+            return None
+        shape = tuple(header[f"NAXIS{k}"] for k in (3, 2, 1))
+        found[hdu.name] = (hdu.fileinfo()["datLoc"], shape)
+    shapes = {shape for _, shape in found.values()}
+    if not {"SCI", "ERR", "DQ"} <= found.keys() or len(shapes) != 1:
+        return None
+    return found
+
+
+class RowWriter:
+    """Writes rows of cubes into files on one thread, from a few reused buffers.
+
+    The caller converts each block's rows into a buffer (big-endian, changes applied:
+    the block's own arrays may then be changed by the measuring stage) and the thread
+    writes it; with every buffer in flight the caller waits for the oldest write, which
+    bounds the memory held to ``buffers`` blocks' rows of one cube.  Reusing buffers
+    also spares the page faults of a fresh allocation (10x the cost of the conversion).
+    """
+
+    def __init__(self, executor: Executor, buffers: int = 3) -> None:
+        self._executor = executor
+        self._free: list[np.ndarray] = [np.empty(0, np.uint8) for _ in range(buffers)]
+        self._busy: deque[tuple[Future, np.ndarray]] = deque()
+        self._lent: np.ndarray | None = None
+
+    def buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An array of ``shape`` and ``dtype`` to fill and then :meth:`write`."""
+        if not self._free:
+            done, buf = self._busy.popleft()
+            done.result()  # a failed write fails the run here
+            self._free.append(buf)
+        buf = self._free.pop()
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        if buf.nbytes < nbytes:
+            buf = np.empty(nbytes, np.uint8)
+        self._lent = buf
+        return buf[:nbytes].view(dtype).reshape(shape)
+
+    def write(self, fd: int, offset: int, rows: np.ndarray) -> None:
+        """Write ``rows`` (the array :meth:`buffer` gave last) at ``offset`` of ``fd``."""
+        buf, self._lent = self._lent, None
+        self._busy.append((self._executor.submit(_pwrite, fd, rows, offset), buf))
+
+    def submit(self, func, *args) -> Future:
+        """Run ``func(*args)`` on the writing thread, after every write submitted so far."""
+        return self._executor.submit(func, *args)
+
+    def flush(self, raising: bool = True) -> None:
+        """Wait for every write; raise the first failure (or, ``raising=False`` when a
+        run is failing anyway, only wait)."""
+        failure = None
+        while self._busy:
+            done, buf = self._busy.popleft()
+            self._free.append(buf)
+            failure = failure or done.exception()
+        if failure is not None and raising:
+            raise failure
+
+
+def _pwrite(fd: int, rows: np.ndarray, offset: int) -> None:
+    view = memoryview(rows.reshape(-1).view(np.uint8))
+    while view.nbytes:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+def _copy(src: int, dst: int, start: int, stop: int, shift: int) -> None:
+    """Bytes ``start:stop`` of ``src`` to ``start + shift`` of ``dst``."""
+    while start < stop:
+        try:
+            n = os.copy_file_range(src, dst, stop - start, start, start + shift)
+        except OSError:  # no kernel support across these file systems: through memory
+            chunk = os.pread(src, min(stop - start, 16 * 1024**2), start)
+            n = os.pwrite(dst, chunk, start + shift)
+        if n == 0:
+            raise OSError(f"copied to byte {start} of {stop}")
+        start += n
+
+
+@dataclass
+class CrfintsStream:
+    """One crfints being written from the pass's blocks (a context manager, entered when
+    the pass first writes to it; leaving it checks that every row was written)."""
+
+    destination: Path
+    cubes: dict[str, _Cube]
+    writer: RowWriter
+    source: Path
+    shift: int
+    fd: int = -1
+    written: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def start(
+        cls, source: str | os.PathLike, destination: str | os.PathLike, primary: bytes,
+        writer: RowWriter,
+    ) -> CrfintsStream | None:  # fmt: skip
+        """Write ``primary`` and every byte of ``source`` outside its cubes' data to
+        ``destination`` (sized for the cubes); None (nothing written) when the file does
+        not have the plain layout."""
+        with fits.open(source, memmap=True, do_not_scale_image_data=True) as hdul:
+            layout = stream_layout(hdul)
+            rest = hdul[1].fileinfo()["hdrLoc"] if len(hdul) > 1 else 0
+        if layout is None:
+            return None
+        shift = len(primary) - rest
+        cubes = {
+            name: _Cube(at, at + shift, shape[0], shape[1] * shape[2])
+            for name, (at, shape) in layout.items()
+        }
+        stream = cls(Path(destination), cubes, writer, Path(source), shift)
+        stream.written = {name: np.zeros(c.nints, bool) for name, c in cubes.items()}
+        size = os.path.getsize(source)
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            os.pwrite(fd, primary, 0)
+            os.ftruncate(fd, size + shift)
+            src = os.open(source, os.O_RDONLY)
+            try:
+                start = rest
+                for cube in sorted(cubes.values(), key=lambda c: c.source):
+                    _copy(src, fd, start, cube.source, shift)
+                    start = cube.source + cube.nbytes
+                _copy(src, fd, start, size, shift)
+            finally:
+                os.close(src)
+        except BaseException:
+            os.close(fd)
+            raise
+        stream.fd = fd
+        return stream
+
+    def write_floats(self, name: str, first: int, rows: np.ndarray, nan_at: np.ndarray) -> None:
+        """Rows ``first:first+len(rows)`` of float cube ``name`` (native float32, as read),
+        NaN at the flat indices ``nan_at`` of ``rows``."""
+        out = self.writer.buffer(rows.shape, _FLOAT_DISK)
+        np.copyto(out, rows)
+        out.reshape(-1)[nan_at] = np.nan
+        self._write(name, first, out)
+
+    def write_dq(self, first: int, rows: np.ndarray, index: np.ndarray, values: np.ndarray):
+        """Rows of DQ (native uint32, as read) with ``values`` at flat indices ``index``."""
+        out = self.writer.buffer(rows.shape, _DQ_DISK)
+        np.bitwise_xor(rows, _DQ_OFFSET, out=out)
+        out.reshape(-1)[index] = values ^ _DQ_OFFSET
+        self._write("DQ", first, out)
+
+    def _write(self, name: str, first: int, out: np.ndarray) -> None:
+        cube = self.cubes[name]
+        if out.size != len(out) * cube.frame or first + len(out) > cube.nints:
+            raise ValueError(f"rows {first}:{first + len(out)} do not fit {name} of "
+                             f"{self.destination.name}")  # fmt: skip
+        self.written[name][first : first + len(out)] = True
+        self.writer.write(self.fd, cube.target + first * cube.frame * 4, out)
+
+    def __enter__(self) -> CrfintsStream:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        try:
+            if kind is None:
+                self._finish()
+        finally:
+            self.writer.flush(raising=False)  # nothing may still write to the fd
+            os.close(self.fd)
+
+    def _finish(self) -> None:
+        """Copy the cubes the pass never wrote (it reads a VAR_* only when every segment
+        of the series has it); any other missing row is a bug."""
+        unread = [c for name, c in self.cubes.items() if not self.written[name].any()]
+        for name, rows in self.written.items():
+            if rows.any() and not rows.all():
+                missing = np.flatnonzero(~rows)[:5].tolist()
+                raise RuntimeError(
+                    f"{self.destination.name}: {name} rows {missing}... never written"
+                )
+        if unread:
+            self.writer.submit(self._copy_cubes, unread).result()
+        self.writer.flush()
+
+    def _copy_cubes(self, cubes: list[_Cube]) -> None:
+        src = os.open(self.source, os.O_RDONLY)
+        try:
+            for cube in cubes:
+                _copy(src, self.fd, cube.source, cube.source + cube.nbytes, self.shift)
+        finally:
+            os.close(src)
+
+
+def start_crfints(
+    source: str | os.PathLike, destination: str | os.PathLike, primary: bytes,
+    writer: RowWriter | None,
+) -> CrfintsStream | None:  # fmt: skip
+    """Start the crfints of ``source``: a :class:`CrfintsStream` for the pass to write,
+    or (no ``writer``, or not the plain layout) a complete copy to patch (None)."""
+    stream = writer and CrfintsStream.start(source, destination, primary, writer)
+    if stream is None:
+        write_copy(source, destination, primary)
+    return stream
