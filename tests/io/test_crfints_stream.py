@@ -47,7 +47,7 @@ def test_streamed_crfints_equal_the_patched_copies_byte_for_byte(
     monkeypatch.setattr(stage, "BLOCK_BYTES", 32 * 512 * 4 * 6 * 25)
     kw = {"mode": mode, "overrides": ["outlier_detection.rolling_window_width=9"]}
     streamed = _run(segments.asn_path, tmp_path / "streamed", **kw)
-    copied = _copied(monkeypatch, segments.asn_path, tmp_path / "copied", **kw)
+    _copied(monkeypatch, segments.asn_path, tmp_path / "copied", **kw)
     assert streamed.summary["flagged_fraction"] > 0
     a, b = _bytes(tmp_path / "streamed"), _bytes(tmp_path / "copied")
     assert len(a) == 2 and a.keys() == b.keys()

@@ -119,7 +119,8 @@ class RowWriter:
         while self._busy:
             done, buf = self._busy.popleft()
             self._free.append(buf)
-            failure = failure or done.exception()
+            if not done.cancelled():  # a failing run may have cancelled the rest
+                failure = failure or done.exception()
         if failure is not None and raising:
             raise failure
 

@@ -68,10 +68,11 @@ def block_length(npix: int, width: int) -> int:
 
 
 class _LazyOutputs:
-    """The crfints arrays of a detector's segments, opened on first use.
+    """The crfints of a detector's segments, opened on first use.
 
-    Opening waits (``ready``) for the segment's copy, so copies still being written in
-    the background only hold up the first patch of their own segment.
+    Opening waits (``ready``) for the segment's crfints to be started: a stream to
+    write rows to, or a copy of the calints to patch (awaited only before the first
+    patch of its own segment).
     """
 
     def __init__(self, segs: list[Segment], outputs: dict, stack, ready) -> None:
@@ -161,9 +162,10 @@ class OutlierPass:
     obs : Observation
         The validated input.
     outputs : dict or None
-        Segment path -> crfints file already created as a copy of the segment
-        (see :func:`tso3.io.crfints.write_copy`); patched in place.  None (or empty):
-        the blocks are judged and handed over, no file is written (``tso3 sweep``).
+        Segment path -> crfints file.  Without ``ready`` (or where it gives None) the
+        file is a copy of the segment (:func:`tso3.io.crfints.write_copy`) patched in
+        place.  None (or empty): the blocks are judged and handed over, no file is
+        written (``tso3 sweep``).
     params : OutlierDetectionParams
         Step parameters.
     mode : {"default", "jwst"}
@@ -171,8 +173,9 @@ class OutlierPass:
     progress : callable, optional
         Called with the number of integrations done.
     ready : callable, optional
-        Called with a segment path before its crfints is first opened; it returns once
-        that file is complete (the copies may still be being written in the background).
+        Called with a segment path before its crfints is first written; returns the
+        :class:`~tso3.io.crfints_stream.CrfintsStream` to write every row to, or None
+        once the copy to patch is complete (see :func:`crfints_copies`).
     motions : dict, optional
         :func:`learn_motions` of this observation, when already done.
     """
