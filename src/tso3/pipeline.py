@@ -1,6 +1,6 @@
 """The story of a tso3 run.
 
-Read the headers -> plan the products -> start the crfints copies, the preparations that
+Read the headers -> plan the products -> start the crfints, the preparations that
 need arrays only and (when a WCS is used) the ASDF trees -> plan the measuring stage
 (photometry or extraction) -> one pass over the data: the outlier pass (or, when skipped,
 the files) hands every block to the stage -> write the products, white light and binned
@@ -99,7 +99,7 @@ def run(
     refuse_existing(result, overwrite)
     prov = provenance(mode, params, obs)
     stage_class = measuring_stage(result.phot, result.x1dints)
-    with staged_products(result) as staged, run_threads():
+    with staged_products(result) as staged, run_threads(), contextlib.ExitStack() as writing:
         log.info("tso3 %s, mode %s\n%s", __version__, mode, obs.describe())  # into the log
         file_only.info("parameters: %s", json.dumps(params.as_dict()))  # too long for a console
         for caveat in obs.caveats:  # said on stderr when found; the log file has them too
@@ -108,7 +108,10 @@ def run(
         crfints = result.crfints or [None] * len(obs.files)
         targets = {path: staged.reserve(c) for path, c in zip(obs.files, crfints, strict=True) if c}
         keywords = crfints_keywords(obs, params, prov)
-        with outliers.crfints_copies(targets, keywords) as ready, background("prep") as prep:
+        # the crfints are written on their own thread until the products are: their last
+        # writes overlap the measuring stage's end and the other products
+        ready = writing.enter_context(outliers.crfints_copies(targets, keywords))
+        with background("prep") as prep:
             # what needs the arrays runs while the copies start, off the main thread
             motions = targets and prep.submit(
                 outliers.learn_motions, obs, params.outlier_detection, mode
@@ -142,6 +145,9 @@ def run(
             with timer("plots"):
                 made = make_plots(staged.reserve(result.plot_dir), obs, outcome, **products)
                 result.plots = [result.plot_dir / p.name for p in made]
+        if targets:
+            with timer("outlier_detection"):
+                writing.close()  # every crfints complete (a failed write fails the run here)
         summarise(result, obs, outcome, timer, started)
         staged.commit()
     return result

@@ -74,31 +74,40 @@ def stream_layout(hdul: fits.HDUList) -> dict[str, tuple[int, tuple[int, ...]]] 
     return found
 
 
+#: Bytes of rows converted and waiting for the writing thread at most: the pass runs
+#: ahead of the disk by this much (a few blocks' rows of one cube), and the writes catch
+#: up while the run does less (the last blocks, the measuring stage's end).
+WRITE_BYTES = 384 * 1024**2
+
+
 class RowWriter:
-    """Writes rows of cubes into files on one thread, from a few reused buffers.
+    """Writes rows of cubes into files on one thread, from reused buffers.
 
     The caller converts each block's rows into a buffer (big-endian, changes applied:
     the block's own arrays may then be changed by the measuring stage) and the thread
-    writes it; with every buffer in flight the caller waits for the oldest write, which
-    bounds the memory held to ``buffers`` blocks' rows of one cube.  Reusing buffers
-    also spares the page faults of a fresh allocation (10x the cost of the conversion).
+    writes it.  With ``budget`` bytes of buffers in flight the caller waits for the
+    oldest write, which bounds the memory held.  Reusing buffers also spares the page
+    faults of a fresh allocation (10x the cost of the conversion).
     """
 
-    def __init__(self, executor: Executor, buffers: int = 3) -> None:
-        self._executor = executor
-        self._free: list[np.ndarray] = [np.empty(0, np.uint8) for _ in range(buffers)]
-        self._busy: deque[tuple[Future, np.ndarray]] = deque()
+    def __init__(self, executor: Executor, budget: int = WRITE_BYTES) -> None:
+        self._executor, self._budget = executor, budget
+        self._free: list[np.ndarray] = []
+        self._busy: deque[tuple[Future, np.ndarray | None]] = deque()
+        self._held = 0  # bytes of the buffers in _busy
         self._lent: np.ndarray | None = None
 
     def buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """An array of ``shape`` and ``dtype`` to fill and then :meth:`write`."""
-        if not self._free:
-            done, buf = self._busy.popleft()
-            done.result()  # a failed write fails the run here
-            self._free.append(buf)
-        buf = self._free.pop()
         nbytes = int(np.prod(shape)) * dtype.itemsize
-        if buf.nbytes < nbytes:
+        while self._busy and self._held + nbytes > self._budget:
+            self._reclaim(raising=True)  # a failed write fails the run here
+        large = [buf for buf in self._free if buf.nbytes >= nbytes]
+        if large:
+            buf = min(large, key=lambda b: b.nbytes)
+            self._free = [b for b in self._free if b is not buf]
+        else:  # rows longer than any buffer so far (the first, a longer block)
+            self._free.clear()
             buf = np.empty(nbytes, np.uint8)
         self._lent = buf
         return buf[:nbytes].view(dtype).reshape(shape)
@@ -107,20 +116,30 @@ class RowWriter:
         """Write ``rows`` (the array :meth:`buffer` gave last) at ``offset`` of ``fd``."""
         buf, self._lent = self._lent, None
         self._busy.append((self._executor.submit(_pwrite, fd, rows, offset), buf))
+        self._held += buf.nbytes
 
-    def submit(self, func, *args) -> Future:
-        """Run ``func(*args)`` on the writing thread, after every write submitted so far."""
-        return self._executor.submit(func, *args)
+    def submit(self, func, *args) -> None:
+        """Run ``func(*args)`` on the writing thread after every write submitted so far;
+        :meth:`flush` waits for it and raises its failure."""
+        self._busy.append((self._executor.submit(func, *args), None))
+
+    def _reclaim(self, raising: bool) -> BaseException | None:
+        done, buf = self._busy.popleft()
+        if buf is not None:
+            self._held -= buf.nbytes
+            self._free.append(buf)
+        failure = None if done.cancelled() else done.exception()  # cancelled: a run failing
+        if failure is not None and raising:
+            raise failure
+        return failure
 
     def flush(self, raising: bool = True) -> None:
-        """Wait for every write; raise the first failure (or, ``raising=False`` when a
-        run is failing anyway, only wait)."""
+        """Wait for every write and job; raise the first failure (or, ``raising=False``
+        when a run is failing anyway, only wait)."""
         failure = None
         while self._busy:
-            done, buf = self._busy.popleft()
-            self._free.append(buf)
-            if not done.cancelled():  # a failing run may have cancelled the rest
-                failure = failure or done.exception()
+            found = self._reclaim(raising=False)
+            failure = failure or found
         if failure is not None and raising:
             raise failure
 
@@ -225,34 +244,36 @@ class CrfintsStream:
         return self
 
     def __exit__(self, kind, *_) -> None:
-        try:
-            if kind is None:
-                self._finish()
-        finally:
-            self.writer.flush(raising=False)  # nothing may still write to the fd
-            os.close(self.fd)
-
-    def _finish(self) -> None:
-        """Copy the cubes the pass never wrote (it reads a VAR_* only when every segment
-        of the series has it); any other missing row is a bug."""
-        unread = [c for name, c in self.cubes.items() if not self.written[name].any()]
+        if kind is not None:
+            self._abandon()
+            return
         for name, rows in self.written.items():
-            if rows.any() and not rows.all():
+            if rows.any() and not rows.all():  # a bug
+                self._abandon()
                 missing = np.flatnonzero(~rows)[:5].tolist()
-                raise RuntimeError(
-                    f"{self.destination.name}: {name} rows {missing}... never written"
-                )
-        if unread:
-            self.writer.submit(self._copy_cubes, unread).result()
-        self.writer.flush()
+                raise RuntimeError(f"{self.destination.name}: {name} rows {missing}... unwritten")
+        # the writes still queued go on while the run finishes; the writing thread closes
+        # the file after them (leaving crfints_copies waits for that)
+        unread = [c for name, c in self.cubes.items() if not self.written[name].any()]
+        self.writer.submit(self._close, unread)
 
-    def _copy_cubes(self, cubes: list[_Cube]) -> None:
-        src = os.open(self.source, os.O_RDONLY)
+    def _abandon(self) -> None:
+        self.writer.flush(raising=False)  # nothing may still write to the fd
+        os.close(self.fd)
+
+    def _close(self, unread: list[_Cube]) -> None:
+        """Copy the cubes the pass never wrote (it reads a VAR_* only when every segment
+        of the series has it), then close the file."""
         try:
-            for cube in cubes:
-                _copy(src, self.fd, cube.source, cube.source + cube.nbytes, self.shift)
+            if unread:
+                src = os.open(self.source, os.O_RDONLY)
+                try:
+                    for cube in unread:
+                        _copy(src, self.fd, cube.source, cube.source + cube.nbytes, self.shift)
+                finally:
+                    os.close(src)
         finally:
-            os.close(src)
+            os.close(self.fd)
 
 
 def start_crfints(
