@@ -24,6 +24,23 @@ def segments(tmp_path_factory):
     return sim
 
 
+@pytest.fixture(autouse=True)
+def streamed(monkeypatch):
+    """Stream every crfints of these small sets (a run streams only observations too
+    large for the page cache, see test_streaming_is_chosen_by_size)."""
+    monkeypatch.setattr(stage, "streaming_pays", lambda sources: True)
+
+
+def test_streaming_is_chosen_by_size(segments, monkeypatch):
+    size = sum(path.stat().st_size for path in segments.files)
+    monkeypatch.setattr(crfints_stream, "available_memory", lambda: 2 * size + 1)
+    assert not crfints_stream.streaming_pays(segments.files)  # fits twice: copied
+    monkeypatch.setattr(crfints_stream, "available_memory", lambda: 2 * size - 1)
+    assert crfints_stream.streaming_pays(segments.files)
+    monkeypatch.undo()
+    assert 0 < crfints_stream.available_memory() < 2**50
+
+
 def _run(inputs, out, **kw):
     return tso3.run(inputs, out, skip=["extract_1d"], plots=False, quiet=True, **kw)
 

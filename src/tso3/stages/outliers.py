@@ -24,7 +24,7 @@ import numpy as np
 from ..config import OutlierDetectionParams
 from ..dqflags import DO_NOT_USE, OUTLIER_FLAG
 from ..io.crfints import primary_header_bytes
-from ..io.crfints_stream import CrfintsStream, RowWriter, start_crfints
+from ..io.crfints_stream import CrfintsStream, RowWriter, start_crfints, streaming_pays
 from ..io.observation import Observation
 from ..io.sampling import sample_integrations
 from ..io.segments import Segment
@@ -122,10 +122,11 @@ def crfints_copies(targets: dict[Path, Path], keywords: dict):
     """Start every crfints on a background thread (a context manager).
 
     ``targets``: segment path -> (temporary) crfints path; ``keywords`` go into the
-    primary header.  A crfints of the plain layout is started as a stream the pass
-    writes its blocks to (:mod:`tso3.io.crfints_stream`: every byte it does not read is
-    copied now, the cubes as they are judged, on the same thread); any other is a
-    complete copy of its segment that the pass patches.  Yields a function that waits
+    primary header.  When the observation is too large for the page cache to hold it
+    twice, a crfints of the plain layout is started as a stream the pass writes its
+    blocks to (:mod:`tso3.io.crfints_stream`: every byte it does not read is copied
+    now, the cubes as they are judged, on the same thread); any other is a complete
+    copy of its segment that the pass patches.  Yields a function that waits
     for one segment's start and returns its stream (None for a copy), for the ``ready``
     of :class:`OutlierPass`.  Leaving the block waits for every write, so a failed one
     fails the run; an error inside the block cancels what has not started.
@@ -134,7 +135,7 @@ def crfints_copies(targets: dict[Path, Path], keywords: dict):
         yield None
         return
     with background("copy") as copier:
-        writer = RowWriter(copier)
+        writer = RowWriter(copier) if streaming_pays(list(targets)) else None
         copies = {
             src: copier.submit(
                 start_crfints, src, tmp, primary_header_bytes(src, keywords), writer
@@ -144,7 +145,8 @@ def crfints_copies(targets: dict[Path, Path], keywords: dict):
         yield lambda src: copies[src].result()
         for done in copies.values():
             done.result()
-        writer.flush()
+        if writer is not None:
+            writer.flush()
 
 
 class OutlierPass:
