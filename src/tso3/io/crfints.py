@@ -5,7 +5,9 @@ A crfints file is the calints file byte for byte, except for a new primary heade
 step invalidated.  So it is made by writing the new primary header, copying the rest
 of the input file as raw bytes (same model class, same extensions, same ASDF tree),
 then patching the changed pixels in place through a memory map.  That costs one
-sequential copy plus sparse writes, not a decode and re-encode of every array.
+sequential copy plus sparse writes, not a decode and re-encode of every array.  An
+observation too large for the page cache is instead written from the outlier pass's
+blocks, to the same bytes (:mod:`tso3.io.crfints_stream`).
 """
 
 from __future__ import annotations
