@@ -115,3 +115,28 @@ def test_a_failed_write_fails_the_run_and_leaves_nothing(segments, tmp_path, mon
     with pytest.raises(OSError, match="No space"):
         _run(segments.asn_path, out)
     assert not any(out.glob("*.fits"))
+
+
+@pytest.mark.parametrize(
+    "exp, kw",
+    [
+        ("nis_soss", {"subarray": "SUB680STRIPE_SOSS", "nints": 24}),
+        ("nrs_brightobj", {"subarray": "SUB256M2_PRISM", "nints": 40}),
+        ("nrc_tsgrism", {"subarray": "SUB164STRIPE4_DHS", "nints": 30}),  # MultiSlit: copied
+        ("nrc_tsimage", {"nints": 40}),
+    ],
+)
+def test_every_layout_gives_the_bytes_of_the_copy(exp, kw, tmp_path, monkeypatch):
+    sim = simulate(exp, tmp_path / "in", segments=2, seed=5, cr_rate=2e-3, **kw)
+    run = {"plots": False, "quiet": True}
+    tso3.run(sim.asn_path, tmp_path / "streamed", **run)
+    with monkeypatch.context() as m:
+        m.setattr(crfints_stream, "stream_layout", lambda hdul: None)
+        tso3.run(sim.asn_path, tmp_path / "copied", **run)
+    a, b = _bytes(tmp_path / "streamed"), _bytes(tmp_path / "copied")
+    assert len(a) == 2 and a.keys() == b.keys()
+    for name in a:
+        assert a[name] == b[name], name
+    with fits.open(sim.files[0], do_not_scale_image_data=True) as hdul:
+        streamed = crfints_stream.stream_layout(hdul) is not None
+    assert streamed == (exp != "nrc_tsgrism")  # a MultiSlit calints is always copied
