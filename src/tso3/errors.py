@@ -37,3 +37,19 @@ class ParameterError(InputError):
 
 class OutputExistsError(Tso3Error):
     """A product already exists and ``--overwrite`` was not given."""
+
+
+class OutputWriteError(Tso3Error):
+    """The products could not be written: the disk is full, over quota or read-only.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where the products go.
+    error : OSError
+        What the system said.
+    """
+
+    def __init__(self, path: str | os.PathLike, error: OSError) -> None:
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: cannot write the products: {error.strerror}")

@@ -9,13 +9,14 @@ records the same provenance in every product (:func:`provenance`,
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
 from .config import Parameters
-from .errors import InputError, OutputExistsError
+from .errors import InputError, OutputExistsError, OutputWriteError
 from .formats import PROVENANCE_KEYWORDS
 from .io.association import check_name_part
 from .io.atomic import StagedOutputs, output_folder
@@ -197,12 +198,18 @@ def crfints_keywords(obs: Observation, params: Parameters, prov: dict) -> dict:
     }
 
 
+#: A product write failing with these is the machine's state, not a bug: said in one line.
+_FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
 @contextlib.contextmanager
 def staged_products(result: RunResult):
     """Products under temporary names, the run log among them; all removed on failure.
 
     A failed run also removes the output folders it made (when empty); a
     successful one removes an earlier run's speclc it did not replace (:func:`remove_stale`).
+    A write that fails because the disk is full, over quota or read-only is raised as
+    :class:`~tso3.errors.OutputWriteError` (one line, exit status 2).
     """
     planned_speclc = result.speclc
     staged = StagedOutputs()
@@ -211,6 +218,11 @@ def staged_products(result: RunResult):
             with run_log(staged.reserve(result.log_file)):
                 yield staged
             remove_stale(planned_speclc, result)
+        except OSError as exc:
+            staged.abort()
+            if exc.errno in _FULL_OR_READ_ONLY:
+                raise OutputWriteError(result.output_dir, exc) from exc
+            raise
         except BaseException:
             staged.abort()
             raise

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import numpy as np
 import pytest
 from astropy.io import fits
 
 import tso3
-from tso3.io import crfints_stream
+from tso3.cli import main
+from tso3.errors import OutputWriteError
+from tso3.io import crfints, crfints_stream
 from tso3.simulate import simulate
 from tso3.stages import outliers as stage
 
@@ -106,15 +111,25 @@ def test_layouts_that_are_not_streamed(segments, tmp_path):
         assert crfints_stream.stream_layout(hdul) is None
 
 
-def test_a_failed_write_fails_the_run_and_leaves_nothing(segments, tmp_path, monkeypatch):
-    def full(fd, rows, offset):
-        raise OSError(28, "No space left on device")
+@pytest.mark.parametrize("streamed", [True, False])
+def test_a_full_disk_is_one_line_exit_2_and_leaves_nothing(
+    segments, tmp_path, monkeypatch, capsys, streamed
+):
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    monkeypatch.setattr(stage, "streaming_pays", lambda sources: streamed)
     monkeypatch.setattr(crfints_stream, "_pwrite", full)
+    monkeypatch.setattr(crfints, "_copy_range", full)
     out = tmp_path / "out"
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OutputWriteError, match="No space left on device"):
         _run(segments.asn_path, out)
-    assert not any(out.glob("*.fits"))
+    assert not out.exists() or not any(out.iterdir())
+    capsys.readouterr()
+    assert main(["run", str(segments.asn_path), "-o", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"tso3: error: {out}: cannot write the products: No space left on device"
+    assert not out.exists() or not any(out.iterdir())
 
 
 @pytest.mark.parametrize(
