@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +156,19 @@ def test_every_layout_gives_the_bytes_of_the_copy(exp, kw, tmp_path, monkeypatch
     with fits.open(sim.files[0], do_not_scale_image_data=True) as hdul:
         streamed = crfints_stream.stream_layout(hdul) is not None
     assert streamed == (exp != "nrc_tsgrism")  # a MultiSlit calints is always copied
+
+
+def test_a_run_failing_before_the_pass_writes_leaves_no_file_open(segments, tmp_path, monkeypatch):
+    def broken(self):
+        raise ValueError("a failure before the first block")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(stage.OutlierPass, "__iter__", broken)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="first block"):
+        _run(segments.asn_path, out)
+    fds = Path("/proc/self/fd")
+    if fds.is_dir():
+        open_here = [p for p in fds.iterdir() if str(out) in os.path.realpath(p)]
+        assert not open_here
+    assert not out.exists() or not any(out.iterdir())

@@ -183,6 +183,7 @@ class CrfintsStream:
     shift: int
     fd: int = -1
     written: dict[str, np.ndarray] = field(default_factory=dict)
+    entered: bool = False
 
     @classmethod
     def start(
@@ -248,7 +249,14 @@ class CrfintsStream:
         self.writer.write(self.fd, cube.target + first * cube.frame * 4, out)
 
     def __enter__(self) -> CrfintsStream:
+        self.entered = True
         return self
+
+    def discard(self) -> None:
+        """Close a stream the pass never wrote to (a run failing before it did)."""
+        if not self.entered:
+            self.entered = True
+            os.close(self.fd)
 
     def __exit__(self, kind, *_) -> None:
         if kind is not None:

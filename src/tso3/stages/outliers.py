@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,11 +143,19 @@ def crfints_copies(targets: dict[Path, Path], keywords: dict):
             )  # fmt: skip
             for src, tmp in targets.items()
         }
-        yield lambda src: copies[src].result()
-        for done in copies.values():
-            done.result()
-        if writer is not None:
-            writer.flush()
+        try:
+            yield lambda src: copies[src].result()
+            for done in copies.values():
+                done.result()
+            if writer is not None:
+                writer.flush()
+        finally:  # a run failing early: close the streams the pass never opened
+            for done in copies.values():
+                done.cancel()
+            futures.wait(copies.values())
+            for done in copies.values():
+                if not done.cancelled() and done.exception() is None and done.result():
+                    done.result().discard()
 
 
 class OutlierPass:
