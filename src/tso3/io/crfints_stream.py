@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from astropy.io import fits
@@ -87,6 +87,12 @@ def stream_layout(hdul: fits.HDUList) -> dict[str, tuple[int, tuple[int, ...]]] 
 WRITE_BYTES = 384 * 1024**2
 
 
+class _Thread(Protocol):
+    """The one writing thread (:func:`tso3.parallel.background`, which owns it)."""
+
+    def submit(self, func, /, *args) -> Any: ...  # a Future
+
+
 class RowWriter:
     """Writes rows of cubes into files on one thread, from reused buffers.
 
@@ -97,10 +103,10 @@ class RowWriter:
     faults of a fresh allocation (10x the cost of the conversion).
     """
 
-    def __init__(self, executor: Executor, budget: int = WRITE_BYTES) -> None:
+    def __init__(self, executor: _Thread, budget: int = WRITE_BYTES) -> None:
         self._executor, self._budget = executor, budget
         self._free: list[np.ndarray] = []
-        self._busy: deque[tuple[Future, np.ndarray | None]] = deque()
+        self._busy: deque[tuple[Any, np.ndarray | None]] = deque()  # (Future, buffer)
         self._held = 0  # bytes of the buffers in _busy
         self._lent: np.ndarray | None = None
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,8 +151,7 @@ def crfints_copies(targets: dict[Path, Path], keywords: dict):
         finally:  # a run failing early: close the streams the pass never opened
             for done in copies.values():
                 done.cancel()
-            futures.wait(copies.values())
-            for done in copies.values():
+            for done in copies.values():  # exception() waits for a start still running
                 if not done.cancelled() and done.exception() is None and done.result():
                     done.result().discard()
 
