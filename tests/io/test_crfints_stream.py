@@ -172,3 +172,11 @@ def test_a_run_failing_before_the_pass_writes_leaves_no_file_open(segments, tmp_
         open_here = [p for p in fds.iterdir() if str(out) in os.path.realpath(p)]
         assert not open_here
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_stream_the_pass_never_wrote_fails_the_run(segments, tmp_path):
+    """A crfints whose cubes were never written would be published with empty cubes."""
+    targets = {path: tmp_path / path.name for path in segments.files}
+    with pytest.raises(RuntimeError, match="no block was written"):
+        with stage.crfints_copies(targets, {}) as ready:
+            ready(segments.files[0])  # started, never written to

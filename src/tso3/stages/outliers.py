@@ -145,7 +145,9 @@ def crfints_copies(targets: dict[Path, Path], keywords: dict):
         try:
             yield lambda src: copies[src].result()
             for done in copies.values():
-                done.result()
+                stream = done.result()
+                if stream is not None and not stream.entered:  # its cubes: never written
+                    raise RuntimeError(f"{stream.destination.name}: no block was written")
             if writer is not None:
                 writer.flush()
         finally:  # a run failing early: close the streams the pass never opened
