@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,7 +71,10 @@ def write_copy(source: str | os.PathLike, destination: str | os.PathLike, primar
         if rest_offset is not None:
             out.flush()
             with open(source, "rb") as src:
-                _copy_range(src, out, rest_offset)
+                size = os.fstat(src.fileno()).st_size
+                copy_bytes(
+                    src.fileno(), out.fileno(), rest_offset, size, len(primary) - rest_offset
+                )
 
 
 def _write_float_copy(
@@ -91,28 +93,18 @@ def _write_float_copy(
         fits.HDUList(hdus).writeto(destination, overwrite=True)
 
 
-def _copy_range(src, dst, start: int) -> None:
-    """Append ``src`` from byte ``start`` to ``dst`` inside the kernel where possible."""
-    size = os.fstat(src.fileno()).st_size - start
-    copy = getattr(os, "copy_file_range", None)
-    done = 0
-    try:
-        while done < size:
-            if copy is not None:
-                n = copy(src.fileno(), dst.fileno(), size - done, start + done)
-            else:
-                n = os.sendfile(dst.fileno(), src.fileno(), start + done, size - done)
-            if n == 0:
-                break
-            done += n
-    except OSError:
-        # e.g. across file systems without kernel support: plain buffered copy
-        src.seek(start + done)
-        dst.seek(0, os.SEEK_END)
-        shutil.copyfileobj(src, dst, length=16 * 1024 * 1024)
-        return
-    if done != size:
-        raise OSError(f"copied {done} of {size} bytes")
+def copy_bytes(src: int, dst: int, start: int, stop: int, shift: int) -> None:
+    """Bytes ``start:stop`` of file descriptor ``src`` to ``start + shift`` of ``dst``,
+    inside the kernel where possible."""
+    while start < stop:
+        try:
+            n = os.copy_file_range(src, dst, stop - start, start, start + shift)
+        except OSError:  # no kernel support across these file systems: through memory
+            chunk = os.pread(src, min(stop - start, 16 * 1024**2), start)
+            n = os.pwrite(dst, chunk, start + shift)
+        if n == 0:
+            raise OSError(f"copied to byte {start} of {stop}")
+        start += n
 
 
 def crfints_path(

@@ -32,11 +32,11 @@ from typing import Any, Protocol
 import numpy as np
 from astropy.io import fits
 
-from .crfints import write_copy
+from .crfints import FLOAT_CUBES, copy_bytes, write_copy
+from .segments import DQ_OFFSET
 
 #: The cubes the outlier pass reads (and so can write) row by row.
-STREAMED_CUBES = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
-_DQ_OFFSET = np.uint32(2**31)
+STREAMED_CUBES = (*FLOAT_CUBES, "DQ")
 _DQ_DISK = np.dtype(">u4")  # the int32 bits of DQ - 2**31, as unsigned
 _FLOAT_DISK = np.dtype(">f4")
 
@@ -164,19 +164,6 @@ def _pwrite(fd: int, rows: np.ndarray, offset: int) -> None:
         view, offset = view[n:], offset + n
 
 
-def _copy(src: int, dst: int, start: int, stop: int, shift: int) -> None:
-    """Bytes ``start:stop`` of ``src`` to ``start + shift`` of ``dst``."""
-    while start < stop:
-        try:
-            n = os.copy_file_range(src, dst, stop - start, start, start + shift)
-        except OSError:  # no kernel support across these file systems: through memory
-            chunk = os.pread(src, min(stop - start, 16 * 1024**2), start)
-            n = os.pwrite(dst, chunk, start + shift)
-        if n == 0:
-            raise OSError(f"copied to byte {start} of {stop}")
-        start += n
-
-
 @dataclass
 class CrfintsStream:
     """One crfints being written from the pass's blocks (a context manager, entered when
@@ -220,9 +207,9 @@ class CrfintsStream:
             try:
                 start = rest
                 for cube in sorted(cubes.values(), key=lambda c: c.source):
-                    _copy(src, fd, start, cube.source, shift)
+                    copy_bytes(src, fd, start, cube.source, shift)
                     start = cube.source + cube.nbytes
-                _copy(src, fd, start, size, shift)
+                copy_bytes(src, fd, start, size, shift)
             finally:
                 os.close(src)
         except BaseException:
@@ -242,8 +229,8 @@ class CrfintsStream:
     def write_dq(self, first: int, rows: np.ndarray, index: np.ndarray, values: np.ndarray):
         """Rows of DQ (native uint32, as read) with ``values`` at flat indices ``index``."""
         out = self.writer.buffer(rows.shape, _DQ_DISK)
-        np.bitwise_xor(rows, _DQ_OFFSET, out=out)
-        out.reshape(-1)[index] = values ^ _DQ_OFFSET
+        np.bitwise_xor(rows, DQ_OFFSET, out=out)
+        out.reshape(-1)[index] = values ^ DQ_OFFSET
         self._write("DQ", first, out)
 
     def _write(self, name: str, first: int, out: np.ndarray) -> None:
@@ -290,7 +277,7 @@ class CrfintsStream:
                 src = os.open(self.source, os.O_RDONLY)
                 try:
                     for cube in unread:
-                        _copy(src, self.fd, cube.source, cube.source + cube.nbytes, self.shift)
+                        copy_bytes(src, self.fd, cube.source, cube.source + cube.nbytes, self.shift)
                 finally:
                     os.close(src)
         finally:

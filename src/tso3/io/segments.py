@@ -51,7 +51,8 @@ STRIPED_EXP_TYPES = {"NIS_SOSS", "NRS_BRIGHTOBJ"}
 SPECTRAL_EXP_TYPES = {
     "NRS_BRIGHTOBJ", "NRC_TSGRISM", "MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "NIS_SOSS",
 }  # fmt: skip
-_DQ_OFFSET = np.uint32(1 << 31)
+#: DQ is stored as int32 with BZERO = 2**31: XOR with this turns those bits into uint32
+DQ_OFFSET = np.uint32(1 << 31)
 
 
 _NOT_PARSED = object()
@@ -267,7 +268,7 @@ class SegmentArrays:
         raw = self._read_raw("DQ", start, stop)
         if hdu.header.get("BZERO", 0) == 2**31 and raw.dtype.kind == "i":
             dq = _native(raw, np.uint32)  # the int32 bits, then the offset taken off
-            dq ^= _DQ_OFFSET
+            dq ^= DQ_OFFSET
             return dq
         return raw.astype(np.uint32)
 
@@ -292,14 +293,14 @@ class SegmentArrays:
         raw, offset = self._dq_raw()
         block = np.asarray(raw[index])
         if offset:
-            return block.astype(np.int32).view(np.uint32) ^ _DQ_OFFSET
+            return block.astype(np.int32).view(np.uint32) ^ DQ_OFFSET
         return block.astype(np.uint32)
 
     def write_dq(self, index: np.ndarray, values: np.ndarray) -> None:
         """Store uint32 DQ ``values`` at flat indices of the cube (update mode)."""
         raw, offset = self._dq_raw()
         values = np.asarray(values, dtype=np.uint32)
-        raw.reshape(-1)[index] = (values ^ _DQ_OFFSET).view(np.int32) if offset else values
+        raw.reshape(-1)[index] = (values ^ DQ_OFFSET).view(np.int32) if offset else values
 
 
 def _native(raw: np.ndarray, dtype) -> np.ndarray:
